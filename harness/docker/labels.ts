@@ -1,0 +1,120 @@
+import { hostname } from "node:os";
+import { docker, isNotFound } from "./client.ts";
+
+/** Every container, network and volume the project creates carries these labels. */
+export const LABEL = {
+  project: "io.django-deploy-testbed",
+  testbed: "io.django-deploy-testbed.testbed",
+  kind: "io.django-deploy-testbed.kind",
+  created: "io.django-deploy-testbed.created",
+  owner: "io.django-deploy-testbed.owner",
+  keep: "io.django-deploy-testbed.keep",
+} as const;
+
+export type ResourceKind = "test" | "sandbox" | "job" | "bench";
+
+export interface Owner {
+  host: string;
+  pid: number;
+}
+
+export function ownerLabel(owner: Owner = { host: hostname(), pid: process.pid }): string {
+  return `${owner.host}:${owner.pid}`;
+}
+
+export function labelsFor(testbedId: string, kind: ResourceKind, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    [LABEL.project]: "true",
+    [LABEL.testbed]: testbedId,
+    [LABEL.kind]: kind,
+    [LABEL.created]: String(Date.now()),
+    [LABEL.owner]: ownerLabel(),
+    ...extra,
+  };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** A resource is abandoned when the process that made it is gone (and it was not kept on purpose). */
+export function isAbandoned(labels: Record<string, string>, now = Date.now()): boolean {
+  if (labels[LABEL.keep] === "true") return false;
+  const [host, pidText] = (labels[LABEL.owner] ?? "").split(":");
+  const created = Number(labels[LABEL.created] ?? 0);
+  if (host !== hostname()) return created < now - 6 * 3600_000; // another machine's run: only when clearly stale
+  return !processAlive(Number(pidText));
+}
+
+export interface Selector {
+  testbed?: string;
+  kinds?: ResourceKind[];
+  /** Extra predicate on the resource's labels, e.g. isAbandoned. */
+  where?: (labels: Record<string, string>) => boolean;
+}
+
+export interface RemovalReport {
+  containers: string[];
+  networks: string[];
+  volumes: string[];
+}
+
+/** Removes containers, then networks and volumes, carrying the project's labels and matching the selector. */
+export async function removeLabelled(sel: Selector): Promise<RemovalReport> {
+  const d = docker();
+  const filter = [`${LABEL.project}=true`, ...(sel.testbed ? [`${LABEL.testbed}=${sel.testbed}`] : [])];
+  const matches = (labels: Record<string, string> | null | undefined) => {
+    const l = labels ?? {};
+    if (sel.kinds && !sel.kinds.includes(l[LABEL.kind] as ResourceKind)) return false;
+    return sel.where ? sel.where(l) : true;
+  };
+  const report: RemovalReport = { containers: [], networks: [], volumes: [] };
+  const containers = await d.listContainers({ all: true, filters: { label: filter } });
+  await Promise.all(
+    containers.filter((c) => matches(c.Labels)).map(async (c) => {
+      await ignoreMissing(() => d.getContainer(c.Id).remove({ force: true, v: true }));
+      report.containers.push(c.Names[0]?.replace(/^\//, "") ?? c.Id);
+    }),
+  );
+  const networks = await d.listNetworks({ filters: { label: filter } });
+  for (const n of networks.filter((n) => matches(n.Labels))) {
+    await ignoreMissing(() => d.getNetwork(n.Id).remove());
+    report.networks.push(n.Name);
+  }
+  const { Volumes } = await d.listVolumes({ filters: { label: filter } });
+  for (const v of (Volumes ?? []).filter((v) => matches(v.Labels))) {
+    await ignoreMissing(() => d.getVolume(v.Name).remove());
+    report.volumes.push(v.Name);
+  }
+  return report;
+}
+
+export async function listLabelled(testbed: string): Promise<RemovalReport> {
+  const d = docker();
+  const filter = { label: [`${LABEL.project}=true`, `${LABEL.testbed}=${testbed}`] };
+  const [c, n, v] = await Promise.all([
+    d.listContainers({ all: true, filters: filter }),
+    d.listNetworks({ filters: filter }),
+    d.listVolumes({ filters: filter }),
+  ]);
+  return {
+    containers: c.map((x) => x.Id),
+    networks: n.map((x) => x.Id),
+    volumes: (v.Volumes ?? []).map((x) => x.Name),
+  };
+}
+
+async function ignoreMissing(op: () => Promise<unknown>): Promise<void> {
+  try {
+    await op();
+  } catch (err) {
+    // Already gone, or being removed by a concurrent sweep: the goal is reached either way.
+    const code = (err as { statusCode?: number }).statusCode;
+    if (!isNotFound(err) && code !== 409) throw err;
+  }
+}

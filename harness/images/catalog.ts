@@ -1,0 +1,54 @@
+import { fileURLToPath } from "node:url";
+import { docker } from "../docker/client.ts";
+import type { Logger } from "../log.ts";
+import { formatDuration } from "../log.ts";
+import { DEFAULT_BASE, ensureBaseImage } from "./base.ts";
+import { buildImage, imageExists } from "./build.ts";
+import { contentHash } from "./hash.ts";
+
+export const IMAGES_DIR = fileURLToPath(new URL("../../images/", import.meta.url));
+
+export type ImageName = "appserver" | "dbserver" | "runner";
+
+/** What goes into each image's build context (paths under images/). */
+const CONTEXTS: Record<ImageName, string[]> = {
+  appserver: ["appserver", "common"],
+  dbserver: ["dbserver", "common"],
+  runner: ["runner"],
+};
+
+export interface ImageSet {
+  base: string;
+  appserver: string;
+  dbserver: string;
+  runner: string;
+}
+
+export function selectedBase(explicit?: string): string {
+  return explicit ?? process.env.TESTBED_BASE ?? DEFAULT_BASE;
+}
+
+/** The tag of an image is a hash of its context and its base image's id: unchanged inputs, no rebuild. */
+export async function imageRef(name: ImageName, baseRef: string): Promise<string> {
+  const baseId = (await docker().getImage(baseRef).inspect()).Id;
+  return `django-deploy-testbed/${name}:${await contentHash(IMAGES_DIR, CONTEXTS[name], [baseId])}`;
+}
+
+/** Ensures base, appserver, dbserver and runner exist, building only what is missing. */
+export async function ensureImages(opts: { base?: string; log: Logger }): Promise<ImageSet> {
+  const started = Date.now();
+  const base = await ensureBaseImage(selectedBase(opts.base), opts.log);
+  const names: ImageName[] = ["appserver", "dbserver", "runner"];
+  // Builds are mostly apt downloads, so running them side by side is faster even on 2 cores.
+  const refs = await Promise.all(
+    names.map(async (name) => {
+      const ref = await imageRef(name, base);
+      if (!(await imageExists(ref))) {
+        await buildImage({ name, ref, contextDir: IMAGES_DIR, entries: CONTEXTS[name], dockerfile: `${name}/Dockerfile`, buildArgs: { BASE: base }, log: opts.log });
+      }
+      return ref;
+    }),
+  );
+  opts.log.info(`images ready in ${formatDuration(Date.now() - started)}`);
+  return { base, appserver: refs[0]!, dbserver: refs[1]!, runner: refs[2]! };
+}

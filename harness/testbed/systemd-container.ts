@@ -1,0 +1,80 @@
+import { GenericContainer, type WaitStrategy } from "testcontainers";
+import { dockerExec } from "../docker/exec.ts";
+import { waitFor } from "../deadline.ts";
+
+/** Readiness is judged by systemd itself (waitForSystemd), not by a port: sites come later. */
+class StartedWhenRunning implements WaitStrategy {
+  private timeoutMs = 60_000;
+  async waitUntilReady(): Promise<void> {}
+  withStartupTimeout(ms: number): this {
+    this.timeoutMs = ms;
+    return this;
+  }
+  isStartupTimeoutSet(): boolean {
+    return true;
+  }
+  getStartupTimeout(): number {
+    return this.timeoutMs;
+  }
+}
+
+/**
+ * A container that runs systemd as PID 1 with the least this engine needs (no --privileged),
+ * and publishes its ports on loopback only.
+ */
+export class SystemdContainer extends GenericContainer {
+  createdId: string | undefined;
+
+  constructor(image: string) {
+    super(image);
+    this.withAddedCapabilities("SYS_ADMIN")
+      .withSecurityOpt("seccomp=unconfined")
+      .withTmpFs({ "/run": "rw,exec", "/run/lock": "rw", "/tmp": "rw,exec" })
+      .withBindMounts([{ source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", mode: "rw" }])
+      .withWaitStrategy(new StartedWhenRunning());
+    // Systemd needs the host cgroup namespace with this engine (cgroup v1); the API knows the field.
+    (this.hostConfig as { CgroupnsMode?: string }).CgroupnsMode = "host";
+  }
+
+  /** Joins only the testbed's own network, under the given aliases (not the default bridge too). */
+  withOnlyNetwork(network: string, aliases: string[]): this {
+    this.withNetworkMode(network);
+    this.createOpts.NetworkingConfig = { EndpointsConfig: { [network]: { Aliases: aliases } } };
+    return this;
+  }
+
+  protected override async beforeContainerCreated(): Promise<void> {
+    // testcontainers publishes on 0.0.0.0; this testbed is for this machine only.
+    for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}) as Array<Array<{ HostIp?: string }>>) {
+      for (const b of bindings) b.HostIp = "127.0.0.1";
+    }
+  }
+
+  protected override async containerCreated(containerId: string): Promise<void> {
+    this.createdId = containerId;
+  }
+}
+
+export interface SystemState {
+  state: string;
+  failed: string;
+}
+
+/**
+ * Waits until `systemctl is-system-running` settles. Right after start the bus may not answer
+ * yet ("Failed to connect to bus"), so errors are retried until the deadline.
+ */
+export async function waitForSystemd(containerId: string, what: string, timeoutMs: number): Promise<SystemState> {
+  let last = "no answer";
+  const settled = await waitFor(
+    `${what}: systemd did not finish booting`,
+    async () => {
+      const r = await dockerExec(containerId, ["systemctl", "is-system-running"]);
+      last = r.output.trim();
+      return ["running", "degraded", "maintenance", "stopping"].includes(last) ? last : undefined;
+    },
+    { timeoutMs, describe: () => `last state: ${last}` },
+  );
+  const failed = settled === "running" ? "" : (await dockerExec(containerId, ["systemctl", "--failed", "--no-legend", "--plain"])).output.trim();
+  return { state: settled, failed };
+}

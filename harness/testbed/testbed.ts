@@ -1,0 +1,176 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import ssh2 from "ssh2";
+import { docker } from "../docker/client.ts";
+import { labelsFor, removeLabelled, LABEL, type ResourceKind } from "../docker/labels.ts";
+import { environments, DEFAULT_CONFIG, type DeploymentConfig, type Environment } from "../envs.ts";
+import { ensureImages, type ImageSet } from "../images/catalog.ts";
+import { shouldKeep, type KeepPolicy } from "../lifecycle/keep.ts";
+import { formatDuration, silentLogger, type Logger } from "../log.ts";
+import { cacheDir } from "../paths.ts";
+import { Server, SERVER_ALIASES, type ServerRole } from "./server.ts";
+import { SystemdContainer, waitForSystemd } from "./systemd-container.ts";
+
+export interface KeyPair {
+  private: string;
+  public: string;
+  /** The private key on disk (mode 0600), for an ssh command line. */
+  path: string;
+}
+
+export class TestbedStartError extends Error {
+  override name = "TestbedStartError";
+}
+
+/** Configures a testbed: two systemd servers on a private network. `start()` gives a StartedTestbed. */
+export class Testbed {
+  private kind: ResourceKind = "test";
+  private log: Logger = silentLogger;
+  private base: string | undefined;
+  private images: Partial<ImageSet> = {};
+  private config: DeploymentConfig = DEFAULT_CONFIG;
+  private bootTimeoutMs = 60_000;
+  private keep: KeepPolicy = "never";
+
+  withKind(kind: ResourceKind): this { this.kind = kind; return this; }
+  withLogger(log: Logger): this { this.log = log; return this; }
+  /** `debootstrap` (default) or a base image reference such as `ubuntu:24.04`. */
+  withBase(base: string): this { this.base = base; return this; }
+  /** Overrides an image reference, e.g. a provisioned snapshot. */
+  withImage(role: keyof ImageSet, ref: string): this { this.images = { ...this.images, [role]: ref }; return this; }
+  withDeployment(config: Partial<DeploymentConfig>): this { this.config = { ...this.config, ...config }; return this; }
+  withBootTimeout(ms: number): this { this.bootTimeoutMs = ms; return this; }
+  withKeep(policy: KeepPolicy): this { this.keep = policy; return this; }
+
+  async start(): Promise<StartedTestbed> {
+    const envs = environments(this.config);
+    const id = `ddt-${this.kind}-${randomBytes(3).toString("hex")}`;
+    const labels = labelsFor(id, this.kind, { [LABEL.keep]: this.keep });
+    const keyDir = cacheDir("testbeds", id);
+    const started = Date.now();
+    try {
+      const images = { ...(await ensureImages({ base: this.base, log: this.log })), ...this.images };
+      this.log.info(`testbed ${id}: starting`);
+      await mkdir(keyDir, { recursive: true, mode: 0o700 });
+      const admin = await makeKey(keyDir, "admin", `admin@${id}`);
+      const network = `${id}-net`;
+      await docker().createNetwork({ Name: network, Labels: labels, CheckDuplicate: true });
+      const serverPorts: Record<ServerRole, number[]> = { app: [22, ...envs.map((e) => e.port)], db: [22, 5432] };
+      const imageOf: Record<ServerRole, string> = { app: images.appserver, db: images.dbserver };
+      const [app, db] = await Promise.all(
+        (["app", "db"] as const).map(async (role) => {
+          const container = new SystemdContainer(imageOf[role])
+            .withName(`${id}-${role}`)
+            .withHostname(SERVER_ALIASES[role])
+            .withLabels(labels)
+            .withOnlyNetwork(network, [SERVER_ALIASES[role]])
+            .withExposedPorts(...serverPorts[role])
+            .withCopyContentToContainer([{ content: admin.public + "\n", target: "/root/.ssh/authorized_keys", mode: 0o600 }]);
+          const c = await container.start();
+          const where = `${SERVER_ALIASES[role]} (${role === "app" ? "app server" : "database server"})`;
+          const boot = await waitForSystemd(c.getId(), where, this.bootTimeoutMs);
+          if (boot.state !== "running") {
+            throw new TestbedStartError(`${where}: systemd is ${boot.state}, not running; failed units:\n${boot.failed}`);
+          }
+          const hostKey = (await c.exec(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).output.trim();
+          const ports = new Map(serverPorts[role].map((p) => [p, c.getMappedPort(p)]));
+          return new Server(role, c.getId(), SERVER_ALIASES[role], ports, hostKey, admin.private);
+        }),
+      );
+      this.log.info(`testbed ${id}: both servers running in ${formatDuration(Date.now() - started)}`);
+      return new StartedTestbed(id, network, images, this.config, envs, app!, db!, admin, keyDir, this.keep, this.log);
+    } catch (err) {
+      await removeLabelled({ testbed: id }).catch(() => undefined);
+      await rm(keyDir, { recursive: true, force: true });
+      const message = (err as Error).message;
+      throw new TestbedStartError(
+        `testbed ${id}: start failed after ${formatDuration(Date.now() - started)}: ${message}\n` +
+          `Everything it had created was removed. Check the image references and that the engine answers, then run again.`,
+        { cause: err },
+      );
+    }
+  }
+}
+
+async function makeKey(dir: string, name: string, comment: string): Promise<KeyPair> {
+  const k = ssh2.utils.generateKeyPairSync("ed25519", { comment });
+  const path = join(dir, name);
+  await writeFile(path, k.private, { mode: 0o600 });
+  await writeFile(`${path}.pub`, k.public + "\n");
+  return { private: k.private, public: k.public, path };
+}
+
+export class StartedTestbed implements AsyncDisposable {
+  private failed = false;
+  private stopped = false;
+
+  constructor(
+    readonly id: string,
+    readonly network: string,
+    readonly images: ImageSet,
+    readonly config: DeploymentConfig,
+    readonly envs: Environment[],
+    readonly app: Server,
+    readonly db: Server,
+    readonly adminKey: KeyPair,
+    readonly keyDir: string,
+    readonly keep: KeepPolicy,
+    readonly log: Logger,
+  ) {}
+
+  server(role: ServerRole): Server {
+    return role === "app" ? this.app : this.db;
+  }
+
+  env(name: Environment["name"]): Environment {
+    return this.envs.find((e) => e.name === name)!;
+  }
+
+  /** The loopback URL of an environment's nginx site. */
+  url(name: Environment["name"], path = "/"): string {
+    return `http://127.0.0.1:${this.app.mappedPort(this.env(name).port)}${path}`;
+  }
+
+  /** Another key pair kept with this testbed (e.g. the CI deploy key). */
+  newKey(name: string): Promise<KeyPair> {
+    return makeKey(this.keyDir, name, `${name}@${this.id}`);
+  }
+
+  markFailed(): void {
+    this.failed = true;
+  }
+
+  get isFailed(): boolean {
+    return this.failed;
+  }
+
+  /** Removes every container, network and volume of this testbed, whatever the keep policy. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    const started = Date.now();
+    await removeLabelled({ testbed: this.id });
+    await rm(this.keyDir, { recursive: true, force: true });
+    this.log.info(`testbed ${this.id}: removed in ${formatDuration(Date.now() - started)}`);
+  }
+
+  /** How to get in and how to remove it, for a testbed left running. */
+  howTo(): string {
+    return [
+      `testbed ${this.id} is still running:`,
+      `  app server: ssh -i ${this.adminKey.path} -p ${this.app.mappedPort(22)} -o StrictHostKeyChecking=no root@127.0.0.1`,
+      `  db server:  ssh -i ${this.adminKey.path} -p ${this.db.mappedPort(22)} -o StrictHostKeyChecking=no root@127.0.0.1`,
+      `  remove it:  npm run clean -- --testbed ${this.id}`,
+    ].join("\n");
+  }
+
+  /** Ends the testbed's life as the keep policy says: removed, or left running with directions. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (shouldKeep(this.keep, this.failed)) {
+      this.log.info(this.howTo());
+      return;
+    }
+    await this.stop();
+  }
+}
