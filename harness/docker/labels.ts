@@ -18,7 +18,11 @@ export interface Owner {
   pid: number;
 }
 
-export function ownerLabel(owner: Owner = { host: hostname(), pid: process.pid }): string {
+/**
+ * The process that owns what a run creates. A test run's workers share the main process's pid
+ * (TESTBED_OWNER_PID), so a sweep can tell a live run's testbeds from a killed one's.
+ */
+export function ownerLabel(owner: Owner = { host: hostname(), pid: Number(process.env.TESTBED_OWNER_PID ?? process.pid) }): string {
   return `${owner.host}:${owner.pid}`;
 }
 
@@ -44,7 +48,8 @@ function processAlive(pid: number): boolean {
 
 /** A resource is abandoned when the process that made it is gone (and it was not kept on purpose). */
 export function isAbandoned(labels: Record<string, string>, now = Date.now()): boolean {
-  if (labels[LABEL.keep] === "true") return false;
+  // Kept on purpose (TESTBED_KEEP, sandbox --keep): only `npm run clean` or `sandbox down` removes it.
+  if (labels[LABEL.keep] && labels[LABEL.keep] !== "never") return false;
   const [host, pidText] = (labels[LABEL.owner] ?? "").split(":");
   const created = Number(labels[LABEL.created] ?? 0);
   if (host !== hostname()) return created < now - 6 * 3600_000; // another machine's run: only when clearly stale

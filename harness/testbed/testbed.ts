@@ -5,6 +5,7 @@ import ssh2 from "ssh2";
 import { docker } from "../docker/client.ts";
 import { labelsFor, removeLabelled, LABEL, type ResourceKind } from "../docker/labels.ts";
 import { environments, DEFAULT_CONFIG, type DeploymentConfig, type Environment } from "../envs.ts";
+import { imageExists } from "../images/build.ts";
 import { ensureImages, type ImageSet } from "../images/catalog.ts";
 import { shouldKeep, type KeepPolicy } from "../lifecycle/keep.ts";
 import { formatDuration, silentLogger, type Logger } from "../log.ts";
@@ -21,6 +22,9 @@ export interface KeyPair {
 
 export class TestbedStartError extends Error {
   override name = "TestbedStartError";
+  constructor(message: string, readonly testbedId?: string, options?: ErrorOptions) {
+    super(message, options);
+  }
 }
 
 /** Configures a testbed: two systemd servers on a private network. `start()` gives a StartedTestbed. */
@@ -58,7 +62,9 @@ export class Testbed {
       await docker().createNetwork({ Name: network, Labels: labels, CheckDuplicate: true });
       const serverPorts: Record<ServerRole, number[]> = { app: [22, ...envs.map((e) => e.port)], db: [22, 5432] };
       const imageOf: Record<ServerRole, string> = { app: images.appserver, db: images.dbserver };
-      const [app, db] = await Promise.all(
+      // allSettled, not all: a failure must not leave the other server still being created
+      // while the cleanup below runs.
+      const settled = await Promise.allSettled(
         (["app", "db"] as const).map(async (role) => {
           const container = new SystemdContainer(imageOf[role])
             .withName(`${id}-${role}`)
@@ -67,17 +73,24 @@ export class Testbed {
             .withOnlyNetwork(network, [SERVER_ALIASES[role]])
             .withExposedPorts(...serverPorts[role])
             .withCopyContentToContainer([{ content: admin.public + "\n", target: "/root/.ssh/authorized_keys", mode: 0o600 }]);
-          const c = await container.start();
           const where = `${SERVER_ALIASES[role]} (${role === "app" ? "app server" : "database server"})`;
+          // Checked here so a wrong reference never turns into a registry pull.
+          if (!(await imageExists(imageOf[role]))) {
+            throw new TestbedStartError(`${where}: image ${imageOf[role]} is not on this engine (run 'npm run images' to build the project's images)`, id);
+          }
+          const c = await container.start();
           const boot = await waitForSystemd(c.getId(), where, this.bootTimeoutMs);
           if (boot.state !== "running") {
-            throw new TestbedStartError(`${where}: systemd is ${boot.state}, not running; failed units:\n${boot.failed}`);
+            throw new TestbedStartError(`${where}: systemd is ${boot.state}, not running; failed units:\n${boot.failed}`, id);
           }
           const hostKey = (await c.exec(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).output.trim();
           const ports = new Map(serverPorts[role].map((p) => [p, c.getMappedPort(p)]));
           return new Server(role, c.getId(), SERVER_ALIASES[role], ports, hostKey, admin.private);
         }),
       );
+      const failure = settled.find((r) => r.status === "rejected");
+      if (failure) throw failure.reason;
+      const [app, db] = settled.map((r) => (r as PromiseFulfilledResult<Server>).value);
       this.log.info(`testbed ${id}: both servers running in ${formatDuration(Date.now() - started)}`);
       return new StartedTestbed(id, network, images, this.config, envs, app!, db!, admin, keyDir, this.keep, this.log);
     } catch (err) {
@@ -87,6 +100,7 @@ export class Testbed {
       throw new TestbedStartError(
         `testbed ${id}: start failed after ${formatDuration(Date.now() - started)}: ${message}\n` +
           `Everything it had created was removed. Check the image references and that the engine answers, then run again.`,
+        id,
         { cause: err },
       );
     }

@@ -1,0 +1,22 @@
+// Removes what the project left on this engine: `npm run clean` (every testbed, sandbox and job
+// container, network and volume), `-- --testbed ID` (one), `-- --images` (also images and caches).
+import { rm } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { docker } from "../harness/docker/client.ts";
+import { removeLabelled } from "../harness/docker/labels.ts";
+import { IMAGE_LABEL } from "../harness/images/build.ts";
+import { cacheDir } from "../harness/paths.ts";
+import { log, main } from "./cli.ts";
+
+await main(async () => {
+  const { values } = parseArgs({ options: { testbed: { type: "string" }, images: { type: "boolean" } } });
+  const r = await removeLabelled({ testbed: values.testbed });
+  log.info(`removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes`);
+  await rm(cacheDir("testbeds", values.testbed ?? ""), { recursive: true, force: true });
+  if (values.images) {
+    const images = await docker().listImages({ filters: { label: [IMAGE_LABEL] } });
+    for (const img of images) await docker().getImage(img.Id).remove({ force: true });
+    await rm(cacheDir(), { recursive: true, force: true });
+    log.info(`removed ${images.length} images and ${cacheDir()}`);
+  }
+});

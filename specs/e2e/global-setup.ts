@@ -1,0 +1,20 @@
+import { isAbandoned, LABEL, removeLabelled } from "../../harness/docker/labels.ts";
+import { ensureImages } from "../../harness/images/catalog.ts";
+import { streamLogger } from "../../harness/log.ts";
+
+const log = streamLogger(process.stderr, { progress: process.env.TESTBED_QUIET !== "1" });
+
+/** Builds images once for all spec files and sweeps testbeds whose run was killed. */
+export async function setup(): Promise<() => Promise<void>> {
+  process.env.TESTBED_OWNER_PID = String(process.pid);
+  const swept = await removeLabelled({ kinds: ["test", "job"], where: (l) => isAbandoned(l) });
+  if (swept.containers.length + swept.networks.length + swept.volumes.length > 0) {
+    log.info(`swept a killed run's leftovers: ${[...swept.containers, ...swept.networks, ...swept.volumes].join(", ")}`);
+  }
+  await ensureImages({ log });
+  return async () => {
+    // Whatever this run created and did not keep on purpose goes, even if a spec forgot it.
+    const mine = (l: Record<string, string>) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true && (l[LABEL.keep] ?? "never") === "never";
+    await removeLabelled({ kinds: ["test", "job"], where: mine });
+  };
+}

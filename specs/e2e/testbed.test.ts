@@ -1,0 +1,67 @@
+import { NodeSSH } from "node-ssh";
+import { describe, expect, it } from "vitest";
+import { docker } from "../../harness/docker/client.ts";
+import { listLabelled } from "../../harness/docker/labels.ts";
+import { TestbedStartError } from "../../harness/testbed/testbed.ts";
+import { testbed } from "./support.ts";
+
+describe("testbed foundation", () => {
+  it("boots two systemd servers to running, reachable by key over ssh, each other by name, and removes all of it", async () => {
+    const tb = await testbed().start();
+    let id = tb.id;
+    try {
+      for (const server of [tb.app, tb.db]) {
+        expect((await server.sh("systemctl is-system-running")).stdout.trim(), server.label).toBe("running");
+        expect((await server.sh("systemctl --failed --no-legend --plain")).stdout.trim(), server.label).toBe("");
+        expect((await server.exec(["cat", "/proc/1/comm"])).stdout.trim(), server.label).toBe("systemd");
+        // Published on loopback only, never on 0.0.0.0.
+        const bindings = (await docker().getContainer(server.containerId).inspect()).NetworkSettings.Ports;
+        const hostIps = Object.values(bindings).flatMap((b) => (b ?? []).map((x) => x.HostIp));
+        expect(hostIps.length).toBeGreaterThan(0);
+        expect(new Set(hostIps)).toEqual(new Set(["127.0.0.1"]));
+      }
+
+      // Key-based login from the host, with the server's own host key checked.
+      const ssh = new NodeSSH();
+      await ssh.connect(tb.app.ssh());
+      try {
+        const r = await ssh.execCommand("echo $(whoami)@$(hostname)");
+        expect(r.stdout).toBe("root@myappserver");
+      } finally {
+        ssh.dispose();
+      }
+      const wrongHostKey = { ...tb.app.ssh(), hostVerifier: () => false };
+      await expect(new NodeSSH().connect(wrongHostKey)).rejects.toThrow();
+
+      // The database server answers by its alias on the testbed's own network.
+      await tb.db.check(
+        `pg_conftool set listen_addresses '*' && systemctl restart postgresql && ` +
+          `for i in $(seq 100); do pg_isready -q -h 127.0.0.1 && break; sleep 0.1; done`,
+      );
+      const reach = await tb.app.sh("getent hosts mydatabaseserver && pg_isready -h mydatabaseserver -p 5432");
+      expect(reach.stdout).toMatch(/mydatabaseserver/);
+      expect(reach.stdout).toMatch(/mydatabaseserver:5432 - accepting connections/);
+      expect(reach.exitCode).toBe(0);
+    } finally {
+      await tb.stop();
+    }
+    expect(await listLabelled(id)).toEqual({ containers: [], networks: [], volumes: [] });
+  });
+
+  it("fails a start with a missing image clearly and leaves nothing behind", async () => {
+    const missing = "django-deploy-testbed/appserver:does-not-exist";
+    const before = await docker().listContainers({ all: true, filters: { ancestor: [missing] } }).catch(() => []);
+    const error = await testbed().withImage("appserver", missing).start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TestbedStartError);
+    const err = error as TestbedStartError;
+    expect(err.message).toMatch(/start failed/);
+    expect(err.message).toContain("does-not-exist");
+    expect(err.message).toMatch(/Everything it had created was removed/);
+    expect(err.testbedId).toMatch(/^ddt-test-/);
+    expect(await listLabelled(err.testbedId!)).toEqual({ containers: [], networks: [], volumes: [] });
+    expect(before).toEqual([]);
+  });
+});

@@ -1,0 +1,29 @@
+import { defineConfig } from "vitest/config";
+
+// Unit specs are pure and fast; e2e specs start real servers, so they get long timeouts and
+// a global setup that builds images once and sweeps what a killed run left behind.
+export default defineConfig({
+  test: {
+    reporters: ["default", "junit"],
+    outputFile: { junit: "reports/junit.xml" },
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["harness/**/*.test.ts", "specs/unit/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["specs/e2e/**/*.test.ts"],
+          globalSetup: ["specs/e2e/global-setup.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
+          pool: "forks",
+          maxWorkers: 2,
+        },
+      },
+    ],
+  },
+});
