@@ -4,7 +4,8 @@ import { join } from "node:path";
 import ssh2 from "ssh2";
 import { docker } from "../docker/client.ts";
 import { labelsFor, removeLabelled, LABEL, type ResourceKind } from "../docker/labels.ts";
-import { environments, DEFAULT_CONFIG, type DeploymentConfig, type Environment } from "../envs.ts";
+import { environments, DEFAULT_CONFIG, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
+import type { EnvSecrets } from "../recipe/env-file.ts";
 import { imageExists } from "../images/build.ts";
 import { ensureImages, type ImageSet } from "../images/catalog.ts";
 import { shouldKeep, type KeepPolicy } from "../lifecycle/keep.ts";
@@ -118,6 +119,8 @@ async function makeKey(dir: string, name: string, comment: string): Promise<KeyP
 export class StartedTestbed implements AsyncDisposable {
   private failed = false;
   private stopped = false;
+  /** Per-environment secrets, made once per testbed so re-running the recipe keeps them. */
+  readonly secrets: Record<EnvName, EnvSecrets>;
 
   constructor(
     readonly id: string,
@@ -131,7 +134,10 @@ export class StartedTestbed implements AsyncDisposable {
     readonly keyDir: string,
     readonly keep: KeepPolicy,
     readonly log: Logger,
-  ) {}
+  ) {
+    const token = (n: number) => randomBytes(n).toString("base64url");
+    this.secrets = Object.fromEntries(envs.map((e) => [e.name, { secretKey: token(40), dbPassword: token(18) }])) as Record<EnvName, EnvSecrets>;
+  }
 
   server(role: ServerRole): Server {
     return role === "app" ? this.app : this.db;

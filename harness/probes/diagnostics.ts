@@ -1,0 +1,20 @@
+import type { Environment } from "../envs.ts";
+import type { StartedTestbed } from "../testbed/testbed.ts";
+import { journal } from "./systemd.ts";
+
+/** What a person needs when something did not come up: journals, nginx's errors, failed units. */
+export async function diagnostics(tb: StartedTestbed, envs: Environment[] = tb.envs, lines = 15): Promise<string> {
+  try {
+    const parts: string[] = [];
+    for (const env of envs) parts.push(`--- journalctl -u ${env.unit} (app server)\n${await journal(tb.app, env.unit, lines)}`);
+    const nginx = await tb.app.sh(`tail -n ${lines} /var/log/nginx/error.log 2>&1`);
+    parts.push(`--- /var/log/nginx/error.log (app server)\n${nginx.output.trim() || "(empty)"}`);
+    for (const server of [tb.app, tb.db]) {
+      const failed = await server.sh("systemctl --failed --no-legend --plain");
+      parts.push(`--- systemctl --failed (${server.label})\n${failed.output.trim() || "(none)"}`);
+    }
+    return parts.join("\n");
+  } catch (err) {
+    return `(diagnostics unavailable: ${(err as Error).message})`;
+  }
+}

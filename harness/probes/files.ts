@@ -1,0 +1,19 @@
+import { shellQuote } from "../docker/exec.ts";
+import type { Server } from "../testbed/server.ts";
+
+export interface FileInfo {
+  exists: boolean;
+  mode: string;
+  owner: string;
+  group: string;
+  sha256: string;
+}
+
+export async function fileInfo(server: Server, path: string): Promise<FileInfo> {
+  const q = shellQuote(path);
+  const r = await server.sh(`stat -c '%a %U %G' ${q} && sha256sum ${q} | cut -d' ' -f1`);
+  if (r.exitCode !== 0) return { exists: false, mode: "", owner: "", group: "", sha256: "" };
+  const [stat, sum] = r.stdout.trim().split("\n");
+  const [mode, owner, group] = (stat ?? "").split(" ");
+  return { exists: true, mode: mode ?? "", owner: owner ?? "", group: group ?? "", sha256: sum ?? "" };
+}

@@ -1,0 +1,45 @@
+import type { Duplex } from "node:stream";
+import pg from "pg";
+import { Remote } from "../remote.ts";
+import type { Environment } from "../envs.ts";
+import type { StartedTestbed } from "../testbed/testbed.ts";
+import { SERVER_ALIASES } from "../testbed/server.ts";
+
+/**
+ * Connects to an environment's database the way the app does: from the app server (an ssh tunnel
+ * through it), so pg_hba's rule for the app server's address is what admits or refuses it.
+ */
+export async function withDatabase<T>(
+  tb: StartedTestbed,
+  env: Environment,
+  fn: (client: pg.Client) => Promise<T>,
+  as: { role?: string; password?: string; database?: string } = {},
+): Promise<T> {
+  const remote = await Remote.connect("app server", tb.app.ssh());
+  try {
+    const stream = (await remote.ssh.forwardOut("127.0.0.1", 0, SERVER_ALIASES.db, 5432)) as unknown as Duplex;
+    const client = new pg.Client({
+      stream: () => stream as never,
+      user: as.role ?? env.role,
+      password: as.password ?? tb.secrets[env.name].dbPassword,
+      database: as.database ?? env.database,
+      host: SERVER_ALIASES.db,
+      port: 5432,
+    } as pg.ClientConfig);
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  } finally {
+    remote.dispose();
+  }
+}
+
+export async function appliedMigrations(tb: StartedTestbed, env: Environment): Promise<string[]> {
+  return withDatabase(tb, env, async (c) => {
+    const r = await c.query<{ name: string }>("SELECT app || '.' || name AS name FROM django_migrations ORDER BY id");
+    return r.rows.map((row) => row.name);
+  });
+}

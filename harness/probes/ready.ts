@@ -1,0 +1,30 @@
+import { waitFor } from "../deadline.ts";
+import type { Environment } from "../envs.ts";
+import type { StartedTestbed } from "../testbed/testbed.ts";
+import { diagnostics } from "./diagnostics.ts";
+import { httpGet } from "./http.ts";
+import { unixSocket } from "./socket.ts";
+
+export class NotReadyError extends Error {
+  override name = "NotReadyError";
+}
+
+/** Waits until the environment's socket listens and /healthz answers 200 through nginx. */
+export async function waitForEnvironment(tb: StartedTestbed, env: Environment, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  try {
+    await waitFor(`${env.socket} not a listening socket`, async () => ((await unixSocket(tb.app, env.socket)).listening ? true : undefined), { timeoutMs });
+    let last = "";
+    await waitFor(
+      `GET /healthz through nginx on port ${env.port} did not answer 200`,
+      async () => {
+        const r = await httpGet(tb.url(env.name, "/healthz"));
+        last = `${r.status} ${r.text.slice(0, 200)}`;
+        return r.status === 200 ? true : undefined;
+      },
+      { timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)), describe: (e) => `last answer: ${last || (e as Error)?.message}` },
+    );
+  } catch (err) {
+    throw new NotReadyError(`${env.unit}: ${(err as Error).message} (app server)\n${await diagnostics(tb, [env])}`);
+  }
+}

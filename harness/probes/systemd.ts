@@ -1,0 +1,25 @@
+import type { Server } from "../testbed/server.ts";
+
+export interface UnitState {
+  activeState: string;
+  subState: string;
+  mainPid: number;
+  unitFileState: string;
+}
+
+/** A unit's state as systemd reports it (`systemctl show`). */
+export async function unitState(server: Server, unit: string): Promise<UnitState> {
+  const out = await server.check(`systemctl show -p ActiveState,SubState,MainPID,UnitFileState ${unit}`);
+  const v = Object.fromEntries(out.trim().split("\n").map((l) => l.split("=", 2) as [string, string]));
+  return {
+    activeState: v.ActiveState ?? "",
+    subState: v.SubState ?? "",
+    mainPid: Number(v.MainPID ?? 0),
+    unitFileState: v.UnitFileState ?? "",
+  };
+}
+
+/** The last lines of a unit's journal, for error messages. */
+export async function journal(server: Server, unit: string, lines = 20): Promise<string> {
+  return (await server.sh(`journalctl -u ${unit} -n ${lines} --no-pager -o short-monotonic 2>&1`)).output.trim();
+}

@@ -1,0 +1,64 @@
+import type { EnvName, Environment } from "../envs.ts";
+import type { Logger } from "../log.ts";
+import { Remote } from "../remote.ts";
+import type { StartedTestbed } from "../testbed/testbed.ts";
+
+export interface RecipeOptions {
+  /** The Django project to deploy (a directory with manage.py and requirements.txt). */
+  projectDir: string;
+  /** Which environments to set up; all of them by default. */
+  envs?: EnvName[];
+  /** Public keys allowed to log in as the deploy user (the CI deploy key). */
+  deployKeys?: string[];
+  log?: Logger;
+}
+
+/** What the recipe's steps share: ssh sessions on both servers, the table, and what they learned. */
+export interface RecipeContext {
+  tb: StartedTestbed;
+  app: Remote;
+  db: Remote;
+  envs: Environment[];
+  opts: RecipeOptions;
+  log: Logger;
+  /** Filled by the wheelhouse step: where the wheels are on the app server. */
+  remoteWheelhouse?: string;
+  /** Environments whose code, settings or units changed, so they need a restart. */
+  changed: Set<EnvName>;
+  /** Migrations applied per environment in this run ("notes.0002_note_pinned"). */
+  applied: Partial<Record<EnvName, string[]>>;
+}
+
+export const APP_WHEELHOUSE = "/srv/wheelhouse";
+export const APP_SOURCE = "/srv/src";
+
+export async function openContext(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeContext> {
+  const wanted = opts.envs ?? tb.envs.map((e) => e.name);
+  const [app, db] = await Promise.all([Remote.connect("app server", tb.app.ssh()), Remote.connect("database server", tb.db.ssh())]);
+  return {
+    tb,
+    app,
+    db,
+    envs: tb.envs.filter((e) => wanted.includes(e.name)),
+    opts,
+    log: opts.log ?? tb.log,
+    changed: new Set(),
+    applied: {},
+  };
+}
+
+export function closeContext(ctx: RecipeContext): void {
+  ctx.app.dispose();
+  ctx.db.dispose();
+}
+
+/** Runs `fn` for every environment at once; the error names the environment. */
+export async function forEachEnv(ctx: RecipeContext, fn: (env: Environment) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(ctx.envs.map(fn));
+  const failed = results.map((r, i) => [r, ctx.envs[i]!] as const).filter(([r]) => r.status === "rejected");
+  if (failed.length) {
+    const [r, env] = failed[0]!;
+    const reason = (r as PromiseRejectedResult).reason as Error;
+    throw Object.assign(new Error(`${env.name}: ${reason.message}`, { cause: reason }), { env: env.name });
+  }
+}

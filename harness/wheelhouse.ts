@@ -1,0 +1,74 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { formatDuration, type Logger } from "./log.ts";
+import { cacheDir } from "./paths.ts";
+
+export interface PythonTarget {
+  /** e.g. "3.11" */
+  version: string;
+  /** e.g. "x86_64" */
+  machine: string;
+}
+
+export class WheelhouseError extends Error {
+  override name = "WheelhouseError";
+}
+
+/**
+ * Downloads wheels for `requirements` on the host, for the servers' Python and platform (servers
+ * cannot reach PyPI). Cached per requirements hash and target, so it happens once.
+ */
+export async function ensureWheelhouse(requirementsPath: string, target: PythonTarget, log: Logger): Promise<string> {
+  const requirements = await readFile(requirementsPath, "utf8");
+  const tag = `cp${target.version.replace(".", "")}`;
+  const key = createHash("sha256").update(requirements).digest("hex").slice(0, 12);
+  const dir = cacheDir("wheelhouse", `${key}-${tag}-${target.machine}`);
+  if (existsSync(`${dir}/.complete`)) return dir;
+  const started = Date.now();
+  log.info(`wheelhouse: downloading ${requirementsPath} for Python ${target.version} ${target.machine}`);
+  const tmp = `${dir}.partial-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const platforms = ["manylinux2014", "manylinux_2_17", "manylinux_2_28", "manylinux_2_34"].flatMap((p) => ["--platform", `${p}_${target.machine}`]);
+  const args = [
+    "-m", "pip", "download", "--disable-pip-version-check",
+    // One try: where PyPI is unreachable, pip's retries only add a minute before the mirror answers.
+    "--retries", "0", "--timeout", "30",
+    "--only-binary=:all:", ...platforms, "--python-version", target.version, "--implementation", "cp", "--abi", tag,
+    "-d", tmp, "-r", requirementsPath,
+  ];
+  const output = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.env.TESTBED_PYTHON ?? "python3", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      for (const line of b.toString().split("\n").filter((l) => /^(Collecting|Saved|Downloading|ERROR)/.test(l.trim()))) log.progress(`pip: ${line.trim()}`);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", (e) => reject(new WheelhouseError(`wheelhouse: cannot run python3 -m pip on the host: ${e.message}. Install python3 and pip, or set TESTBED_PYTHON.`)));
+    child.on("close", (code) => {
+      if (code === 0) return resolve(out);
+      const errors = out.split("\n").filter((l) => /ERROR|No matching distribution|Could not find/.test(l));
+      reject(
+        new WheelhouseError(
+          `wheelhouse: pip download for ${requirementsPath} failed (exit ${code}): ` +
+            `${(errors.length ? errors : out.trim().split("\n").slice(-5)).join("\n")}\n` +
+            `Every requirement must exist as a wheel for Python ${target.version} on ${target.machine}; fix requirements.txt or the host's pip index.`,
+        ),
+      );
+    });
+  }).catch(async (err) => {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  });
+  await writeFile(`${tmp}/.complete`, output);
+  await mkdir(dirname(dir), { recursive: true });
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+  log.info(`wheelhouse: ready in ${formatDuration(Date.now() - started)} (${dir})`);
+  return dir;
+}
