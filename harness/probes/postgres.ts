@@ -17,7 +17,13 @@ export async function withDatabase<T>(
 ): Promise<T> {
   const remote = await Remote.connect("app server", tb.app.ssh());
   try {
-    const stream = (await remote.ssh.forwardOut("127.0.0.1", 0, SERVER_ALIASES.db, 5432)) as unknown as Duplex;
+    const channel = (await remote.ssh.forwardOut("127.0.0.1", 0, SERVER_ALIASES.db, 5432)) as unknown as Duplex;
+    // pg drives a socket; an ssh channel is already connected, so these are no-ops.
+    const stream = Object.assign(channel, {
+      setNoDelay: () => channel,
+      setKeepAlive: () => channel,
+      connect: () => process.nextTick(() => channel.emit("connect")),
+    });
     const client = new pg.Client({
       stream: () => stream as never,
       user: as.role ?? env.role,

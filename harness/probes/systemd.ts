@@ -1,3 +1,4 @@
+import { waitFor } from "../deadline.ts";
 import type { Server } from "../testbed/server.ts";
 
 export interface UnitState {
@@ -22,4 +23,17 @@ export async function unitState(server: Server, unit: string): Promise<UnitState
 /** The last lines of a unit's journal, for error messages. */
 export async function journal(server: Server, unit: string, lines = 20): Promise<string> {
   return (await server.sh(`journalctl -u ${unit} -n ${lines} --no-pager -o short-monotonic 2>&1`)).output.trim();
+}
+
+/** Waits until a unit reaches `activeState` (stop jobs propagated through a target finish later). */
+export async function waitForUnitState(server: Server, unit: string, activeState: string, timeoutMs = 15_000): Promise<UnitState> {
+  let last: UnitState | undefined;
+  return waitFor(
+    `${unit}: not ${activeState} (${server.label})`,
+    async () => {
+      last = await unitState(server, unit);
+      return last.activeState === activeState ? last : undefined;
+    },
+    { timeoutMs, describe: () => `last state: ${last?.activeState}/${last?.subState}` },
+  );
 }

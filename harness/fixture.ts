@@ -1,0 +1,35 @@
+import { cp, mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { PROJECT_ROOT } from "./paths.ts";
+
+/** The sample Django project the specs deploy. */
+export const FIXTURE_DIR = join(PROJECT_ROOT, "fixtures", "myproject");
+
+export interface FixtureChanges {
+  /** Files to write, relative to the project root. */
+  write?: Record<string, string>;
+  /** Files to delete, relative to the project root. */
+  remove?: string[];
+}
+
+export interface FixtureCopy extends AsyncDisposable {
+  dir: string;
+}
+
+/** A temporary copy of the sample project with some files changed, removed on dispose. */
+export async function fixtureVariant(changes: FixtureChanges, from = FIXTURE_DIR): Promise<FixtureCopy> {
+  const root = await mkdtemp(join(tmpdir(), "ddt-fixture-"));
+  const dir = join(root, "myproject");
+  await cp(from, dir, { recursive: true });
+  await applyChanges(dir, changes);
+  return { dir, [Symbol.asyncDispose]: () => rm(root, { recursive: true, force: true }) };
+}
+
+export async function applyChanges(dir: string, changes: FixtureChanges): Promise<void> {
+  for (const [path, content] of Object.entries(changes.write ?? {})) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
+  for (const path of changes.remove ?? []) await rm(join(dir, path), { force: true, recursive: true });
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { listLabelled } from "../../harness/docker/labels.ts";
+import { fixtureVariant } from "../../harness/fixture.ts";
+import { StepError } from "../../harness/lifecycle/runner.ts";
+import { runRecipe } from "../../harness/recipe/recipe.ts";
+import { log, testbed } from "./support.ts";
+
+const BOOM = `from django.db import migrations
+
+
+def boom(apps, schema_editor):
+    raise RuntimeError("boom: this migration always fails")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("notes", "0002_note_pinned")]
+    operations = [migrations.RunPython(boom)]
+`;
+
+async function recipeError(changes: Parameters<typeof fixtureVariant>[0]): Promise<{ error: StepError; testbedId: string }> {
+  await using project = await fixtureVariant(changes);
+  let testbedId = "";
+  let error: unknown;
+  {
+    await using tb = await testbed().start();
+    testbedId = tb.id;
+    error = await runRecipe(tb, { projectDir: project.dir, log }).then(() => undefined, (e: unknown) => e);
+  }
+  expect(error).toBeInstanceOf(StepError);
+  return { error: error as StepError, testbedId };
+}
+
+describe("bad input to the recipe", () => {
+  it("a requirement missing from the wheelhouse fails at the wheelhouse step, naming it", async () => {
+    const { error, testbedId } = await recipeError({
+      write: { "requirements.txt": "Django>=5.2,<5.3\ngunicorn>=22\npsycopg[binary]>=3.1\nddt-no-such-package==9.9.9\n" },
+    });
+    expect(error.step).toBe("app: wheelhouse");
+    expect(error.message).toContain("ddt-no-such-package");
+    expect(error.message).toMatch(/No matching distribution|Could not find/);
+    expect(await listLabelled(testbedId)).toEqual({ containers: [], networks: [], volumes: [] });
+  });
+
+  it("a migration that raises fails at the migrate step with the command, exit code and traceback", async () => {
+    const { error, testbedId } = await recipeError({ write: { "notes/migrations/0003_boom.py": BOOM } });
+    expect(error.step).toBe("deploy: manage.py migrate");
+    expect(error.message).toMatch(/manage\.py migrate --noinput` exited 1/);
+    expect(error.message).toContain("RuntimeError: boom: this migration always fails");
+    expect(await listLabelled(testbedId)).toEqual({ containers: [], networks: [], volumes: [] });
+  });
+});
