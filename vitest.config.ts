@@ -10,12 +10,14 @@ export default defineConfig({
       {
         test: {
           name: "unit",
+          sequence: { groupOrder: 0 },
           include: ["harness/**/*.test.ts", "specs/unit/**/*.test.ts"],
         },
       },
       {
         test: {
           name: "e2e",
+          sequence: { groupOrder: 1 },
           include: ["specs/e2e/**/*.test.ts"],
           globalSetup: ["specs/e2e/global-setup.ts"],
           testTimeout: 180_000,
