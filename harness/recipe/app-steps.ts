@@ -1,7 +1,10 @@
 import { readdir } from "node:fs/promises";
 import type { Step } from "../lifecycle/runner.ts";
 import { ensureWheelhouse } from "../wheelhouse.ts";
+import { SERVER_ALIASES } from "../testbed/server.ts";
 import { APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
+import { ALLOWED_HOSTS } from "./deliver.ts";
+import { envFile } from "./env-file.ts";
 import { nginxSite } from "./nginx.ts";
 import { sudoersRule } from "./sudoers.ts";
 import { gunicornTarget, gunicornTemplate } from "./units.ts";
@@ -48,6 +51,17 @@ export const appSteps: Step<RecipeContext>[] = [
         await ctx.app.run(`chmod 644 ${APP_WHEELHOUSE}/*.whl`);
       }
       ctx.remoteWheelhouse = APP_WHEELHOUSE;
+    },
+  },
+  {
+    name: "app: environment files",
+    phase: "provision",
+    async run(ctx) {
+      const user = ctx.tb.config.deployUser;
+      await forEachEnv(ctx, async (env) => {
+        const content = envFile(env, ctx.tb.secrets[env.name], SERVER_ALIASES.db, ALLOWED_HOSTS);
+        if (await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`)) ctx.changed.add(env.name);
+      });
     },
   },
   {

@@ -2,10 +2,8 @@ import { shellQuote } from "../docker/exec.ts";
 import type { Environment } from "../envs.ts";
 import type { Step } from "../lifecycle/runner.ts";
 import { waitForEnvironment } from "../probes/ready.ts";
-import { SERVER_ALIASES } from "../testbed/server.ts";
 import { APP_SOURCE, APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
-import { ALLOWED_HOSTS, syncExcludes } from "./deliver.ts";
-import { envFile } from "./env-file.ts";
+import { syncExcludes } from "./deliver.ts";
 
 /** A command run as the deploy user inside the environment's project, with its settings loaded. */
 export function inProject(env: Environment, command: string): string {
@@ -41,17 +39,6 @@ export const deploySteps: Step<RecipeContext>[] = [
             `${APP_SOURCE}/${config.project}/ ${env.dir}/ && chmod 755 ${env.dir}/manage.py`,
         );
         if (r.stdout.trim()) ctx.changed.add(env.name);
-      });
-    },
-  },
-  {
-    name: "deploy: environment files",
-    phase: "deploy",
-    async run(ctx) {
-      const user = ctx.tb.config.deployUser;
-      await forEachEnv(ctx, async (env) => {
-        const content = envFile(env, ctx.tb.secrets[env.name], SERVER_ALIASES.db, ALLOWED_HOSTS);
-        if (await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`)) ctx.changed.add(env.name);
       });
     },
   },

@@ -1,0 +1,129 @@
+import { stringify } from "yaml";
+import { DEFAULT_CONFIG, environments, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
+import { syncExcludes } from "../recipe/deliver.ts";
+
+export type RuleStyle = "rules" | "only-except";
+
+export interface PipelineOptions {
+  config?: Partial<DeploymentConfig>;
+  /** The app server as the runner reaches it. */
+  serverHost?: string;
+  serverPort?: number;
+  /** The default job image; pinned, and overridable by the DEPLOY_IMAGE variable. */
+  image?: string;
+  /** `rules:` (default) or the seed's `only`/`except`. */
+  style?: RuleStyle;
+  /**
+   * The branch production deploys from. Unset: `$CI_DEFAULT_BRANCH` with rules; with only/except,
+   * which cannot name a variable, the configured default branch (the seed's `master`).
+   */
+  productionBranch?: string;
+  /** Fail a deploy whose models changed without a migration (`makemigrations --check`). */
+  checkMigrations?: boolean;
+  envs?: EnvName[];
+}
+
+export const DEFAULT_JOB_IMAGE = "debian:12.8-slim";
+
+const q = (s: string) => JSON.stringify(s);
+
+function setupScript(): string[] {
+  return [
+    // Install only what the image lacks, with whichever package manager it has.
+    [
+      "if ! command -v ssh >/dev/null || ! command -v rsync >/dev/null; then",
+      "  if command -v apk >/dev/null; then apk add --no-cache openssh-client rsync;",
+      "  else apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-client rsync; fi",
+      "fi",
+    ].join("\n"),
+    "install -d -m 700 ~/.ssh",
+    // SSH_PRIVATE_KEY may be a File variable (a path) or a plain one (the key); never echoed.
+    `if [ -f "$SSH_PRIVATE_KEY" ]; then install -m 600 "$SSH_PRIVATE_KEY" ~/.ssh/id_deploy; else (umask 077 && printf '%s\\n' "$SSH_PRIVATE_KEY" > ~/.ssh/id_deploy); fi`,
+    `if [ -f "$SSH_KNOWN_HOSTS" ]; then install -m 644 "$SSH_KNOWN_HOSTS" ~/.ssh/known_hosts; else printf '%s\\n' "$SSH_KNOWN_HOSTS" > ~/.ssh/known_hosts; fi`,
+    // The server's host key is checked against SSH_KNOWN_HOSTS: StrictHostKeyChecking yes, not the seed's no.
+    `printf 'Host deploy-target\\n  HostName %s\\n  Port %s\\n  User %s\\n  IdentityFile ~/.ssh/id_deploy\\n  IdentitiesOnly yes\\n  StrictHostKeyChecking yes\\n  BatchMode yes\\n' "$DEPLOY_HOST" "$DEPLOY_PORT" "$DEPLOY_USER" > ~/.ssh/config`,
+  ];
+}
+
+function deployScript(env: Environment, config: DeploymentConfig, checkMigrations: boolean): string[] {
+  const excludes = syncExcludes(config).map((e) => `--exclude=${q(e)}`).join(" ");
+  const remote = [
+    "set -e",
+    `cd ${env.dir}`,
+    `set -a && . ${env.envFile} && set +a`,
+    `. ${env.venv}/bin/activate`,
+    `pip install --disable-pip-version-check $PIP_EXTRA_ARGS -r requirements.txt`,
+    ...(checkMigrations ? ["python manage.py makemigrations --check --dry-run"] : []),
+    "python manage.py migrate --noinput",
+    "python manage.py collectstatic --noinput",
+  ].join("\n");
+  return [
+    // --delete removes what the commit removed; the excludes keep the venv, static files and socket.
+    `rsync -rlc --delete ${excludes} ./ deploy-target:${env.dir}/`,
+    // Unquoted heredoc: $PIP_EXTRA_ARGS is the job's value; the remote script has no other `$`.
+    `ssh deploy-target bash -s <<REMOTE\n${remote}\nREMOTE`,
+    `ssh deploy-target sudo systemctl restart ${env.unit}`,
+    `ssh deploy-target sudo systemctl status ${env.unit}`,
+    `echo "Deployed $CI_COMMIT_SHORT_SHA to ${env.name}"`,
+  ];
+}
+
+function branchSelection(env: Environment, all: Environment[], style: RuleStyle, production: string | undefined, defaultBranch: string): Record<string, unknown> {
+  const prod = production ? q(production) : "$CI_DEFAULT_BRANCH";
+  const named = all.flatMap((e) => (e.branch.kind === "named" ? [e.branch.branch] : []));
+  if (style === "only-except") {
+    const prodBranch = production ?? defaultBranch;
+    if (env.branch.kind === "default") return { only: [prodBranch] };
+    if (env.branch.kind === "named") return { only: [env.branch.branch] };
+    return { except: [prodBranch, ...named] };
+  }
+  if (env.branch.kind === "default") return { rules: [{ if: `$CI_COMMIT_BRANCH == ${prod}` }] };
+  if (env.branch.kind === "named") return { rules: [{ if: `$CI_COMMIT_BRANCH == ${q(env.branch.branch)}` }] };
+  // Every other branch: the claimed ones are ruled out first, then any branch pipeline runs.
+  return {
+    rules: [
+      { if: `$CI_COMMIT_BRANCH == ${prod}`, when: "never" },
+      ...named.map((b) => ({ if: `$CI_COMMIT_BRANCH == ${q(b)}`, when: "never" })),
+      { if: "$CI_COMMIT_BRANCH" },
+    ],
+  };
+}
+
+/** The deploy pipeline as a plain object, from the environment table and the options. */
+export function pipelineObject(opts: PipelineOptions = {}): Record<string, unknown> {
+  const config = { ...DEFAULT_CONFIG, ...opts.config };
+  const all = environments(config);
+  const envs = all.filter((e) => !opts.envs || opts.envs.includes(e.name));
+  const style = opts.style ?? "rules";
+  const doc: Record<string, unknown> = {
+    stages: ["deploy"],
+    variables: {
+      DEPLOY_IMAGE: { value: opts.image ?? DEFAULT_JOB_IMAGE, description: "The deploy jobs' image (pinned)." },
+      DEPLOY_HOST: { value: opts.serverHost ?? "myappserver", description: "The app server." },
+      DEPLOY_PORT: { value: String(opts.serverPort ?? 22), description: "The app server's ssh port." },
+      DEPLOY_USER: { value: config.deployUser, description: "The deploy user on the app server." },
+      PIP_EXTRA_ARGS: { value: "", description: "Extra pip install arguments, e.g. --no-index --find-links DIR." },
+    },
+  };
+  for (const env of envs) {
+    doc[env.job] = {
+      stage: "deploy",
+      image: "$DEPLOY_IMAGE",
+      environment: { name: env.name },
+      resource_group: `deploy-${env.name}`,
+      ...branchSelection(env, all, style, opts.productionBranch, config.defaultBranch),
+      before_script: setupScript(),
+      script: deployScript(env, config, opts.checkMigrations ?? false),
+    };
+  }
+  return doc;
+}
+
+export function generatePipeline(opts: PipelineOptions = {}): string {
+  const header = [
+    "# Deploys each branch to its environment on the app server, over ssh.",
+    "# Generated by django-deploy-testbed from its environment table; regenerate rather than edit.",
+    "# Needs the CI/CD variables SSH_PRIVATE_KEY (the deploy key) and SSH_KNOWN_HOSTS (the server's host key line).",
+  ].join("\n");
+  return `${header}\n${stringify(pipelineObject(opts), { lineWidth: 0 })}`;
+}

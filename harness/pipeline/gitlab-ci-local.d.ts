@@ -1,0 +1,3 @@
+declare module "gitlab-ci-local/src/schema/schema.js" {
+  export const schema: Record<string, unknown>;
+}
