@@ -2,8 +2,8 @@ import { GenericContainer, type WaitStrategy } from "testcontainers";
 import { dockerExec } from "../docker/exec.ts";
 import { waitFor } from "../deadline.ts";
 
-/** Readiness is judged by systemd itself (waitForSystemd), not by a port: sites come later. */
-class StartedWhenRunning implements WaitStrategy {
+/** Readiness is judged by the caller (waitForSystemd, a job's exec), not by a port: sites come later. */
+export class StartedWhenRunning implements WaitStrategy {
   private timeoutMs = 60_000;
   async waitUntilReady(): Promise<void> {}
   withStartupTimeout(ms: number): this {

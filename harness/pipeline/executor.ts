@@ -1,0 +1,160 @@
+import { GenericContainer } from "testcontainers";
+import { parse } from "yaml";
+import { docker } from "../docker/client.ts";
+import { dockerExec } from "../docker/exec.ts";
+import { labelsFor } from "../docker/labels.ts";
+import { imageExists } from "../images/build.ts";
+import { formatDuration, silentLogger, type Logger } from "../log.ts";
+import { StartedWhenRunning } from "../testbed/systemd-container.ts";
+import { jobScript } from "./job-script.ts";
+import { jobWhen, type JobSelection, type Variables } from "./rules.ts";
+import type { GitRepo } from "./repo.ts";
+
+export type VariableValue = string | { value: string; file: true };
+
+export interface PipelineRun {
+  /** The .gitlab-ci.yml text. */
+  pipeline: string;
+  repo: GitRepo;
+  branch: string;
+  defaultBranch?: string;
+  /** Project CI/CD variables: they override the file's, as in GitLab. */
+  variables?: Record<string, VariableValue>;
+  /** The docker network the jobs join (the testbed's). */
+  network: string;
+  /** Labels the job containers as the testbed's, so its cleanup removes them. */
+  testbedId: string;
+  log?: Logger;
+}
+
+export interface JobResult {
+  name: string;
+  stage: string;
+  status: "success" | "failed" | "skipped";
+  exitCode: number | null;
+  durationMs: number;
+  /** The raw log (with section markers); `plainLog(log)` reads as a person would. */
+  log: string;
+}
+
+export interface PipelineResult {
+  status: "success" | "failed";
+  jobs: JobResult[];
+}
+
+type JobDef = JobSelection & {
+  stage?: string;
+  image?: string | { name: string };
+  variables?: Record<string, string | { value: string }>;
+  before_script?: string[];
+  script?: string[];
+  after_script?: string[];
+};
+
+const RESERVED = new Set(["stages", "variables", "default", "include", "workflow", "image", "services", "before_script", "after_script", "cache", "spec"]);
+
+function varValues(vars: Record<string, unknown> | undefined): Variables {
+  return Object.fromEntries(Object.entries(vars ?? {}).map(([k, v]) => [k, typeof v === "object" && v !== null ? String((v as { value: unknown }).value ?? "") : String(v)]));
+}
+
+function expand(text: string, vars: Variables): string {
+  return text.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, name: string) => vars[name] ?? "");
+}
+
+/** Runs a pipeline as GitLab Runner's docker executor would: selected jobs, stage by stage. */
+export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
+  const log = run.log ?? silentLogger;
+  const doc = parse(run.pipeline) as Record<string, unknown>;
+  const stages = (doc.stages as string[] | undefined) ?? ["build", "test", "deploy"];
+  const sha = await run.repo.sha(run.branch);
+  const projectDir = "/builds/testbed/myproject";
+  const predefined: Variables = {
+    CI: "true",
+    GITLAB_CI: "true",
+    CI_COMMIT_BRANCH: run.branch,
+    CI_COMMIT_REF_NAME: run.branch,
+    CI_COMMIT_REF_SLUG: run.branch.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 63),
+    CI_COMMIT_SHA: sha,
+    CI_COMMIT_SHORT_SHA: sha.slice(0, 8),
+    CI_DEFAULT_BRANCH: run.defaultBranch ?? "master",
+    CI_PROJECT_DIR: projectDir,
+    CI_PROJECT_NAME: "myproject",
+    CI_PIPELINE_SOURCE: "push",
+  };
+  const user = run.variables ?? {};
+  const userPlain: Variables = Object.fromEntries(Object.entries(user).map(([k, v]) => [k, typeof v === "string" ? v : `${projectDir}.tmp/${k}`]));
+  const globalVars = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...userPlain };
+
+  const jobs = Object.entries(doc).filter(([name, v]) => !RESERVED.has(name) && !name.startsWith(".") && typeof v === "object" && v !== null) as Array<[string, JobDef]>;
+  const selected = stages.flatMap((stage) =>
+    jobs.filter(([name, job]) => (job.stage ?? "test") === stage && jobWhen(job, { ...globalVars, CI_JOB_NAME: name }) === "on_success").map(([name, job]) => ({ name, job, stage })),
+  );
+  log.info(`pipeline on ${run.branch} (${sha.slice(0, 8)}): ${selected.length ? selected.map((j) => j.name).join(", ") : "no jobs"}`);
+
+  const results: JobResult[] = [];
+  let failed = false;
+  for (const { name, job, stage } of selected) {
+    if (failed) {
+      results.push({ name, stage, status: "skipped", exitCode: null, durationMs: 0, log: "" });
+      continue;
+    }
+    const vars: Variables = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...varValues(job.variables), ...userPlain, CI_JOB_NAME: name, CI_JOB_STAGE: stage };
+    const result = await runJob({ run, name, stage, job, vars, projectDir, sha, user, log });
+    results.push(result);
+    failed = result.status === "failed";
+  }
+  return { status: failed ? "failed" : "success", jobs: results };
+}
+
+async function runJob(a: {
+  run: PipelineRun;
+  name: string;
+  stage: string;
+  job: JobDef;
+  vars: Variables;
+  projectDir: string;
+  sha: string;
+  user: Record<string, VariableValue>;
+  log: Logger;
+}): Promise<JobResult> {
+  const started = Date.now();
+  const rawImage = typeof a.job.image === "object" ? a.job.image.name : (a.job.image ?? "");
+  const image = expand(rawImage, a.vars);
+  const header = [`Running with django-deploy-testbed (docker executor)`, `Using docker image ${image} ...`];
+  const finish = (status: JobResult["status"], exitCode: number | null, body: string): JobResult => {
+    const tail = status === "success" ? "Job succeeded" : `ERROR: Job failed: exit code ${exitCode}`;
+    const result = { name: a.name, stage: a.stage, status, exitCode, durationMs: Date.now() - started, log: `${header.join("\n")}\n${body}${tail}\n` };
+    a.log.info(`job ${a.name}: ${status} in ${formatDuration(result.durationMs)}`);
+    return result;
+  };
+  if (!image || !(await imageExists(image))) {
+    return finish("failed", 1, `ERROR: image "${image || rawImage}" is not on this engine (no registry is used); set DEPLOY_IMAGE to a local image.\n`);
+  }
+  a.log.info(`job ${a.name}: starting in ${image}`);
+  await using checkout = await a.run.repo.checkout(a.run.branch);
+  const files = Object.entries(a.user).flatMap(([k, v]) => (typeof v === "string" ? [] : [{ content: v.value, target: `${a.projectDir}.tmp/${k}`, mode: 0o600 }]));
+  const container = await new GenericContainer(image)
+    .withName(`${a.run.testbedId}-job-${a.name}-${Date.now().toString(36)}`)
+    .withLabels(labelsFor(a.run.testbedId, "job"))
+    .withNetworkMode(a.run.network)
+    .withCommand(["sleep", "infinity"])
+    .withEnvironment(a.vars)
+    .withWaitStrategy(new StartedWhenRunning())
+    .withCopyDirectoriesToContainer([{ source: checkout.dir, target: a.projectDir }])
+    .withCopyContentToContainer(files)
+    .start();
+  try {
+    let body = `Getting source from Git repository\nChecking out ${a.sha.slice(0, 8)} as ${a.run.branch}...\n\nExecuting "step_script" stage of the job script\n`;
+    const main = await dockerExec(container.getId(), ["bash", "-c", jobScript([...(a.job.before_script ?? []), ...(a.job.script ?? [])], a.projectDir)]);
+    body += main.output;
+    if (a.job.after_script?.length) {
+      // after_script runs in its own shell, whatever happened, and cannot change the job's status.
+      const after = await dockerExec(container.getId(), ["bash", "-c", jobScript(a.job.after_script, a.projectDir)]);
+      body += `\nRunning after_script\n${after.output}`;
+    }
+    body += "\n";
+    return finish(main.exitCode === 0 ? "success" : "failed", main.exitCode, body);
+  } finally {
+    await docker().getContainer(container.getId()).remove({ force: true }).catch(() => undefined);
+  }
+}

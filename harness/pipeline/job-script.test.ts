@@ -1,0 +1,33 @@
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { commandTimings, jobScript, plainLog } from "./job-script.ts";
+
+const bash = (script: string) => {
+  try {
+    return { code: 0, out: execFileSync("bash", ["-c", script], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
+  } catch (err) {
+    const e = err as { status: number; stdout: string };
+    return { code: e.status, out: e.stdout };
+  }
+};
+
+describe("job script", () => {
+  it("echoes each command as GitLab does, runs it, and stops at the first failure", () => {
+    const r = bash(jobScript(["echo one", "printf 'two\\nlines\\n' | cat\necho more", "false", "echo never"], "/"));
+    expect(r.code).toBe(1);
+    const log = plainLog(r.out);
+    expect(log).toBe("$ echo one\none\n$ printf 'two\\nlines\\n' | cat # collapsed multi-line command\ntwo\nlines\nmore\n$ false\n");
+  });
+
+  it("fails a pipeline whose first command fails (pipefail)", () => {
+    expect(bash(jobScript(["false | cat"], "/")).code).toBe(1);
+  });
+
+  it("times each command from the log's markers", () => {
+    const r = bash(jobScript(["sleep 0.2", "true"], "/"));
+    const t = commandTimings(r.out);
+    expect(t.map((x) => x.command)).toEqual(["sleep 0.2", "true"]);
+    expect(t[0]!.ms).toBeGreaterThanOrEqual(150);
+    expect(t[1]!.ms).toBeLessThan(150);
+  });
+});

@@ -1,0 +1,43 @@
+/**
+ * The bash a GitLab Runner's shell would run for a job: `set -eo pipefail`, each command echoed
+ * as `$ command` before it runs (multi-line ones collapsed), with a section marker carrying the
+ * time, so durations can be read back from the log.
+ */
+export function jobScript(commands: string[], projectDir: string): string {
+  const lines = ["set -eo pipefail", `cd ${JSON.stringify(projectDir)}`];
+  commands.forEach((command, i) => {
+    const first = command.split("\n")[0]!;
+    const shown = command.includes("\n") ? `${first} # collapsed multi-line command` : first;
+    lines.push(`printf 'section_start:%s:step_${i}\\r\\033[0K' "$(date +%s.%N)"`);
+    lines.push(`printf '\\033[32;1m$ %s\\033[0;m\\n' ${shellSingle(shown)}`);
+    lines.push(command);
+  });
+  lines.push(`printf 'section_end:%s:steps\\r\\033[0K' "$(date +%s.%N)"`);
+  return lines.join("\n") + "\n";
+}
+
+function shellSingle(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface CommandTiming {
+  command: string;
+  ms: number;
+}
+
+/** Reads each echoed command's duration back from a job log's section markers. */
+export function commandTimings(log: string): CommandTiming[] {
+  const marks = [...log.matchAll(/section_(?:start|end):(\d+(?:\.\d+)?):(\w+)\r\x1b\[0K(?:\x1b\[32;1m\$ ([^\n]*?)\x1b\[0;m)?/g)];
+  const out: CommandTiming[] = [];
+  for (let i = 0; i + 1 < marks.length; i++) {
+    const m = marks[i]!;
+    if (m[3] === undefined) continue;
+    out.push({ command: m[3], ms: Math.round((Number(marks[i + 1]![1]) - Number(m[1])) * 1000) });
+  }
+  return out;
+}
+
+/** The log with section markers and colours removed, as a person reads it. */
+export function plainLog(log: string): string {
+  return log.replace(/section_(?:start|end):[^\r]*\r\x1b\[0K/g, "").replace(/\x1b\[[0-9;]*m/g, "");
+}

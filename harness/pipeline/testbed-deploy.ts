@@ -1,0 +1,66 @@
+import type { EnvName } from "../envs.ts";
+import { runSteps, type StepTiming } from "../lifecycle/runner.ts";
+import { closeContext, openContext } from "../recipe/context.ts";
+import { APP_WHEELHOUSE } from "../recipe/context.ts";
+import { provisionSteps } from "../recipe/recipe.ts";
+import { SERVER_ALIASES } from "../testbed/server.ts";
+import type { KeyPair, StartedTestbed } from "../testbed/testbed.ts";
+import { runPipeline, type PipelineResult, type VariableValue } from "./executor.ts";
+import { generatePipeline, type PipelineOptions } from "./generate.ts";
+import type { GitRepo } from "./repo.ts";
+
+/** A testbed provisioned for pipeline deploys: the one-time setup, with a CI deploy key authorized. */
+export interface PipelineTarget {
+  tb: StartedTestbed;
+  deployKey: KeyPair;
+  /** The CI/CD variables a GitLab project would have set for this server. */
+  variables: Record<string, VariableValue>;
+  timings: StepTiming[];
+}
+
+/** The server's host key line for SSH_KNOWN_HOSTS, read from the server itself. */
+export function knownHostsLine(tb: StartedTestbed): string {
+  const [type, key] = tb.app.hostKey.split(/\s+/);
+  return `${SERVER_ALIASES.app} ${type} ${key}`;
+}
+
+export async function provisionForPipeline(tb: StartedTestbed, opts: { projectDir: string; envs?: EnvName[] }): Promise<PipelineTarget> {
+  const deployKey = await tb.newKey("ci-deploy");
+  const ctx = await openContext(tb, { projectDir: opts.projectDir, envs: opts.envs, deployKeys: [deployKey.public] });
+  try {
+    const timings = await runSteps(provisionSteps, ctx, ctx.log);
+    return {
+      tb,
+      deployKey,
+      timings,
+      variables: {
+        SSH_PRIVATE_KEY: { value: deployKey.private, file: true },
+        SSH_KNOWN_HOSTS: knownHostsLine(tb),
+        DEPLOY_IMAGE: tb.images.runner,
+        // Servers cannot reach PyPI: pip installs from the wheelhouse the recipe uploaded.
+        PIP_EXTRA_ARGS: `--no-index --find-links ${APP_WHEELHOUSE}`,
+      },
+    };
+  } finally {
+    closeContext(ctx);
+  }
+}
+
+/** Runs the generated pipeline for `branch` against the testbed. */
+export function deployBranch(
+  target: PipelineTarget,
+  repo: GitRepo,
+  branch: string,
+  overrides: { variables?: Record<string, VariableValue>; pipeline?: PipelineOptions } = {},
+): Promise<PipelineResult> {
+  return runPipeline({
+    pipeline: generatePipeline(overrides.pipeline),
+    repo,
+    branch,
+    defaultBranch: target.tb.config.defaultBranch,
+    variables: { ...target.variables, ...overrides.variables },
+    network: target.tb.network,
+    testbedId: target.tb.id,
+    log: target.tb.log,
+  });
+}
