@@ -31,8 +31,9 @@ export class GitRepo implements AsyncDisposable {
     }
   }
 
+  /** Points `name` at `from` (a no-op when they are the same branch). */
   async branch(name: string, from = "HEAD"): Promise<void> {
-    await this.git("branch", "-f", name, from);
+    if (name !== from) await this.git("branch", "-f", name, from);
   }
 
   /** Commits changes on `branch` (checked out, then left checked out). */

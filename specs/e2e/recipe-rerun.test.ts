@@ -9,8 +9,8 @@ import { log, onTestbed, recipeTestbed } from "./support.ts";
 const shared = recipeTestbed();
 
 describe("running the recipe again", () => {
-  onTestbed(shared, "changes nothing and loses no data", async ({ tb, report }) => {
-    expect(report!.applied.dev!.length).toBeGreaterThan(0);
+  onTestbed(shared, "changes nothing and loses no data", async ({ tb, data: report }) => {
+    expect(report.applied.dev!.length).toBeGreaterThan(0);
     const marker = `kept across re-runs ${Date.now()}`;
     for (const name of ENV_NAMES) {
       await withDatabase(tb, tb.env(name), (c) => c.query("INSERT INTO notes_note (text, created, pinned) VALUES ($1, now(), true)", [marker]));

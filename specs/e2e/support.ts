@@ -6,6 +6,10 @@ import { diagnostics } from "../../harness/probes/diagnostics.ts";
 import { runRecipe, type RecipeReport } from "../../harness/recipe/recipe.ts";
 import type { RecipeOptions } from "../../harness/recipe/context.ts";
 import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
+import type { PipelineResult } from "../../harness/pipeline/executor.ts";
+import { plainLog } from "../../harness/pipeline/job-script.ts";
+import { GitRepo } from "../../harness/pipeline/repo.ts";
+import { provisionForPipeline, type PipelineTarget } from "../../harness/pipeline/testbed-deploy.ts";
 
 export const log = streamLogger(process.stderr, { progress: false });
 
@@ -15,22 +19,23 @@ export function testbed(): Testbed {
   return process.env.TESTBED_BASE ? tb.withBase(process.env.TESTBED_BASE) : tb;
 }
 
-export interface Shared {
+export interface Shared<T = unknown> {
   tb: StartedTestbed;
-  report?: RecipeReport;
+  /** What the file's preparation returned (a recipe report, a pipeline target...). */
+  data: T;
 }
 
 /**
  * One testbed shared by the tests of a file: started (and prepared) before them, disposed after
  * them by the keep policy, and marked failed when any test fails.
  */
-export function sharedTestbed(prepare: (tb: StartedTestbed) => Promise<RecipeReport | void> = async () => {}): () => Shared {
-  let shared: Shared | undefined;
+export function sharedTestbed<T>(prepare: (tb: StartedTestbed) => Promise<T>): () => Shared<T> {
+  let shared: Shared<T> | undefined;
   let started: StartedTestbed | undefined;
   beforeAll(async () => {
     started = await testbed().start();
     try {
-      shared = { tb: started, report: (await prepare(started)) ?? undefined };
+      shared = { tb: started, data: await prepare(started) };
     } catch (err) {
       started.markFailed();
       throw await withDiagnostics(started, err);
@@ -46,7 +51,7 @@ export function sharedTestbed(prepare: (tb: StartedTestbed) => Promise<RecipeRep
 }
 
 /** A testbed provisioned and deployed by the recipe, with the sample project. */
-export function recipeTestbed(opts: Partial<RecipeOptions> = {}): () => Shared {
+export function recipeTestbed(opts: Partial<RecipeOptions> = {}): () => Shared<RecipeReport> {
   return sharedTestbed((tb) => runRecipe(tb, { projectDir: FIXTURE_DIR, log, ...opts }));
 }
 
@@ -59,7 +64,7 @@ export async function withDiagnostics(tb: StartedTestbed, err: unknown): Promise
 }
 
 /** A test on a shared testbed: on failure it carries diagnostics and marks the testbed failed. */
-export function onTestbed(get: () => Shared, name: string, fn: (s: Shared) => Promise<void>, timeout?: number): void {
+export function onTestbed<T>(get: () => Shared<T>, name: string, fn: (s: Shared<T>) => Promise<void>, timeout?: number): void {
   it(name, async () => {
     const s = get();
     try {
@@ -69,4 +74,27 @@ export function onTestbed(get: () => Shared, name: string, fn: (s: Shared) => Pr
       throw await withDiagnostics(s.tb, err);
     }
   }, timeout);
+}
+
+export interface PipelineFixture {
+  target: PipelineTarget;
+  repo: GitRepo;
+}
+
+/** A testbed provisioned for pipeline deploys, and a git repository of the sample project. */
+export function pipelineTestbed(): () => Shared<PipelineFixture> {
+  let repo: GitRepo | undefined;
+  afterAll(async () => {
+    await repo?.[Symbol.asyncDispose]();
+  });
+  return sharedTestbed(async (tb) => {
+    const target = await provisionForPipeline(tb, { projectDir: FIXTURE_DIR });
+    repo = await GitRepo.fromDirectory(FIXTURE_DIR, tb.config.defaultBranch);
+    return { target, repo };
+  });
+}
+
+/** The job logs of a pipeline, as a person reads them, for assertion messages. */
+export function jobLogs(result: PipelineResult): string {
+  return result.jobs.map((j) => `--- job ${j.name}: ${j.status}\n${plainLog(j.log)}`).join("\n");
 }

@@ -1,0 +1,57 @@
+// Writes the deploy pipeline for a project: `npm run pipeline -- --out .gitlab-ci.yml [options]`.
+import { writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { parse } from "yaml";
+import { parseEnvNames } from "../harness/envs.ts";
+import { generatePipeline, type RuleStyle } from "../harness/pipeline/generate.ts";
+import { gitlabCiSchemaErrors } from "../harness/pipeline/schema.ts";
+import { log, main } from "./cli.ts";
+
+const USAGE = `usage: npm run pipeline -- [--out FILE] [--project NAME] [--deploy-user USER] [--host HOST] [--port N]
+       [--base-port N] [--production-branch BRANCH] [--image IMAGE] [--style rules|only-except]
+       [--check-migrations] [--env dev,staging,prod]`;
+
+await main(async () => {
+  const { values } = parseArgs({
+    options: {
+      out: { type: "string" },
+      project: { type: "string" },
+      "deploy-user": { type: "string" },
+      host: { type: "string" },
+      port: { type: "string" },
+      "base-port": { type: "string" },
+      "production-branch": { type: "string" },
+      image: { type: "string" },
+      style: { type: "string" },
+      "check-migrations": { type: "boolean" },
+      env: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) return void process.stdout.write(`${USAGE}\n`);
+  if (values.style && !["rules", "only-except"].includes(values.style)) throw new Error(`--style ${values.style}: use rules or only-except\n${USAGE}`);
+  const int = (name: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new Error(`--${name} ${v}: not a number\n${USAGE}`);
+    return Number(v);
+  };
+  const text = generatePipeline({
+    config: {
+      ...(values.project && { project: values.project }),
+      ...(values["deploy-user"] && { deployUser: values["deploy-user"] }),
+      ...(values["base-port"] && { basePort: int("base-port", values["base-port"]) }),
+    },
+    serverHost: values.host,
+    serverPort: int("port", values.port),
+    productionBranch: values["production-branch"],
+    image: values.image,
+    style: values.style as RuleStyle | undefined,
+    checkMigrations: values["check-migrations"],
+    envs: values.env ? parseEnvNames(values.env) : undefined,
+  });
+  const errors = gitlabCiSchemaErrors(parse(text));
+  if (errors.length) throw new Error(`the generated pipeline does not pass GitLab's CI schema:\n${errors.join("\n")}`);
+  if (!values.out) return void process.stdout.write(text);
+  await writeFile(values.out, text);
+  log.info(`wrote ${values.out} (valid against GitLab's CI schema)`);
+});

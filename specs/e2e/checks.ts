@@ -1,0 +1,74 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { expect } from "vitest";
+import type { EnvName } from "../../harness/envs.ts";
+import { httpGet } from "../../harness/probes/http.ts";
+import { appliedMigrations, withDatabase } from "../../harness/probes/postgres.ts";
+import { listeningTcpPorts, unixSocket } from "../../harness/probes/socket.ts";
+import { unitState } from "../../harness/probes/systemd.ts";
+import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
+
+/** The assertions every deployed environment must pass, whichever way it was deployed. */
+
+export async function expectGunicornSocket(tb: StartedTestbed, name: EnvName): Promise<void> {
+  const env = tb.env(name);
+  expect(await unitState(tb.app, env.unit)).toMatchObject({ activeState: "active", subState: "running" });
+  expect(await unixSocket(tb.app, env.socket)).toEqual({ path: env.socket, isSocket: true, listening: true, owner: tb.config.deployUser, group: "www-data" });
+}
+
+/** The page names the environment and shows a row written to that environment's database just now. */
+export async function expectPageFromOwnDatabase(tb: StartedTestbed, name: EnvName, text = "Hello from myproject"): Promise<void> {
+  const env = tb.env(name);
+  expect(await listeningTcpPorts(tb.app)).toContain(env.port);
+  const marker = `note for ${name} ${Date.now()}`;
+  const count = await withDatabase(tb, env, async (c) => {
+    await c.query("INSERT INTO notes_note (text, created, pinned) VALUES ($1, now(), false)", [marker]);
+    return Number((await c.query("SELECT count(*) AS n FROM notes_note")).rows[0].n);
+  });
+  const page = await httpGet(tb.url(name));
+  expect(page.status).toBe(200);
+  expect(page.text).toContain(text);
+  expect(page.text).toContain(`Environment: ${name}</p>`);
+  expect(page.text).toContain(`Notes: ${count}</p>`);
+  expect(page.text).toContain(`Latest note: ${marker}</p>`);
+}
+
+export async function expectStaticBytes(tb: StartedTestbed, name: EnvName, projectDir: string, files = ["css/site.css", "img/logo.png"]): Promise<void> {
+  for (const f of files) {
+    const r = await httpGet(tb.url(name, `/static/${f}`));
+    expect(r.status, f).toBe(200);
+    expect(r.body.equals(await readFile(join(projectDir, "assets", f))), `${f} bytes`).toBe(true);
+  }
+}
+
+export async function projectMigrations(projectDir: string): Promise<string[]> {
+  const files = await readdir(join(projectDir, "notes", "migrations"));
+  return files.filter((f) => /^\d{4}_.*\.py$/.test(f)).map((f) => `notes.${f.replace(/\.py$/, "")}`).sort();
+}
+
+export async function expectMigrations(tb: StartedTestbed, name: EnvName, projectDir: string): Promise<void> {
+  const applied = await appliedMigrations(tb, tb.env(name));
+  const expected = await projectMigrations(projectDir);
+  expect(expected.length).toBeGreaterThanOrEqual(2);
+  expect(applied.filter((m) => m.startsWith("notes."))).toEqual(expected);
+}
+
+/** Everything at once, for specs that deploy and then check an environment. */
+export async function expectDeployed(tb: StartedTestbed, name: EnvName, projectDir: string): Promise<void> {
+  await expectGunicornSocket(tb, name);
+  await expectPageFromOwnDatabase(tb, name);
+  await expectStaticBytes(tb, name, projectDir);
+  await expectMigrations(tb, name, projectDir);
+}
+
+export async function mainPids(tb: StartedTestbed): Promise<Record<EnvName, number>> {
+  const entries = await Promise.all(tb.envs.map(async (e) => [e.name, (await unitState(tb.app, e.unit)).mainPid] as const));
+  return Object.fromEntries(entries) as Record<EnvName, number>;
+}
+
+/** The job logs must never show the deploy key, not even one line of it. */
+export function expectNoKeyIn(log: string, privateKey: string): void {
+  const body = privateKey.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----"));
+  expect(body.length).toBeGreaterThan(0);
+  for (const line of body) expect(log.includes(line), "a line of the private key is in the job log").toBe(false);
+}

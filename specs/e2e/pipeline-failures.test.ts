@@ -1,0 +1,72 @@
+import ssh2 from "ssh2";
+import { describe, expect } from "vitest";
+import { httpGet } from "../../harness/probes/http.ts";
+import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
+import { expectNoKeyIn } from "./checks.ts";
+import { jobLogs, onTestbed, pipelineTestbed } from "./support.ts";
+
+const shared = pipelineTestbed();
+
+const BOOM = `from django.db import migrations
+
+
+def boom(apps, schema_editor):
+    raise RuntimeError("boom: this migration always fails")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("notes", "0002_note_pinned")]
+    operations = [migrations.RunPython(boom)]
+`;
+
+/** Every file of the prod checkout with its size and time: any change on the server shows here. */
+const serverState = (s: ReturnType<typeof shared>) =>
+  s.tb.app.check(`find ${s.tb.env("prod").dir} -path '*/__pycache__' -prune -o -printf '%P %s %T@\\n' | sort`);
+
+describe("pipelines that must fail", () => {
+  onTestbed(shared, "a first release deploys", async (s) => {
+    const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch);
+    expect(r.status, jobLogs(r)).toBe("success");
+  });
+
+  onTestbed(shared, "a wrong private key fails, says why, and changes nothing", async (s) => {
+    const intruder = ssh2.utils.generateKeyPairSync("ed25519");
+    const before = await serverState(s);
+    const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch, { variables: { SSH_PRIVATE_KEY: intruder.private } });
+    const logs = jobLogs(r);
+    expect(r.status, logs).toBe("failed");
+    expect(r.jobs[0]!.exitCode).not.toBe(0);
+    expect(logs).toMatch(/Permission denied \(publickey\)/);
+    expectNoKeyIn(logs, intruder.private);
+    expect(await serverState(s)).toBe(before);
+  });
+
+  onTestbed(shared, "a host key that does not match the server fails, says why, and changes nothing", async (s) => {
+    const impostor = ssh2.utils.generateKeyPairSync("ed25519").public.split(" ").slice(0, 2).join(" ");
+    const before = await serverState(s);
+    const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch, { variables: { SSH_KNOWN_HOSTS: `myappserver ${impostor}` } });
+    const logs = jobLogs(r);
+    expect(r.status, logs).toBe("failed");
+    expect(logs).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+    expectNoKeyIn(logs, s.data.target.deployKey.private);
+    expect(await serverState(s)).toBe(before);
+  });
+
+  onTestbed(shared, "a migration that raises on the server fails the pipeline with the command and its output; the previous release keeps serving", async (s) => {
+    const branch = s.tb.config.defaultBranch;
+    const served = await httpGet(s.tb.url("prod"));
+    expect(served.status).toBe(200);
+    await s.data.repo.commit(branch, "A migration that fails", { write: { "notes/migrations/0003_boom.py": BOOM } });
+    const r = await deployBranch(s.data.target, s.data.repo, branch);
+    const logs = jobLogs(r);
+    expect(r.status, logs).toBe("failed");
+    expect(logs).toMatch(/\$ ssh deploy-target bash -s <<REMOTE # collapsed multi-line command/);
+    expect(logs).toContain("RuntimeError: boom: this migration always fails");
+    expect(logs).not.toMatch(/\$ ssh deploy-target sudo systemctl restart/);
+    expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
+    expectNoKeyIn(logs, s.data.target.deployKey.private);
+    const after = await httpGet(s.tb.url("prod"));
+    expect(after.status).toBe(200);
+    expect(after.text).toContain("Environment: prod");
+  });
+});
