@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
-import { docker, isNotFound } from "./client.ts";
+import { waitFor } from "../deadline.ts";
+import { docker } from "./client.ts";
 
 /** Every container, network and volume the project creates carries these labels. */
 export const LABEL = {
@@ -69,8 +70,13 @@ export interface RemovalReport {
   volumes: string[];
 }
 
+export interface SweepReport extends RemovalReport {
+  /** The testbeds whose resources were removed. */
+  testbeds: string[];
+}
+
 /** Removes containers, then networks and volumes, carrying the project's labels and matching the selector. */
-export async function removeLabelled(sel: Selector): Promise<RemovalReport> {
+export async function removeLabelled(sel: Selector): Promise<SweepReport> {
   const d = docker();
   const filter = [`${LABEL.project}=true`, ...(sel.testbed ? [`${LABEL.testbed}=${sel.testbed}`] : [])];
   const matches = (labels: Record<string, string> | null | undefined) => {
@@ -78,24 +84,39 @@ export async function removeLabelled(sel: Selector): Promise<RemovalReport> {
     if (sel.kinds && !sel.kinds.includes(l[LABEL.kind] as ResourceKind)) return false;
     return sel.where ? sel.where(l) : true;
   };
-  const report: RemovalReport = { containers: [], networks: [], volumes: [] };
+  const report: SweepReport = { containers: [], networks: [], volumes: [], testbeds: [] };
+  const testbeds = new Set<string>();
+  const note = (labels: Record<string, string> | null | undefined) => labels?.[LABEL.testbed] && testbeds.add(labels[LABEL.testbed]!);
   const containers = await d.listContainers({ all: true, filters: { label: filter } });
   await Promise.all(
     containers.filter((c) => matches(c.Labels)).map(async (c) => {
+      note(c.Labels);
       await ignoreMissing(() => d.getContainer(c.Id).remove({ force: true, v: true }));
       report.containers.push(c.Names[0]?.replace(/^\//, "") ?? c.Id);
     }),
   );
   const networks = await d.listNetworks({ filters: { label: filter } });
   for (const n of networks.filter((n) => matches(n.Labels))) {
-    await ignoreMissing(() => d.getNetwork(n.Id).remove());
+    note(n.Labels);
+    // A container removed a moment ago may still hold an endpoint: retry "in use" briefly.
+    await waitFor(`network ${n.Name}: still in use`, async () => {
+      try {
+        await ignoreMissing(() => d.getNetwork(n.Id).remove(), [404]);
+        return true;
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 403 || (err as { statusCode?: number }).statusCode === 409) return undefined;
+        throw err;
+      }
+    }, { timeoutMs: 10_000 });
     report.networks.push(n.Name);
   }
   const { Volumes } = await d.listVolumes({ filters: { label: filter } });
   for (const v of (Volumes ?? []).filter((v) => matches(v.Labels))) {
+    note(v.Labels);
     await ignoreMissing(() => d.getVolume(v.Name).remove());
     report.volumes.push(v.Name);
   }
+  report.testbeds = [...testbeds];
   return report;
 }
 
@@ -114,12 +135,11 @@ export async function listLabelled(testbed: string): Promise<RemovalReport> {
   };
 }
 
-async function ignoreMissing(op: () => Promise<unknown>): Promise<void> {
+async function ignoreMissing(op: () => Promise<unknown>, codes = [404, 409]): Promise<void> {
   try {
     await op();
   } catch (err) {
     // Already gone, or being removed by a concurrent sweep: the goal is reached either way.
-    const code = (err as { statusCode?: number }).statusCode;
-    if (!isNotFound(err) && code !== 409) throw err;
+    if (!codes.includes((err as { statusCode?: number }).statusCode ?? 0)) throw err;
   }
 }

@@ -1,4 +1,4 @@
-import type { EnvName } from "../envs.ts";
+import type { EnvName, Environment } from "../envs.ts";
 import { runSteps, type StepTiming } from "../lifecycle/runner.ts";
 import { closeContext, openContext } from "../recipe/context.ts";
 import { APP_WHEELHOUSE } from "../recipe/context.ts";
@@ -63,4 +63,11 @@ export function deployBranch(
     testbedId: target.tb.id,
     log: target.tb.log,
   });
+}
+
+/** A branch that GitLab would deploy to `env`, by the table's branch rule. */
+export function branchFor(env: Environment, defaultBranch: string): string {
+  if (env.branch.kind === "default") return defaultBranch;
+  if (env.branch.kind === "named") return env.branch.branch;
+  return `feature/${env.name}`;
 }

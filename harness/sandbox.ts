@@ -1,0 +1,145 @@
+import { join } from "node:path";
+import { rm, writeFile } from "node:fs/promises";
+import { removeLabelled, isAbandoned, LABEL } from "./docker/labels.ts";
+import { cacheDir } from "./paths.ts";
+import { lastLines, shellQuote } from "./docker/exec.ts";
+import type { EnvName } from "./envs.ts";
+import { FIXTURE_DIR } from "./fixture.ts";
+import { ensureImages } from "./images/catalog.ts";
+import { Lifecycle } from "./lifecycle/lifecycle.ts";
+import type { Step } from "./lifecycle/runner.ts";
+import type { Logger } from "./log.ts";
+import { plainLog } from "./pipeline/job-script.ts";
+import { GitRepo } from "./pipeline/repo.ts";
+import { branchFor, deployBranch, provisionForPipeline, type PipelineTarget } from "./pipeline/testbed-deploy.ts";
+import { waitForEnvironment } from "./probes/ready.ts";
+import { Testbed, type StartedTestbed } from "./testbed/testbed.ts";
+
+export interface SandboxOptions {
+  envs?: EnvName[];
+  base?: string;
+  /** Leave it running after Ctrl-C (and after a failure). */
+  keep?: boolean;
+  projectDir?: string;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+interface SandboxContext {
+  tb?: StartedTestbed;
+  target?: PipelineTarget;
+  repo?: GitRepo;
+}
+
+export interface SandboxRow {
+  env: EnvName;
+  url: string;
+  ssh: string;
+  database: string;
+}
+
+/** A throwaway deployment to poke at: built, booted, provisioned, deployed through the pipeline. */
+export class Sandbox {
+  readonly lifecycle: Lifecycle<SandboxContext>;
+  private readonly ctx: SandboxContext = {};
+
+  constructor(private readonly opts: SandboxOptions) {
+    this.lifecycle = new Lifecycle<SandboxContext>({
+      log: opts.log,
+      keep: opts.keep ? "always" : "never",
+      signal: opts.signal,
+      teardown: (c) => this.teardown(c),
+      describeKept: (c) => (c.tb ? `sandbox ${c.tb.id} left running; remove it with: npm run sandbox -- down` : "nothing was started"),
+    });
+  }
+
+  private steps(): Step<SandboxContext>[] {
+    const projectDir = this.opts.projectDir ?? FIXTURE_DIR;
+    const steps: Step<SandboxContext>[] = [
+      { name: "build images", phase: "build", run: async () => void (await ensureImages({ base: this.opts.base, log: this.opts.log })) },
+      {
+        name: "boot servers",
+        phase: "boot",
+        run: async (c) => {
+          const tb = new Testbed().withKind("sandbox").withLogger(this.opts.log).withKeep(this.opts.keep ? "always" : "never");
+          c.tb = await (this.opts.base ? tb.withBase(this.opts.base) : tb).start();
+        },
+      },
+      {
+        name: "provision (recipe over ssh)",
+        phase: "provision",
+        run: async (c) => {
+          c.target = await provisionForPipeline(c.tb!, { projectDir, envs: this.opts.envs });
+          c.repo = await GitRepo.fromDirectory(projectDir, c.tb!.config.defaultBranch);
+        },
+      },
+    ];
+    for (const name of this.opts.envs ?? ["dev", "staging", "prod"]) {
+      steps.push({
+        name: `deploy ${name} (pipeline)`,
+        phase: "deploy",
+        run: async (c) => {
+          const env = c.tb!.env(name);
+          const branch = branchFor(env, c.tb!.config.defaultBranch);
+          await c.repo!.branch(branch, c.tb!.config.defaultBranch);
+          const result = await deployBranch(c.target!, c.repo!, branch);
+          const job = result.jobs[0];
+          if (result.status !== "success" || !job) {
+            throw new Error(`pipeline on ${branch}: ${job ? `job ${job.name} ${job.status}` : "ran no job"}\n${lastLines(plainLog(job?.log ?? ""), 25)}`);
+          }
+          await waitForEnvironment(c.tb!, env, 30_000);
+        },
+      });
+    }
+    return steps;
+  }
+
+  async start(): Promise<SandboxRow[]> {
+    await this.lifecycle.run(this.steps(), this.ctx);
+    return this.table();
+  }
+
+  get testbed(): StartedTestbed | undefined {
+    return this.ctx.tb;
+  }
+
+  async table(): Promise<SandboxRow[]> {
+    const tb = this.ctx.tb!;
+    const key = this.ctx.target!.deployKey.path;
+    const knownHosts = join(tb.keyDir, "known_hosts");
+    const sshPort = tb.app.mappedPort(22);
+    const [type, hostKey] = tb.app.hostKey.split(/\s+/);
+    await writeFile(knownHosts, `[127.0.0.1]:${sshPort} ${type} ${hostKey}\n`);
+    const ssh = `ssh -i ${key} -o UserKnownHostsFile=${knownHosts} -p ${sshPort} ${tb.config.deployUser}@127.0.0.1`;
+    return tb.envs
+      .filter((e) => !this.opts.envs || this.opts.envs.includes(e.name))
+      .map((e) => ({
+        env: e.name,
+        url: tb.url(e.name),
+        ssh,
+        // Postgres admits the app server only: go through it, with the environment's own settings.
+        database: `${ssh} -t ${shellQuote(`set -a; . ${e.envFile}; PGPASSWORD=$DATABASE_PASSWORD exec psql -h $DATABASE_HOST -U $DATABASE_USER $DATABASE_NAME`)}`,
+      }));
+  }
+
+  /** Ends the sandbox as its keep option says. */
+  stop(failed = false): Promise<"removed" | "kept"> {
+    return this.lifecycle.end(this.ctx, failed);
+  }
+
+  private async teardown(c: SandboxContext): Promise<void> {
+    await c.repo?.[Symbol.asyncDispose]();
+    if (c.tb) await c.tb.stop();
+    // Anything this process created but had not handed over yet (an interrupted start).
+    await removeLabelled({ kinds: ["sandbox", "job"], where: (l) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true });
+  }
+}
+
+const isSandbox = (l: Record<string, string>) => l[LABEL.testbed]?.startsWith("ddt-sandbox-") === true;
+
+/** Removes sandboxes (with their job containers and keys): all of them, or only those a killed run left. */
+export async function removeSandboxes(which: "all" | "abandoned"): Promise<string[]> {
+  const r = await removeLabelled({ kinds: ["sandbox", "job"], where: (l) => isSandbox(l) && (which === "all" || isAbandoned(l)) });
+  await Promise.all(r.testbeds.map((id) => rm(cacheDir("testbeds", id), { recursive: true, force: true })));
+  return r.testbeds;
+}

@@ -1,0 +1,78 @@
+// `npm run sandbox`: a throwaway deployment to poke at, removed on Ctrl-C or SIGTERM.
+//   npm run sandbox -- --keep            leave it running; remove later with `down`
+//   npm run sandbox -- --env dev,prod    only some environments
+//   npm run sandbox -- --base ubuntu:24.04
+//   npm run sandbox -- down              remove every sandbox left on this machine
+import { parseArgs } from "node:util";
+import { removeLabelled, LABEL } from "../harness/docker/labels.ts";
+import { parseEnvNames } from "../harness/envs.ts";
+import { timingSummary } from "../harness/lifecycle/runner.ts";
+import { removeSandboxes, Sandbox, type SandboxRow } from "../harness/sandbox.ts";
+import { log, main } from "./cli.ts";
+
+function printTable(rows: SandboxRow[], id: string, keep: boolean): void {
+  const out = process.stdout;
+  const w = Math.max(...rows.map((r) => r.url.length));
+  out.write(`\nSandbox ${id} is up.\n\n`);
+  out.write(`  ${"env".padEnd(8)} ${"url".padEnd(w)}\n`);
+  for (const r of rows) out.write(`  ${r.env.padEnd(8)} ${r.url.padEnd(w)}\n`);
+  out.write(`\nLog in as the deploy user:\n  ${rows[0]!.ssh}\n`);
+  out.write(`\nEach environment's database (psql through the app server, the only host Postgres admits):\n`);
+  for (const r of rows) out.write(`  ${r.env.padEnd(8)} ${r.database}\n`);
+  out.write(keep ? `\nIt stays after this command ends; remove it with: npm run sandbox -- down\n` : `\nPress Ctrl-C to remove it.\n`);
+}
+
+await main(async () => {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { keep: { type: "boolean" }, env: { type: "string" }, base: { type: "string" } },
+  });
+  if (positionals[0] === "down") {
+    const removed = await removeSandboxes("all");
+    log.info(removed.length ? `removed sandboxes: ${removed.join(", ")}` : "no sandbox to remove");
+    return 0;
+  }
+  if (positionals.length) throw new Error(`unknown command "${positionals.join(" ")}"; use no command, or "down"`);
+  const envs = values.env ? parseEnvNames(values.env) : undefined;
+  const swept = await removeSandboxes("abandoned");
+  if (swept.length) log.info(`swept sandboxes a killed run left: ${swept.join(", ")}`);
+
+  const controller = new AbortController();
+  const sandbox = new Sandbox({ envs, base: values.base, keep: values.keep, log, signal: controller.signal });
+  let interrupted = 0;
+  const onSignal = (signal: string) => {
+    // One Ctrl-C can arrive twice (the terminal's and a wrapper's relay): only a later one forces.
+    if (interrupted && Date.now() - interrupted < 1500) return;
+    if (interrupted) {
+      log.info("second interrupt: forcing removal");
+      void removeLabelled({ where: (l) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true && l[LABEL.keep] !== "always" }).finally(() => process.exit(130));
+      return;
+    }
+    interrupted = Date.now();
+    log.info(`${signal}: ${values.keep ? "leaving the sandbox running" : "removing the sandbox"} (Ctrl-C again to force)`);
+    controller.abort();
+  };
+  process.on("SIGINT", () => onSignal("SIGINT"));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+
+  const started = Date.now();
+  try {
+    const rows = await sandbox.start();
+    log.info(`sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s; step durations:\n${timingSummary(sandbox.lifecycle.timings)}`);
+    printTable(rows, sandbox.testbed!.id, Boolean(values.keep));
+    if (values.keep) return 0;
+    // A pending promise alone does not keep node running; this timer does, until the signal.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    if (!controller.signal.aborted) await new Promise((resolve) => controller.signal.addEventListener("abort", resolve, { once: true }));
+    clearInterval(keepAlive);
+    await sandbox.stop();
+    log.info(`sandbox ${sandbox.testbed!.id} removed; nothing of it is left`);
+    return 0;
+  } catch (err) {
+    if (controller.signal.aborted) {
+      log.info("interrupted; what had started was removed");
+      return 130;
+    }
+    throw err;
+  }
+});
