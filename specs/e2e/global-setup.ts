@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { isAbandoned, LABEL, removeLabelled } from "../../harness/docker/labels.ts";
 import { ensureImages } from "../../harness/images/catalog.ts";
 import { streamLogger } from "../../harness/log.ts";
@@ -11,6 +13,11 @@ export async function setup(): Promise<() => Promise<void>> {
   if (swept.containers.length + swept.networks.length + swept.volumes.length > 0) {
     log.info(`swept a killed run's leftovers: ${[...swept.containers, ...swept.networks, ...swept.volumes].join(", ")}`);
   }
+  // Detached, so Ctrl-C on the terminal does not reach it: it outlives vitest and cleans up after it.
+  spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../../scripts/reaper.ts", import.meta.url)), String(process.pid)], {
+    detached: true,
+    stdio: ["ignore", "ignore", "inherit"],
+  }).unref();
   await ensureImages({ log });
   return async () => {
     // Whatever this run created and did not keep on purpose goes, even if a spec forgot it.

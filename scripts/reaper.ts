@@ -1,0 +1,28 @@
+// Started detached by the e2e global setup: when the test run's main process is gone (finished,
+// Ctrl-C, crash, kill -9), removes what that run created and did not keep, then exits.
+// Vitest exits a millisecond after SIGINT, too soon for any cleanup of its own.
+import { hostname } from "node:os";
+import { setTimeout as delay } from "node:timers/promises";
+import { LABEL, removeLabelled } from "../harness/docker/labels.ts";
+
+const pid = Number(process.argv[2]);
+const owner = `${hostname()}:${pid}`;
+
+function alive(p: number): boolean {
+  try {
+    process.kill(p, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (!Number.isInteger(pid) || pid <= 1) {
+  process.stderr.write(`reaper: needs the pid to watch, got "${process.argv[2]}"\n`);
+  process.exit(2);
+}
+while (alive(pid)) await delay(250);
+const r = await removeLabelled({ kinds: ["test", "job"], where: (l) => l[LABEL.owner] === owner && (l[LABEL.keep] ?? "never") === "never" });
+if (r.containers.length + r.networks.length) {
+  process.stderr.write(`\n[reaper] the test run ended early; removed ${r.containers.length} containers and ${r.networks.length} networks it left\n`);
+}
