@@ -14,6 +14,7 @@ import { GitRepo } from "./pipeline/repo.ts";
 import { branchFor, deployBranch, provisionForPipeline, type PipelineTarget } from "./pipeline/testbed-deploy.ts";
 import { waitForEnvironment } from "./probes/ready.ts";
 import { Testbed, type StartedTestbed } from "./testbed/testbed.ts";
+import { connectHost } from "./docker/host.ts";
 
 export interface SandboxOptions {
   envs?: EnvName[];
@@ -109,8 +110,8 @@ export class Sandbox {
     const knownHosts = join(tb.keyDir, "known_hosts");
     const sshPort = tb.app.mappedPort(22);
     const [type, hostKey] = tb.app.hostKey.split(/\s+/);
-    await writeFile(knownHosts, `[127.0.0.1]:${sshPort} ${type} ${hostKey}\n`);
-    const ssh = `ssh -i ${key} -o UserKnownHostsFile=${knownHosts} -p ${sshPort} ${tb.config.deployUser}@127.0.0.1`;
+    await writeFile(knownHosts, `[${connectHost()}]:${sshPort} ${type} ${hostKey}\n`);
+    const ssh = `ssh -i ${key} -o UserKnownHostsFile=${knownHosts} -p ${sshPort} ${tb.config.deployUser}@${connectHost()}`;
     return tb.envs
       .filter((e) => !this.opts.envs || this.opts.envs.includes(e.name))
       .map((e) => ({

@@ -22,7 +22,7 @@ if (!Number.isInteger(pid) || pid <= 1) {
   process.exit(2);
 }
 while (alive(pid)) await delay(250);
-const r = await removeLabelled({ kinds: ["test", "job"], where: (l) => l[LABEL.owner] === owner && (l[LABEL.keep] ?? "never") === "never" });
+const r = await removeLabelled({ kinds: ["test", "job", "sandbox"], where: (l) => l[LABEL.owner] === owner && (l[LABEL.keep] ?? "never") === "never" });
 if (r.containers.length + r.networks.length) {
   process.stderr.write(`\n[reaper] the test run ended early; removed ${r.containers.length} containers and ${r.networks.length} networks it left\n`);
 }

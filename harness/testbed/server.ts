@@ -1,5 +1,6 @@
 import type { Config as SshConfig } from "node-ssh";
 import { dockerExec, lastLines, type ExecOptions, type ExecResult } from "../docker/exec.ts";
+import { connectHost } from "../docker/host.ts";
 
 export type ServerRole = "app" | "db";
 
@@ -57,7 +58,7 @@ export class Server {
   ssh(username = "root", privateKey = this.adminKey): SshConfig {
     const expected = this.hostKey.split(/\s+/)[1] ?? "";
     return {
-      host: "127.0.0.1",
+      host: connectHost(),
       port: this.mappedPort(22),
       username,
       privateKey,

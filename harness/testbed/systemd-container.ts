@@ -1,6 +1,7 @@
 import { GenericContainer, type WaitStrategy } from "testcontainers";
 import { dockerExec } from "../docker/exec.ts";
 import { waitFor } from "../deadline.ts";
+import { publishHostIp } from "../docker/host.ts";
 
 /** Readiness is judged by the caller (waitForSystemd, a job's exec), not by a port: sites come later. */
 export class StartedWhenRunning implements WaitStrategy {
@@ -33,7 +34,7 @@ export class SystemdContainer extends GenericContainer {
       .withBindMounts([{ source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", mode: "rw" }])
       .withWaitStrategy(new StartedWhenRunning());
     // Systemd needs the host cgroup namespace with this engine (cgroup v1); the API knows the field.
-    (this.hostConfig as { CgroupnsMode?: string }).CgroupnsMode = "host";
+    (this.hostConfig as { CgroupnsMode?: string }).CgroupnsMode = process.env.TESTBED_CGROUPNS ?? "host";
   }
 
   /** Joins only the testbed's own network, under the given aliases (not the default bridge too). */
@@ -46,7 +47,7 @@ export class SystemdContainer extends GenericContainer {
   protected override async beforeContainerCreated(): Promise<void> {
     // testcontainers publishes on 0.0.0.0; this testbed is for this machine only.
     for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}) as Array<Array<{ HostIp?: string }>>) {
-      for (const b of bindings) b.HostIp = "127.0.0.1";
+      for (const b of bindings) b.HostIp = publishHostIp();
     }
   }
 

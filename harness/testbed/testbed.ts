@@ -13,6 +13,7 @@ import { formatDuration, silentLogger, type Logger } from "../log.ts";
 import { cacheDir } from "../paths.ts";
 import { Server, SERVER_ALIASES, type ServerRole } from "./server.ts";
 import { SystemdContainer, waitForSystemd } from "./systemd-container.ts";
+import { connectHost } from "../docker/host.ts";
 
 export interface KeyPair {
   private: string;
@@ -149,7 +150,7 @@ export class StartedTestbed implements AsyncDisposable {
 
   /** The loopback URL of an environment's nginx site. */
   url(name: Environment["name"], path = "/"): string {
-    return `http://127.0.0.1:${this.app.mappedPort(this.env(name).port)}${path}`;
+    return `http://${connectHost()}:${this.app.mappedPort(this.env(name).port)}${path}`;
   }
 
   /** Another key pair kept with this testbed (e.g. the CI deploy key). */
@@ -179,8 +180,8 @@ export class StartedTestbed implements AsyncDisposable {
   howTo(): string {
     return [
       `testbed ${this.id} is still running:`,
-      `  app server: ssh -i ${this.adminKey.path} -p ${this.app.mappedPort(22)} -o StrictHostKeyChecking=no root@127.0.0.1`,
-      `  db server:  ssh -i ${this.adminKey.path} -p ${this.db.mappedPort(22)} -o StrictHostKeyChecking=no root@127.0.0.1`,
+      `  app server: ssh -i ${this.adminKey.path} -p ${this.app.mappedPort(22)} -o StrictHostKeyChecking=no root@${connectHost()}`,
+      `  db server:  ssh -i ${this.adminKey.path} -p ${this.db.mappedPort(22)} -o StrictHostKeyChecking=no root@${connectHost()}`,
       `  remove it:  npm run clean -- --testbed ${this.id}`,
     ].join("\n");
   }

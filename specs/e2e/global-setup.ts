@@ -9,7 +9,7 @@ const log = streamLogger(process.stderr, { progress: process.env.TESTBED_QUIET !
 /** Builds images once for all spec files and sweeps testbeds whose run was killed. */
 export async function setup(): Promise<() => Promise<void>> {
   process.env.TESTBED_OWNER_PID = String(process.pid);
-  const swept = await removeLabelled({ kinds: ["test", "job"], where: (l) => isAbandoned(l) });
+  const swept = await removeLabelled({ kinds: ["test", "job", "sandbox"], where: (l) => isAbandoned(l) });
   if (swept.containers.length + swept.networks.length + swept.volumes.length > 0) {
     log.info(`swept a killed run's leftovers: ${[...swept.containers, ...swept.networks, ...swept.volumes].join(", ")}`);
   }
@@ -22,6 +22,6 @@ export async function setup(): Promise<() => Promise<void>> {
   return async () => {
     // Whatever this run created and did not keep on purpose goes, even if a spec forgot it.
     const mine = (l: Record<string, string>) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true && (l[LABEL.keep] ?? "never") === "never";
-    await removeLabelled({ kinds: ["test", "job"], where: mine });
+    await removeLabelled({ kinds: ["test", "job", "sandbox"], where: mine });
   };
 }

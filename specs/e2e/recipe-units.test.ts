@@ -5,7 +5,8 @@ import { withDatabase } from "../../harness/probes/postgres.ts";
 import { unitState, waitForUnitState } from "../../harness/probes/systemd.ts";
 import { sudoersRule } from "../../harness/recipe/sudoers.ts";
 import pg from "pg";
-import { onTestbed, recipeTestbed } from "./support.ts";
+import { onTestbed, recipeTestbed, withDiagnostics } from "./support.ts";
+import { connectHost } from "../../harness/docker/host.ts";
 
 const shared = recipeTestbed();
 
@@ -61,7 +62,7 @@ describe("database isolation", () => {
   onTestbed(shared, "a role cannot connect from anywhere but the app server", async ({ tb }) => {
     const dev = tb.env("dev");
     const client = new pg.Client({
-      host: "127.0.0.1",
+      host: connectHost(),
       port: tb.db.mappedPort(5432),
       user: dev.role,
       password: tb.secrets.dev.dbPassword,
@@ -89,6 +90,25 @@ describe("the deploy user's sudo", () => {
     for (const cmd of ["systemctl restart nginx", "systemctl restart gunicorn@dev nginx", "cat /etc/shadow", "systemctl disable gunicorn@dev"]) {
       const denied = await tb.app.sh(`sudo -n ${cmd}`, { user });
       expect(denied.exitCode, cmd).not.toBe(0);
+    }
+  });
+});
+
+describe("diagnostics on failure", () => {
+  onTestbed(shared, "a failing spec's error carries the unit's journal and nginx's error lines", async ({ tb }) => {
+    const dev = tb.env("dev");
+    await tb.app.check(`systemctl stop ${dev.unit}`);
+    try {
+      expect((await httpGet(tb.url("dev"))).status).toBe(502);
+      const err = (await withDiagnostics(tb, new Error("made to fail on purpose"))) as Error;
+      expect(err.message).toMatch(/^made to fail on purpose\n/);
+      expect(err.message).toContain(`--- journalctl -u ${dev.unit} (app server)`);
+      expect(err.message).toMatch(/Stopped gunicorn@dev\.service/);
+      expect(err.message).toContain("--- /var/log/nginx/error.log (app server)");
+      expect(err.message).toContain(`connect() to unix:${dev.socket} failed`);
+      expect(err.message).toContain("--- systemctl --failed (database server)");
+    } finally {
+      await tb.app.check(`systemctl start ${dev.unit}`);
     }
   });
 });
