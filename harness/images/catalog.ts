@@ -40,15 +40,17 @@ export async function ensureImages(opts: { base?: string; log: Logger }): Promis
   const base = await ensureBaseImage(selectedBase(opts.base), opts.log);
   const names: ImageName[] = ["appserver", "dbserver", "runner"];
   // Builds are mostly apt downloads, so running them side by side is faster even on 2 cores.
+  let built = 0;
   const refs = await Promise.all(
     names.map(async (name) => {
       const ref = await imageRef(name, base);
       if (!(await imageExists(ref))) {
+        built++;
         await buildImage({ name, ref, contextDir: IMAGES_DIR, entries: CONTEXTS[name], dockerfile: `${name}/Dockerfile`, buildArgs: { BASE: base }, log: opts.log });
       }
       return ref;
     }),
   );
-  opts.log.info(`images ready in ${formatDuration(Date.now() - started)}`);
+  if (built) opts.log.info(`images ready in ${formatDuration(Date.now() - started)}`);
   return { base, appserver: refs[0]!, dbserver: refs[1]!, runner: refs[2]! };
 }
