@@ -47,21 +47,17 @@ function setupScript(): string[] {
 
 function deployScript(env: Environment, config: DeploymentConfig, checkMigrations: boolean): string[] {
   const excludes = syncExcludes(config).map((e) => `--exclude=${q(e)}`).join(" ");
-  const remote = [
-    "set -e",
-    `cd ${env.dir}`,
-    `set -a && . ${env.envFile} && set +a`,
-    `. ${env.venv}/bin/activate`,
-    `pip install --disable-pip-version-check $PIP_EXTRA_ARGS -r requirements.txt`,
-    ...(checkMigrations ? ["python manage.py makemigrations --check --dry-run"] : []),
-    "python manage.py migrate --noinput",
-    "python manage.py collectstatic --noinput",
-  ].join("\n");
+  // One ssh command per step, so the log names the step that failed and times each one.
+  // Double quotes: $PIP_EXTRA_ARGS is the job's value; nothing else in them expands.
+  const inProject = (command: string) =>
+    `ssh deploy-target "cd ${env.dir} && set -a && . ${env.envFile} && set +a && . ${env.venv}/bin/activate && ${command}"`;
   return [
     // --delete removes what the commit removed; the excludes keep the venv, static files and socket.
     `rsync -rlc --delete ${excludes} ./ deploy-target:${env.dir}/`,
-    // Unquoted heredoc: $PIP_EXTRA_ARGS is the job's value; the remote script has no other `$`.
-    `ssh deploy-target bash -s <<REMOTE\n${remote}\nREMOTE`,
+    inProject("pip install --disable-pip-version-check $PIP_EXTRA_ARGS -r requirements.txt"),
+    ...(checkMigrations ? [inProject("python manage.py makemigrations --check --dry-run")] : []),
+    inProject("python manage.py migrate --noinput"),
+    inProject("python manage.py collectstatic --noinput"),
     `ssh deploy-target sudo systemctl restart ${env.unit}`,
     `ssh deploy-target sudo systemctl status ${env.unit}`,
     `echo "Deployed $CI_COMMIT_SHORT_SHA to ${env.name}"`,

@@ -60,7 +60,7 @@ describe("pipelines that must fail", () => {
     const r = await deployBranch(s.data.target, s.data.repo, branch);
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
-    expect(logs).toMatch(/\$ ssh deploy-target bash -s <<REMOTE # collapsed multi-line command/);
+    expect(logs).toMatch(/\$ ssh deploy-target "cd \/home\/my-awesome-project\/prod\/myproject && .* && python manage\.py migrate --noinput"\n/);
     expect(logs).toContain("RuntimeError: boom: this migration always fails");
     expect(logs).not.toMatch(/\$ ssh deploy-target sudo systemctl restart/);
     expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
