@@ -9,7 +9,7 @@ export class TimeoutError extends Error {
 
 /**
  * Polls `probe` until it returns a value other than undefined, or the deadline passes.
- * The poll interval grows from 50 ms so fast conditions cost little and slow ones don't spin.
+ * The poll interval grows from 50 ms to 250 ms, so fast conditions cost little and slow ones don't spin.
  */
 export async function waitFor<T>(
   what: string,
@@ -32,6 +32,8 @@ export async function waitFor<T>(
       throw new TimeoutError(`${what} after ${Math.round(waited / 1000)} s${detail ? `; ${detail}` : ""}`, waited, lastError);
     }
     await delay(Math.min(interval, opts.timeoutMs - waited));
-    interval = Math.min(interval * 2, 1000);
+    // Capped low: conditions here (boot, a socket, an answer) come within seconds, and late
+    // polling would only add to every wait.
+    interval = Math.min(interval * 2, 250);
   }
 }

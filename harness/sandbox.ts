@@ -7,7 +7,7 @@ import type { EnvName } from "./envs.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
 import { ensureImages } from "./images/catalog.ts";
 import { Lifecycle } from "./lifecycle/lifecycle.ts";
-import type { Step } from "./lifecycle/runner.ts";
+import { concurrently, type Step } from "./lifecycle/runner.ts";
 import type { Logger } from "./log.ts";
 import { plainLog } from "./pipeline/job-script.ts";
 import { GitRepo } from "./pipeline/repo.ts";
@@ -75,24 +75,35 @@ export class Sandbox {
         },
       },
     ];
-    for (const name of this.opts.envs ?? ["dev", "staging", "prod"]) {
-      steps.push({
-        name: `deploy ${name} (pipeline)`,
-        phase: "deploy",
-        run: async (c) => {
-          const env = c.tb!.env(name);
-          const branch = branchFor(env, c.tb!.config.defaultBranch);
-          await c.repo!.branch(branch, c.tb!.config.defaultBranch);
-          const result = await deployBranch(c.target!, c.repo!, branch);
-          const job = result.jobs[0];
-          if (result.status !== "success" || !job) {
-            throw new Error(`pipeline on ${branch}: ${job ? `job ${job.name} ${job.status}` : "ran no job"}\n${lastLines(plainLog(job?.log ?? ""), 25)}`);
-          }
-          await waitForEnvironment(c.tb!, env, 30_000);
-        },
-      });
-    }
+    const names = this.opts.envs ?? ["dev", "staging", "prod"];
+    steps.push({
+      name: "branches",
+      phase: "deploy",
+      run: async (c) => {
+        // Made one at a time: git takes a lock on refs.
+        for (const name of names) await c.repo!.branch(branchFor(c.tb!.env(name), c.tb!.config.defaultBranch), c.tb!.config.defaultBranch);
+      },
+    });
+    // Each environment's pipeline touches only its own directory, unit and database: run them side by side.
+    steps.push(concurrently("deploy through the pipeline", "deploy", names.map((name) => [this.deployStep(name)])));
     return steps;
+  }
+
+  private deployStep(name: EnvName): Step<SandboxContext> {
+    return {
+      name: `deploy ${name} (pipeline)`,
+      phase: "deploy",
+      run: async (c) => {
+        const env = c.tb!.env(name);
+        const branch = branchFor(env, c.tb!.config.defaultBranch);
+        const result = await deployBranch(c.target!, c.repo!, branch);
+        const job = result.jobs[0];
+        if (result.status !== "success" || !job) {
+          throw new Error(`pipeline on ${branch}: ${job ? `job ${job.name} ${job.status}` : "ran no job"}\n${lastLines(plainLog(job?.log ?? ""), 25)}`);
+        }
+        await waitForEnvironment(c.tb!, env, 30_000);
+      },
+    };
   }
 
   async start(): Promise<SandboxRow[]> {

@@ -1,6 +1,6 @@
 import { formatDuration, type Logger } from "../log.ts";
 import { shouldKeep, type KeepPolicy } from "./keep.ts";
-import { runSteps, type Step, type StepTiming } from "./runner.ts";
+import { runSteps, type Step, type StepExecution, type StepTiming } from "./runner.ts";
 
 export class AbortedError extends Error {
   override name = "AbortedError";
@@ -29,9 +29,9 @@ export class Lifecycle<C> {
   async run(steps: ReadonlyArray<Step<C>>, ctx: C): Promise<void> {
     const guarded = steps.map((s) => ({
       ...s,
-      run: async (c: C) => {
+      run: async (c: C, exec: StepExecution) => {
         if (this.opts.signal?.aborted) throw new AbortedError(`interrupted before "${s.name}"`);
-        await s.run(c);
+        await s.run(c, exec);
       },
     }));
     try {
@@ -54,7 +54,7 @@ export class Lifecycle<C> {
     this.opts.log.info("▶ teardown");
     await this.opts.teardown(ctx);
     const ms = Date.now() - started;
-    this.timings.push({ name: "teardown", phase: "teardown", ms, ok: true });
+    this.timings.push({ name: "teardown", phase: "teardown", ms, ok: true, depth: 0 });
     this.opts.log.info(`✓ teardown (${formatDuration(ms)})`);
     return "removed";
   }

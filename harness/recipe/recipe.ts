@@ -1,12 +1,13 @@
 import type { StepTiming } from "../lifecycle/runner.ts";
-import { runSteps } from "../lifecycle/runner.ts";
+import { concurrently, runSteps } from "../lifecycle/runner.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { appSteps } from "./app-steps.ts";
 import { closeContext, openContext, type RecipeContext, type RecipeOptions } from "./context.ts";
 import { dbSteps } from "./db-steps.ts";
 import { deploySteps } from "./deploy-steps.ts";
 
-export const provisionSteps = [...dbSteps, ...appSteps];
+/** The database server and the app server are set up side by side: neither needs the other yet. */
+export const provisionSteps = [concurrently("provision both servers", "provision", [dbSteps, appSteps])];
 
 export interface RecipeReport {
   timings: StepTiming[];
