@@ -5,7 +5,8 @@ import { cacheDir } from "./paths.ts";
 import { lastLines, shellQuote } from "./docker/exec.ts";
 import type { EnvName } from "./envs.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
-import { ensureImages } from "./images/catalog.ts";
+import { ensureImages, type ImageSet } from "./images/catalog.ts";
+import { ensureSnapshots } from "./testbed/snapshot.ts";
 import { Lifecycle } from "./lifecycle/lifecycle.ts";
 import { concurrently, type Step } from "./lifecycle/runner.ts";
 import type { Logger } from "./log.ts";
@@ -21,12 +22,15 @@ export interface SandboxOptions {
   base?: string;
   /** Leave it running after Ctrl-C (and after a failure). */
   keep?: boolean;
+  /** Provision from bare servers instead of from the recipe's snapshot. */
+  fresh?: boolean;
   projectDir?: string;
   log: Logger;
   signal?: AbortSignal;
 }
 
 interface SandboxContext {
+  images?: Partial<ImageSet>;
   tb?: StartedTestbed;
   target?: PipelineTarget;
   repo?: GitRepo;
@@ -57,12 +61,20 @@ export class Sandbox {
   private steps(): Step<SandboxContext>[] {
     const projectDir = this.opts.projectDir ?? FIXTURE_DIR;
     const steps: Step<SandboxContext>[] = [
-      { name: "build images", phase: "build", run: async () => void (await ensureImages({ base: this.opts.base, log: this.opts.log })) },
+      {
+        name: "build images",
+        phase: "build",
+        run: async (c) => {
+          const images = await ensureImages({ base: this.opts.base, log: this.opts.log });
+          // The snapshot holds what the recipe built before; the recipe still runs, renewing secrets and keys.
+          c.images = this.opts.fresh ? images : { ...images, ...(await ensureSnapshots({ base: this.opts.base, log: this.opts.log })).provisioned };
+        },
+      },
       {
         name: "boot servers",
         phase: "boot",
         run: async (c) => {
-          const tb = new Testbed().withKind("sandbox").withLogger(this.opts.log).withKeep(this.opts.keep ? "always" : "never");
+          const tb = new Testbed().withKind("sandbox").withLogger(this.opts.log).withKeep(this.opts.keep ? "always" : "never").withImages(c.images ?? {});
           c.tb = await (this.opts.base ? tb.withBase(this.opts.base) : tb).start();
         },
       },

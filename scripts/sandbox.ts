@@ -2,6 +2,7 @@
 //   npm run sandbox -- --keep            leave it running; remove later with `down`
 //   npm run sandbox -- --env dev,prod    only some environments
 //   npm run sandbox -- --base ubuntu:24.04
+//   npm run sandbox -- --fresh           provision bare servers, not the recipe's snapshot
 //   npm run sandbox -- down              remove every sandbox left on this machine
 import { parseArgs } from "node:util";
 import { removeLabelled, LABEL } from "../harness/docker/labels.ts";
@@ -25,7 +26,7 @@ function printTable(rows: SandboxRow[], id: string, keep: boolean): void {
 await main(async () => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { keep: { type: "boolean" }, env: { type: "string" }, base: { type: "string" } },
+    options: { keep: { type: "boolean" }, env: { type: "string" }, base: { type: "string" }, fresh: { type: "boolean" } },
   });
   if (positionals[0] === "down") {
     const removed = await removeSandboxes("all");
@@ -38,7 +39,7 @@ await main(async () => {
   if (swept.length) log.info(`swept sandboxes a killed run left: ${swept.join(", ")}`);
 
   const controller = new AbortController();
-  const sandbox = new Sandbox({ envs, base: values.base, keep: values.keep, log, signal: controller.signal });
+  const sandbox = new Sandbox({ envs, base: values.base, keep: values.keep, fresh: values.fresh, log, signal: controller.signal });
   let interrupted = 0;
   const onSignal = (signal: string) => {
     // One Ctrl-C can arrive twice (the terminal's and a wrapper's relay): only a later one forces.

@@ -24,6 +24,8 @@ After=network.target
 PartOf=gunicorn.target
 # Since systemd 235 reloading the target passes through to the instances.
 ReloadPropagatedFrom=gunicorn.target
+# Provisioned but not deployed yet (no gunicorn in the venv): skipped at boot, not failed.
+ConditionPathExists=${t(sample.venv)}/bin/gunicorn
 
 [Service]
 Type=notify

@@ -45,6 +45,7 @@ export class Testbed {
   withBase(base: string): this { this.base = base; return this; }
   /** Overrides an image reference, e.g. a provisioned snapshot. */
   withImage(role: keyof ImageSet, ref: string): this { this.images = { ...this.images, [role]: ref }; return this; }
+  withImages(images: Partial<ImageSet>): this { this.images = { ...this.images, ...images }; return this; }
   withDeployment(config: Partial<DeploymentConfig>): this { this.config = { ...this.config, ...config }; return this; }
   withBootTimeout(ms: number): this { this.bootTimeoutMs = ms; return this; }
   withKeep(policy: KeepPolicy): this { this.keep = policy; return this; }
@@ -56,7 +57,7 @@ export class Testbed {
     const keyDir = cacheDir("testbeds", id);
     const started = Date.now();
     try {
-      const images = { ...(await ensureImages({ base: this.base, log: this.log })), ...this.images };
+      const images = isComplete(this.images) ? this.images : { ...(await ensureImages({ base: this.base, log: this.log })), ...this.images };
       this.log.info(`testbed ${id}: starting`);
       await mkdir(keyDir, { recursive: true, mode: 0o700 });
       const admin = await makeKey(keyDir, "admin", `admin@${id}`);
@@ -107,6 +108,10 @@ export class Testbed {
       );
     }
   }
+}
+
+function isComplete(images: Partial<ImageSet>): images is ImageSet {
+  return Boolean(images.base && images.appserver && images.dbserver && images.runner);
 }
 
 async function makeKey(dir: string, name: string, comment: string): Promise<KeyPair> {

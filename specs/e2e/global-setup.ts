@@ -1,13 +1,14 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { isAbandoned, LABEL, removeLabelled } from "../../harness/docker/labels.ts";
-import { ensureImages } from "../../harness/images/catalog.ts";
+import type { TestProject } from "vitest/node";
+import { ensureSnapshots, type Snapshots } from "../../harness/testbed/snapshot.ts";
 import { streamLogger } from "../../harness/log.ts";
 
 const log = streamLogger(process.stderr, { progress: process.env.TESTBED_QUIET !== "1" });
 
 /** Builds images once for all spec files and sweeps testbeds whose run was killed. */
-export async function setup(): Promise<() => Promise<void>> {
+export async function setup(project: TestProject): Promise<() => Promise<void>> {
   process.env.TESTBED_OWNER_PID = String(process.pid);
   const swept = await removeLabelled({ kinds: ["test", "job", "sandbox"], where: (l) => isAbandoned(l) });
   if (swept.containers.length + swept.networks.length + swept.volumes.length > 0) {
@@ -18,10 +19,17 @@ export async function setup(): Promise<() => Promise<void>> {
     detached: true,
     stdio: ["ignore", "ignore", "inherit"],
   }).unref();
-  await ensureImages({ log });
+  // Made once per change of images, recipe or sample project; spec files start from them.
+  project.provide("snapshots", await ensureSnapshots({ base: process.env.TESTBED_BASE, log }));
   return async () => {
     // Whatever this run created and did not keep on purpose goes, even if a spec forgot it.
     const mine = (l: Record<string, string>) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true && (l[LABEL.keep] ?? "never") === "never";
     await removeLabelled({ kinds: ["test", "job", "sandbox"], where: mine });
   };
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    snapshots: Snapshots;
+  }
 }

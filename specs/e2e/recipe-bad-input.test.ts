@@ -22,7 +22,7 @@ async function recipeError(changes: Parameters<typeof fixtureVariant>[0]): Promi
   let testbedId = "";
   let error: unknown;
   {
-    await using tb = await testbed().start();
+    await using tb = await testbed("provisioned").start();
     testbedId = tb.id;
     error = await runRecipe(tb, { projectDir: project.dir, log }).then(() => undefined, (e: unknown) => e);
   }

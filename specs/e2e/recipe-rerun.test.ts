@@ -6,7 +6,8 @@ import { unitState } from "../../harness/probes/systemd.ts";
 import { runRecipe } from "../../harness/recipe/recipe.ts";
 import { log, onTestbed, recipeTestbed } from "./support.ts";
 
-const shared = recipeTestbed();
+// Fresh servers: this spec is about the first run and the one after it.
+const shared = recipeTestbed("fresh");
 
 describe("running the recipe again", () => {
   onTestbed(shared, "changes nothing and loses no data", async ({ tb, data: report }) => {

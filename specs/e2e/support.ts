@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, it } from "vitest";
+import { afterAll, beforeAll, inject, it } from "vitest";
 import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { parseKeepPolicy } from "../../harness/lifecycle/keep.ts";
 import { streamLogger } from "../../harness/log.ts";
 import { diagnostics } from "../../harness/probes/diagnostics.ts";
 import { runRecipe, type RecipeReport } from "../../harness/recipe/recipe.ts";
-import type { RecipeOptions } from "../../harness/recipe/context.ts";
+import type { SnapshotStage } from "../../harness/testbed/snapshot.ts";
 import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
 import type { PipelineResult } from "../../harness/pipeline/executor.ts";
 import { plainLog } from "../../harness/pipeline/job-script.ts";
@@ -13,10 +13,15 @@ import { provisionForPipeline, type PipelineTarget } from "../../harness/pipelin
 
 export const log = streamLogger(process.stderr, { progress: false });
 
-/** A fresh Testbed configured from the environment (TESTBED_BASE, TESTBED_KEEP). */
-export function testbed(): Testbed {
+/**
+ * A Testbed configured from the environment (TESTBED_BASE, TESTBED_KEEP): fresh servers, or servers
+ * from a snapshot the recipe already provisioned (or deployed), made once by the global setup.
+ */
+export function testbed(from: "fresh" | SnapshotStage = "fresh"): Testbed {
   const tb = new Testbed().withLogger(log).withKeep(parseKeepPolicy(process.env.TESTBED_KEEP));
-  return process.env.TESTBED_BASE ? tb.withBase(process.env.TESTBED_BASE) : tb;
+  if (process.env.TESTBED_BASE) tb.withBase(process.env.TESTBED_BASE);
+  if (from !== "fresh") tb.withImages(inject("snapshots")[from]);
+  return tb;
 }
 
 export interface Shared<T = unknown> {
@@ -29,11 +34,11 @@ export interface Shared<T = unknown> {
  * One testbed shared by the tests of a file: started (and prepared) before them, disposed after
  * them by the keep policy, and marked failed when any test fails.
  */
-export function sharedTestbed<T>(prepare: (tb: StartedTestbed) => Promise<T>): () => Shared<T> {
+export function sharedTestbed<T>(prepare: (tb: StartedTestbed) => Promise<T>, from: "fresh" | SnapshotStage = "fresh"): () => Shared<T> {
   let shared: Shared<T> | undefined;
   let started: StartedTestbed | undefined;
   beforeAll(async () => {
-    started = await testbed().start();
+    started = await testbed(from).start();
     try {
       shared = { tb: started, data: await prepare(started) };
     } catch (err) {
@@ -51,8 +56,8 @@ export function sharedTestbed<T>(prepare: (tb: StartedTestbed) => Promise<T>): (
 }
 
 /** A testbed provisioned and deployed by the recipe, with the sample project. */
-export function recipeTestbed(opts: Partial<RecipeOptions> = {}): () => Shared<RecipeReport> {
-  return sharedTestbed((tb) => runRecipe(tb, { projectDir: FIXTURE_DIR, log, ...opts }));
+export function recipeTestbed(from: "fresh" | SnapshotStage = "deployed"): () => Shared<RecipeReport> {
+  return sharedTestbed((tb) => runRecipe(tb, { projectDir: FIXTURE_DIR, log }), from);
 }
 
 /** Appends the servers' journals, nginx errors and failed units to an error's message. */
@@ -91,7 +96,7 @@ export function pipelineTestbed(): () => Shared<PipelineFixture> {
     const target = await provisionForPipeline(tb, { projectDir: FIXTURE_DIR });
     repo = await GitRepo.fromDirectory(FIXTURE_DIR, tb.config.defaultBranch);
     return { target, repo };
-  });
+  }, "provisioned");
 }
 
 /** The job logs of a pipeline, as a person reads them, for assertion messages. */

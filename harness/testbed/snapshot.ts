@@ -1,0 +1,64 @@
+import { docker } from "../docker/client.ts";
+import { contentHash } from "../images/hash.ts";
+import { IMAGE_LABEL, imageExists } from "../images/build.ts";
+import { ensureImages } from "../images/catalog.ts";
+import { formatDuration, type Logger } from "../log.ts";
+import { FIXTURE_DIR } from "../fixture.ts";
+import { PROJECT_ROOT } from "../paths.ts";
+import { runRecipe } from "../recipe/recipe.ts";
+import { Testbed, type StartedTestbed } from "./testbed.ts";
+
+export type SnapshotStage = "provisioned" | "deployed";
+
+export interface Snapshot {
+  appserver: string;
+  dbserver: string;
+}
+
+export type Snapshots = Record<SnapshotStage, Snapshot>;
+
+/**
+ * Servers already provisioned (and deployed) by the recipe, committed to images tagged by a hash of
+ * everything that shapes them: the images, the recipe, the sample project. Specs that only need
+ * "provisioned" start from one and re-run the recipe, which then only renews what is per testbed
+ * (secrets, keys, the app server's address in pg_hba) instead of building it all again.
+ */
+export async function ensureSnapshots(opts: { base?: string; log: Logger }): Promise<Snapshots> {
+  const images = await ensureImages({ base: opts.base, log: opts.log });
+  const ids = await Promise.all([images.appserver, images.dbserver].map(async (r) => (await docker().getImage(r).inspect()).Id));
+  const key = await contentHash(PROJECT_ROOT, ["harness/recipe", "harness/envs.ts", "harness/wheelhouse.ts", "fixtures/myproject"], ids);
+  const refs = (stage: SnapshotStage): Snapshot => ({
+    appserver: `django-deploy-testbed/appserver-${stage}:${key}`,
+    dbserver: `django-deploy-testbed/dbserver-${stage}:${key}`,
+  });
+  const snapshots: Snapshots = { provisioned: refs("provisioned"), deployed: refs("deployed") };
+  const all = Object.values(snapshots).flatMap((s) => [s.appserver, s.dbserver]);
+  if ((await Promise.all(all.map(imageExists))).every(Boolean)) return snapshots;
+
+  const started = Date.now();
+  opts.log.info(`snapshots: making provisioned and deployed servers (${key})`);
+  const tb = await new Testbed().withKind("test").withLogger(opts.log).withImages(images).start();
+  try {
+    await runRecipe(tb, { projectDir: FIXTURE_DIR, log: opts.log }, { deploy: false });
+    await commit(tb, snapshots.provisioned, "provisioned");
+    await runRecipe(tb, { projectDir: FIXTURE_DIR, log: opts.log });
+    await commit(tb, snapshots.deployed, "deployed");
+  } finally {
+    await tb.stop();
+  }
+  opts.log.info(`snapshots: ready in ${formatDuration(Date.now() - started)}`);
+  return snapshots;
+}
+
+async function commit(tb: StartedTestbed, snapshot: Snapshot, stage: SnapshotStage): Promise<void> {
+  // Services are stopped first so the images hold cleanly shut down data, not a crash to recover.
+  await tb.db.check("systemctl stop postgresql");
+  await tb.app.check("systemctl stop gunicorn.target nginx");
+  for (const [server, ref, name] of [[tb.app, snapshot.appserver, "appserver"], [tb.db, snapshot.dbserver, "dbserver"]] as const) {
+    const [repo, tag] = ref.split(":") as [string, string];
+    await docker().getContainer(server.containerId).commit({ repo, tag, pause: true, changes: [`LABEL ${IMAGE_LABEL}=${name}-${stage}`] } as never);
+  }
+  await tb.db.check("systemctl start postgresql");
+  await tb.app.check("systemctl start nginx gunicorn.target");
+}
+
