@@ -33,6 +33,8 @@ export interface JobResult {
   status: "success" | "failed" | "skipped";
   exitCode: number | null;
   durationMs: number;
+  /** Of durationMs, the time to check out the branch and start the job's container. */
+  startMs: number;
   /** The raw log (with section markers); `plainLog(log)` reads as a person would. */
   log: string;
 }
@@ -95,7 +97,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   let failed = false;
   for (const { name, job, stage } of selected) {
     if (failed) {
-      results.push({ name, stage, status: "skipped", exitCode: null, durationMs: 0, log: "" });
+      results.push({ name, stage, status: "skipped", exitCode: null, durationMs: 0, startMs: 0, log: "" });
       continue;
     }
     const vars: Variables = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...varValues(job.variables), ...userPlain, CI_JOB_NAME: name, CI_JOB_STAGE: stage };
@@ -121,9 +123,10 @@ async function runJob(a: {
   const rawImage = typeof a.job.image === "object" ? a.job.image.name : (a.job.image ?? "");
   const image = expand(rawImage, a.vars);
   const header = [`Running with django-deploy-testbed (docker executor)`, `Using docker image ${image} ...`];
+  let startMs = 0;
   const finish = (status: JobResult["status"], exitCode: number | null, body: string): JobResult => {
     const tail = status === "success" ? "Job succeeded" : `ERROR: Job failed: exit code ${exitCode}`;
-    const result = { name: a.name, stage: a.stage, status, exitCode, durationMs: Date.now() - started, log: `${header.join("\n")}\n${body}${tail}\n` };
+    const result = { name: a.name, stage: a.stage, status, exitCode, durationMs: Date.now() - started, startMs, log: `${header.join("\n")}\n${body}${tail}\n` };
     a.log.info(`job ${a.name}: ${status} in ${formatDuration(result.durationMs)}`);
     return result;
   };
@@ -143,6 +146,7 @@ async function runJob(a: {
     .withCopyDirectoriesToContainer([{ source: checkout.dir, target: a.projectDir }])
     .withCopyContentToContainer(files)
     .start();
+  startMs = Date.now() - started;
   try {
     let body = `Getting source from Git repository\nChecking out ${a.sha.slice(0, 8)} as ${a.run.branch}...\n\nExecuting "step_script" stage of the job script\n`;
     const main = await dockerExec(container.getId(), ["bash", "-c", jobScript([...(a.job.before_script ?? []), ...(a.job.script ?? [])], a.projectDir)]);

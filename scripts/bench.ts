@@ -1,0 +1,150 @@
+// `npm run bench [-- --runs 3 --skip-cold --skip-suite]`: where the time goes, against the targets.
+// Prints the figures and writes them to reports/bench.json. Timings are never asserted in tests.
+import { cpus, totalmem } from "node:os";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { runSandboxCommand, runTestSuite } from "../harness/bench/cli-runs.ts";
+import { deployTimings } from "../harness/bench/deploy-timings.ts";
+import { floorRun } from "../harness/bench/floor.ts";
+import { median, seconds, timeRuns } from "../harness/bench/stats.ts";
+import { docker } from "../harness/docker/client.ts";
+import { FIXTURE_DIR } from "../harness/fixture.ts";
+import { IMAGE_LABEL } from "../harness/images/build.ts";
+import { ensureImages } from "../harness/images/catalog.ts";
+import { silentLogger } from "../harness/log.ts";
+import { cacheDir, PROJECT_ROOT } from "../harness/paths.ts";
+import { GitRepo } from "../harness/pipeline/repo.ts";
+import { branchFor, deployBranch, provisionForPipeline } from "../harness/pipeline/testbed-deploy.ts";
+import { ensureSnapshots } from "../harness/testbed/snapshot.ts";
+import { Testbed } from "../harness/testbed/testbed.ts";
+import { ensureWheelhouse } from "../harness/wheelhouse.ts";
+import { log, main } from "./cli.ts";
+
+const TARGETS = {
+  noChangeRebuildS: 2,
+  bootS: 3,
+  sandboxS: 30,
+  suiteS: 120,
+  ratio: 1.3,
+  coldS: 360,
+  memoryGiB: 1.5,
+};
+
+/** Removes the project's images: all of them, or all but the base. */
+async function removeImages(keepBase: boolean): Promise<void> {
+  const images = await docker().listImages({ filters: { label: [IMAGE_LABEL] } });
+  for (const img of images) {
+    if (keepBase && img.Labels?.[IMAGE_LABEL] === "base") continue;
+    await docker().getImage(img.Id).remove({ force: true }).catch(() => undefined);
+  }
+}
+
+await main(async () => {
+  const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, "skip-cold": { type: "boolean" }, "skip-suite": { type: "boolean" } } });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs ${values.runs}: a whole number from 1`);
+  const fig: Record<string, unknown> = {};
+  const step = (m: string) => log.info(`bench: ${m}`);
+
+  if (!values["skip-cold"]) {
+    step("cold: from no images and no wheelhouse, npm run sandbox to its table");
+    await removeImages(false);
+    await rm(cacheDir("wheelhouse"), { recursive: true, force: true });
+    fig.coldSandboxS = seconds((await runSandboxCommand()).toTableMs);
+    step("cold image build, base included");
+    await removeImages(false);
+    fig.coldImagesWithBaseS = seconds((await timeRuns(1, () => ensureImages({ log: silentLogger })))[0]!);
+    step("cold image build, base kept");
+    await removeImages(true);
+    fig.coldImagesWithoutBaseS = seconds((await timeRuns(1, () => ensureImages({ log: silentLogger })))[0]!);
+  }
+  step("no-change rebuild");
+  const images = await ensureImages({ log });
+  await ensureSnapshots({ log });
+  fig.noChangeRebuildS = seconds(median(await timeRuns(runs, () => ensureImages({ log: silentLogger }))));
+  fig.noChangeRebuildWithSnapshotsS = seconds(median(await timeRuns(runs, () => ensureSnapshots({ log: silentLogger }))));
+
+  step("testbed boot (network and both servers to running)");
+  const boots: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = Date.now();
+    const tb = await new Testbed().withImages(images).start();
+    boots.push(Date.now() - t);
+    await tb.stop();
+  }
+  fig.bootS = seconds(median(boots));
+
+  step("provisioning and each environment's pipeline deploy (fresh servers)");
+  {
+    const tb = await new Testbed().withImages(images).start();
+    try {
+      const target = await provisionForPipeline(tb, { projectDir: FIXTURE_DIR });
+      fig.provisionSteps = Object.fromEntries(target.timings.map((t) => [t.name, seconds(t.ms)]));
+      await using repo = await GitRepo.fromDirectory(FIXTURE_DIR, tb.config.defaultBranch);
+      const deploys: Record<string, unknown> = {};
+      for (const env of tb.envs) {
+        const branch = branchFor(env, tb.config.defaultBranch);
+        await repo.branch(branch, tb.config.defaultBranch);
+        const r = await deployBranch(target, repo, branch);
+        if (r.status !== "success") throw new Error(`bench: deploy of ${env.name} failed`);
+        const d = deployTimings(r.jobs[0]!);
+        deploys[env.name] = Object.fromEntries(Object.entries(d).map(([k, v]) => [k.replace(/Ms$/, "S"), typeof v === "number" ? seconds(v) : v]));
+      }
+      fig.deploys = deploys;
+    } finally {
+      await tb.stop();
+    }
+  }
+
+  step("sandbox, command to table (images and snapshots cached)");
+  const sandboxRuns = [];
+  for (let i = 0; i < runs; i++) sandboxRuns.push(await runSandboxCommand());
+  fig.sandboxS = seconds(median(sandboxRuns.map((r) => r.toTableMs)));
+  fig.sandboxTeardownS = seconds(median(sandboxRuns.map((r) => r.teardownMs)));
+  const peaks = sandboxRuns.map((r) => r.peakMemoryBytes).filter((p): p is number => p !== undefined);
+  fig.testbedPeakMemoryGiB = peaks.length ? Math.round((Math.max(...peaks) / 1024 ** 3) * 100) / 100 : null;
+  step("sandbox --fresh (no snapshot), command to table");
+  fig.sandboxFreshS = seconds((await runSandboxCommand(["--fresh"])).toTableMs);
+
+  step("the floor: the same work by plain engine calls");
+  const wheelhouse = await ensureWheelhouse(`${FIXTURE_DIR}/requirements.txt`, { version: "3.11", machine: "x86_64" }, silentLogger);
+  fig.floorS = seconds(median(await timeRuns(runs, () => floorRun(images, wheelhouse, FIXTURE_DIR))));
+  fig.ratioSandboxToFloor = Math.round(((fig.sandboxS as number) / (fig.floorS as number)) * 100) / 100;
+  fig.ratioFreshSandboxToFloor = Math.round(((fig.sandboxFreshS as number) / (fig.floorS as number)) * 100) / 100;
+
+  if (!values["skip-suite"]) {
+    step("npm test, whole suite (images and snapshots cached)");
+    const suite = await runTestSuite();
+    fig.suiteS = seconds(suite.ms);
+    fig.suiteSummary = suite.summary;
+  }
+
+  const info = await docker().version();
+  const report = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 1024 ** 3), node: process.version, engine: info.Version, runs },
+    targets: TARGETS,
+    figures: fig,
+  };
+  await mkdir(`${PROJECT_ROOT}reports`, { recursive: true });
+  await writeFile(`${PROJECT_ROOT}reports/bench.json`, JSON.stringify(report, null, 2) + "\n");
+  const check = (value: unknown, target: number) => (typeof value === "number" ? (value <= target ? "met" : "MISSED") : "not measured");
+  const rows: Array<[string, unknown, string]> = [
+    ["no-change image rebuild (s)", fig.noChangeRebuildS, `≤ ${TARGETS.noChangeRebuildS}: ${check(fig.noChangeRebuildS, TARGETS.noChangeRebuildS)}`],
+    ["testbed boot (s)", fig.bootS, `≤ ${TARGETS.bootS}: ${check(fig.bootS, TARGETS.bootS)}`],
+    ["sandbox, command to table (s)", fig.sandboxS, `≤ ${TARGETS.sandboxS}: ${check(fig.sandboxS, TARGETS.sandboxS)}`],
+    ["sandbox --fresh (s)", fig.sandboxFreshS, ""],
+    ["floor (s)", fig.floorS, ""],
+    ["harness ÷ floor, sandbox path", fig.ratioSandboxToFloor, `≤ ${TARGETS.ratio}: ${check(fig.ratioSandboxToFloor, TARGETS.ratio)}`],
+    ["harness ÷ floor, sandbox --fresh", fig.ratioFreshSandboxToFloor, ""],
+    ["whole npm test (s)", fig.suiteS, `≤ ${TARGETS.suiteS}: ${check(fig.suiteS, TARGETS.suiteS)}`],
+    ["cold, from nothing, to sandbox table (s)", fig.coldSandboxS, `≤ ${TARGETS.coldS}: ${check(fig.coldSandboxS, TARGETS.coldS)}`],
+    ["cold image build, base included (s)", fig.coldImagesWithBaseS, ""],
+    ["cold image build, base kept (s)", fig.coldImagesWithoutBaseS, ""],
+    ["testbed peak memory (GiB)", fig.testbedPeakMemoryGiB, `≤ ${TARGETS.memoryGiB}: ${check(fig.testbedPeakMemoryGiB, TARGETS.memoryGiB)}`],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  process.stdout.write(`\n${rows.map(([k, v, t]) => `${k.padEnd(w)}  ${String(v ?? "-").padStart(6)}  ${t}`).join("\n")}\n`);
+  process.stdout.write(`\nprovisioning steps (s): ${JSON.stringify(fig.provisionSteps)}\ndeploys (s): ${JSON.stringify(fig.deploys)}\n`);
+  process.stdout.write(`\nwritten to reports/bench.json (${report.machine.cpus} cores, ${report.machine.memoryGiB} GiB, engine ${info.Version})\n`);
+});
