@@ -64,11 +64,13 @@ export class Remote {
     return r.stdout.trim().startsWith("changed");
   }
 
-  async putDirectory(local: string, remote: string): Promise<void> {
+  /** Uploads a directory over sftp; `skip` leaves out local paths that match. */
+  async putDirectory(local: string, remote: string, skip?: RegExp): Promise<void> {
     const failed: string[] = [];
     const ok = await this.ssh.putDirectory(local, remote, {
       recursive: true,
       concurrency: 4,
+      validate: (path) => !skip?.test(path),
       tick: (localPath, _remotePath, error) => {
         if (error) failed.push(`${localPath}: ${error.message}`);
       },

@@ -1,5 +1,4 @@
-import { join } from "node:path";
-import { rm, writeFile } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { removeLabelled, isAbandoned, LABEL } from "./docker/labels.ts";
 import { cacheDir } from "./paths.ts";
 import { lastLines, shellQuote } from "./docker/exec.ts";
@@ -15,7 +14,6 @@ import { GitRepo } from "./pipeline/repo.ts";
 import { branchFor, deployBranch, provisionForPipeline, type PipelineTarget } from "./pipeline/testbed-deploy.ts";
 import { waitForEnvironment } from "./probes/ready.ts";
 import { Testbed, type StartedTestbed } from "./testbed/testbed.ts";
-import { connectHost } from "./docker/host.ts";
 
 export interface SandboxOptions {
   envs?: EnvName[];
@@ -127,14 +125,9 @@ export class Sandbox {
     return this.ctx.tb;
   }
 
-  async table(): Promise<SandboxRow[]> {
+  table(): SandboxRow[] {
     const tb = this.ctx.tb!;
-    const key = this.ctx.target!.deployKey.path;
-    const knownHosts = join(tb.keyDir, "known_hosts");
-    const sshPort = tb.app.mappedPort(22);
-    const [type, hostKey] = tb.app.hostKey.split(/\s+/);
-    await writeFile(knownHosts, `[${connectHost()}]:${sshPort} ${type} ${hostKey}\n`);
-    const ssh = `ssh -i ${key} -o UserKnownHostsFile=${knownHosts} -p ${sshPort} ${tb.config.deployUser}@${connectHost()}`;
+    const ssh = tb.sshCommand(tb.app, tb.config.deployUser, this.ctx.target!.deployKey.path);
     return tb.envs
       .filter((e) => !this.opts.envs || this.opts.envs.includes(e.name))
       .map((e) => ({

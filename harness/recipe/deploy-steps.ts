@@ -18,12 +18,7 @@ export const deploySteps: Step<RecipeContext>[] = [
     async run({ app, opts, tb }) {
       const src = `${APP_SOURCE}/${tb.config.project}`;
       await app.run(`rm -rf ${src} && mkdir -p ${src}`);
-      const ok = await app.ssh.putDirectory(opts.projectDir, src, {
-        recursive: true,
-        concurrency: 4,
-        validate: (path) => !/(__pycache__|\.pyc$|\/static$|\.sock$|\/\.git$)/.test(path),
-      });
-      if (!ok) throw new Error(`upload of ${opts.projectDir} to ${src} failed`);
+      await app.putDirectory(opts.projectDir, src, /(__pycache__|\.pyc$|\/static$|\.sock$|\/\.git$)/);
     },
   },
   {

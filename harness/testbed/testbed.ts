@@ -94,6 +94,11 @@ export class Testbed {
       const failure = settled.find((r) => r.status === "rejected");
       if (failure) throw failure.reason;
       const [app, db] = settled.map((r) => (r as PromiseFulfilledResult<Server>).value);
+      // For the ssh commands this testbed prints: each server's own key, checked, never skipped.
+      await writeFile(
+        join(keyDir, "known_hosts"),
+        [app!, db!].map((s) => `[${connectHost()}]:${s.mappedPort(22)} ${s.hostKey.split(/\s+/).slice(0, 2).join(" ")}\n`).join(""),
+      );
       this.log.info(`testbed ${id}: both servers running in ${formatDuration(Date.now() - started)}`);
       return new StartedTestbed(id, network, images, this.config, envs, app!, db!, admin, keyDir, this.keep, this.log);
     } catch (err) {
@@ -181,12 +186,22 @@ export class StartedTestbed implements AsyncDisposable {
     this.log.info(`testbed ${this.id}: removed in ${formatDuration(Date.now() - started)}`);
   }
 
+  /** The servers' host keys, as ssh's UserKnownHostsFile reads them. */
+  get knownHostsPath(): string {
+    return join(this.keyDir, "known_hosts");
+  }
+
+  /** An ssh command line that logs in to a server, checking its host key. */
+  sshCommand(server: Server, user = "root", key = this.adminKey.path): string {
+    return `ssh -i ${key} -o UserKnownHostsFile=${this.knownHostsPath} -p ${server.mappedPort(22)} ${user}@${connectHost()}`;
+  }
+
   /** How to get in and how to remove it, for a testbed left running. */
   howTo(): string {
     return [
       `testbed ${this.id} is still running:`,
-      `  app server: ssh -i ${this.adminKey.path} -p ${this.app.mappedPort(22)} -o StrictHostKeyChecking=no root@${connectHost()}`,
-      `  db server:  ssh -i ${this.adminKey.path} -p ${this.db.mappedPort(22)} -o StrictHostKeyChecking=no root@${connectHost()}`,
+      `  app server: ${this.sshCommand(this.app)}`,
+      `  db server:  ${this.sshCommand(this.db)}`,
       `  remove it:  npm run clean -- --testbed ${this.id}`,
     ].join("\n");
   }

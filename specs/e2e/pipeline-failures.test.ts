@@ -4,20 +4,9 @@ import { httpGet } from "../../harness/probes/http.ts";
 import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
 import { expectNoKeyIn } from "./checks.ts";
 import { jobLogs, onTestbed, pipelineTestbed } from "./support.ts";
+import { FAILING_MIGRATION } from "./fixture-changes.ts";
 
 const shared = pipelineTestbed();
-
-const BOOM = `from django.db import migrations
-
-
-def boom(apps, schema_editor):
-    raise RuntimeError("boom: this migration always fails")
-
-
-class Migration(migrations.Migration):
-    dependencies = [("notes", "0002_note_pinned")]
-    operations = [migrations.RunPython(boom)]
-`;
 
 /** Every file of the prod checkout with its size and time: any change on the server shows here. */
 const serverState = (s: ReturnType<typeof shared>) =>
@@ -56,12 +45,12 @@ describe("pipelines that must fail", () => {
     const branch = s.tb.config.defaultBranch;
     const served = await httpGet(s.tb.url("prod"));
     expect(served.status).toBe(200);
-    await s.data.repo.commit(branch, "A migration that fails", { write: { "notes/migrations/0003_boom.py": BOOM } });
+    await s.data.repo.commit(branch, "A migration that fails", { write: { [FAILING_MIGRATION.path]: FAILING_MIGRATION.content } });
     const r = await deployBranch(s.data.target, s.data.repo, branch);
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
     expect(logs).toMatch(/\$ ssh deploy-target "cd \/home\/my-awesome-project\/prod\/myproject && .* && python manage\.py migrate --noinput"\n/);
-    expect(logs).toContain("RuntimeError: boom: this migration always fails");
+    expect(logs).toContain(FAILING_MIGRATION.message);
     expect(logs).not.toMatch(/\$ ssh deploy-target sudo systemctl restart/);
     expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
     expectNoKeyIn(logs, s.data.target.deployKey.private);

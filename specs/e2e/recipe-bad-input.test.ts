@@ -4,18 +4,7 @@ import { fixtureVariant } from "../../harness/fixture.ts";
 import { StepError } from "../../harness/lifecycle/runner.ts";
 import { runRecipe } from "../../harness/recipe/recipe.ts";
 import { log, testbed } from "./support.ts";
-
-const BOOM = `from django.db import migrations
-
-
-def boom(apps, schema_editor):
-    raise RuntimeError("boom: this migration always fails")
-
-
-class Migration(migrations.Migration):
-    dependencies = [("notes", "0002_note_pinned")]
-    operations = [migrations.RunPython(boom)]
-`;
+import { FAILING_MIGRATION } from "./fixture-changes.ts";
 
 async function recipeError(changes: Parameters<typeof fixtureVariant>[0]): Promise<{ error: StepError; testbedId: string }> {
   await using project = await fixtureVariant(changes);
@@ -42,10 +31,10 @@ describe("bad input to the recipe", () => {
   });
 
   it("a migration that raises fails at the migrate step with the command, exit code and traceback", async () => {
-    const { error, testbedId } = await recipeError({ write: { "notes/migrations/0003_boom.py": BOOM } });
+    const { error, testbedId } = await recipeError({ write: { [FAILING_MIGRATION.path]: FAILING_MIGRATION.content } });
     expect(error.step).toBe("deploy: manage.py migrate");
     expect(error.message).toMatch(/manage\.py migrate --noinput` exited 1/);
-    expect(error.message).toContain("RuntimeError: boom: this migration always fails");
+    expect(error.message).toContain(FAILING_MIGRATION.message);
     expect(await listLabelled(testbedId)).toEqual({ containers: [], networks: [], volumes: [] });
   });
 });

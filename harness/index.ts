@@ -1,0 +1,24 @@
+// The harness's public surface, for specs and scripts of projects that adopt it.
+export { Testbed, StartedTestbed, TestbedStartError, type KeyPair } from "./testbed/testbed.ts";
+export { Server, CommandError } from "./testbed/server.ts";
+export { ensureSnapshots, type Snapshots } from "./testbed/snapshot.ts";
+export { environments, environment, DEFAULT_CONFIG, ENV_NAMES, type Environment, type EnvName, type DeploymentConfig } from "./envs.ts";
+export { ensureImages, type ImageSet } from "./images/catalog.ts";
+export { ensureEngine } from "./engine.ts";
+export { runRecipe, provisionSteps, type RecipeReport } from "./recipe/recipe.ts";
+export { generatePipeline, type PipelineOptions } from "./pipeline/generate.ts";
+export { gitlabCiSchemaErrors } from "./pipeline/schema.ts";
+export { runPipeline, type PipelineResult, type JobResult } from "./pipeline/executor.ts";
+export { GitRepo } from "./pipeline/repo.ts";
+export { provisionForPipeline, deployBranch, branchFor } from "./pipeline/testbed-deploy.ts";
+export { Sandbox, removeSandboxes } from "./sandbox.ts";
+export { Lifecycle } from "./lifecycle/lifecycle.ts";
+export { runSteps, concurrently, StepError, type Step } from "./lifecycle/runner.ts";
+export { parseKeepPolicy, shouldKeep, type KeepPolicy } from "./lifecycle/keep.ts";
+export * from "./probes/systemd.ts";
+export * from "./probes/socket.ts";
+export * from "./probes/http.ts";
+export * from "./probes/postgres.ts";
+export * from "./probes/files.ts";
+export { diagnostics } from "./probes/diagnostics.ts";
+export { streamLogger, silentLogger, type Logger } from "./log.ts";
