@@ -1,6 +1,7 @@
 import { describe, expect } from "vitest";
 import { ENV_NAMES } from "../../harness/envs.ts";
 import { FIXTURE_DIR } from "../../harness/fixture.ts";
+import { fileInfo } from "../../harness/probes/files.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { expectGunicornSocket, expectMigrations, expectPageFromOwnDatabase, expectStaticBytes } from "./checks.ts";
 import { onTestbed, recipeTestbed } from "./support.ts";
@@ -29,4 +30,13 @@ describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
   });
 
   onTestbed(shared, "has every migration of the fixture recorded in its own database", ({ tb }) => expectMigrations(tb, name, FIXTURE_DIR));
+
+  onTestbed(shared, "keeps its secrets in an environment file only the deploy user can read, outside the code", async ({ tb }) => {
+    const env = tb.env(name);
+    const info = await fileInfo(tb.app, env.envFile);
+    expect(info).toMatchObject({ exists: true, mode: "600", owner: tb.config.deployUser, group: tb.config.deployUser });
+    expect(env.envFile.startsWith(`${env.dir}/`)).toBe(false);
+    const asNginx = await tb.app.sh(`cat ${env.envFile}`, { user: "www-data" });
+    expect(asNginx.exitCode).not.toBe(0);
+  });
 });

@@ -51,7 +51,6 @@ describe("testbed foundation", () => {
 
   it("fails a start with a missing image clearly and leaves nothing behind", async () => {
     const missing = "django-deploy-testbed/appserver:does-not-exist";
-    const before = await docker().listContainers({ all: true, filters: { ancestor: [missing] } }).catch(() => []);
     const error = await testbed().withImage("appserver", missing).start().then(
       () => undefined,
       (e: unknown) => e,
@@ -63,6 +62,5 @@ describe("testbed foundation", () => {
     expect(err.message).toMatch(/Everything it had created was removed/);
     expect(err.testbedId).toMatch(/^ddt-test-/);
     expect(await listLabelled(err.testbedId!)).toEqual({ containers: [], networks: [], volumes: [] });
-    expect(before).toEqual([]);
   });
 });
