@@ -16,13 +16,3 @@ export function peakMemoryBytes(containerId: string): number | undefined {
   }
   return undefined;
 }
-
-export function currentMemoryBytes(containerId: string): number | undefined {
-  for (const path of [
-    `/sys/fs/cgroup/memory/docker/${containerId}/memory.usage_in_bytes`,
-    `/sys/fs/cgroup/docker/${containerId}/memory.current`,
-  ]) {
-    if (existsSync(path)) return Number(readFileSync(path, "utf8").trim());
-  }
-  return undefined;
-}

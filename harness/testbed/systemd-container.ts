@@ -24,8 +24,6 @@ export class StartedWhenRunning implements WaitStrategy {
  * and publishes its ports on loopback only.
  */
 export class SystemdContainer extends GenericContainer {
-  createdId: string | undefined;
-
   constructor(image: string) {
     super(image);
     this.withAddedCapabilities("SYS_ADMIN")
@@ -49,10 +47,6 @@ export class SystemdContainer extends GenericContainer {
     for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}) as Array<Array<{ HostIp?: string }>>) {
       for (const b of bindings) b.HostIp = publishHostIp();
     }
-  }
-
-  protected override async containerCreated(containerId: string): Promise<void> {
-    this.createdId = containerId;
   }
 }
 

@@ -68,28 +68,9 @@ export class Testbed {
       // allSettled, not all: a failure must not leave the other server still being created
       // while the cleanup below runs.
       const settled = await Promise.allSettled(
-        (["app", "db"] as const).map(async (role) => {
-          const container = new SystemdContainer(imageOf[role])
-            .withName(`${id}-${role}`)
-            .withHostname(SERVER_ALIASES[role])
-            .withLabels(labels)
-            .withOnlyNetwork(network, [SERVER_ALIASES[role]])
-            .withExposedPorts(...serverPorts[role])
-            .withCopyContentToContainer([{ content: admin.public + "\n", target: "/root/.ssh/authorized_keys", mode: 0o600 }]);
-          const where = `${SERVER_ALIASES[role]} (${role === "app" ? "app server" : "database server"})`;
-          // Checked here so a wrong reference never turns into a registry pull.
-          if (!(await imageExists(imageOf[role]))) {
-            throw new TestbedStartError(`${where}: image ${imageOf[role]} is not on this engine (run 'npm run images' to build the project's images)`, id);
-          }
-          const c = await container.start();
-          const boot = await waitForSystemd(c.getId(), where, this.bootTimeoutMs);
-          if (boot.state !== "running") {
-            throw new TestbedStartError(`${where}: systemd is ${boot.state}, not running; failed units:\n${boot.failed}`, id);
-          }
-          const hostKey = (await c.exec(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).output.trim();
-          const ports = new Map(serverPorts[role].map((p) => [p, c.getMappedPort(p)]));
-          return new Server(role, c.getId(), SERVER_ALIASES[role], ports, hostKey, admin.private);
-        }),
+        (["app", "db"] as const).map((role) =>
+          startServer({ id, role, image: imageOf[role], labels, network, ports: serverPorts[role], admin, bootTimeoutMs: this.bootTimeoutMs }),
+        ),
       );
       const failure = settled.find((r) => r.status === "rejected");
       if (failure) throw failure.reason;
@@ -113,6 +94,40 @@ export class Testbed {
       );
     }
   }
+}
+
+/** One systemd server: created on the testbed's network, booted to `running`, its host key read. */
+async function startServer(a: {
+  id: string;
+  role: ServerRole;
+  image: string;
+  labels: Record<string, string>;
+  network: string;
+  ports: number[];
+  admin: KeyPair;
+  bootTimeoutMs: number;
+}): Promise<Server> {
+  const alias = SERVER_ALIASES[a.role];
+  const where = `${alias} (${a.role === "app" ? "app server" : "database server"})`;
+  // Checked here so a wrong reference never turns into a registry pull.
+  if (!(await imageExists(a.image))) {
+    throw new TestbedStartError(`${where}: image ${a.image} is not on this engine (run 'npm run images' to build the project's images)`, a.id);
+  }
+  const c = await new SystemdContainer(a.image)
+    .withName(`${a.id}-${a.role}`)
+    .withHostname(alias)
+    .withLabels(a.labels)
+    .withOnlyNetwork(a.network, [alias])
+    .withExposedPorts(...a.ports)
+    .withCopyContentToContainer([{ content: a.admin.public + "\n", target: "/root/.ssh/authorized_keys", mode: 0o600 }])
+    .start();
+  const boot = await waitForSystemd(c.getId(), where, a.bootTimeoutMs);
+  if (boot.state !== "running") {
+    throw new TestbedStartError(`${where}: systemd is ${boot.state}, not running; failed units:\n${boot.failed}`, a.id);
+  }
+  const hostKey = (await c.exec(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).output.trim();
+  const ports = new Map(a.ports.map((p) => [p, c.getMappedPort(p)]));
+  return new Server(a.role, c.getId(), alias, ports, hostKey, a.admin.private);
 }
 
 function isComplete(images: Partial<ImageSet>): images is ImageSet {
@@ -170,10 +185,6 @@ export class StartedTestbed implements AsyncDisposable {
 
   markFailed(): void {
     this.failed = true;
-  }
-
-  get isFailed(): boolean {
-    return this.failed;
   }
 
   /** Removes every container, network and volume of this testbed, whatever the keep policy. */
