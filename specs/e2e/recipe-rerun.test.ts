@@ -6,8 +6,8 @@ import { unitState } from "../../harness/probes/systemd.ts";
 import { runRecipe } from "../../harness/recipe/recipe.ts";
 import { log, onTestbed, recipeTestbed } from "./support.ts";
 
-// Fresh servers: this spec is about the first run and the one after it.
-const shared = recipeTestbed("fresh");
+// Provisioned but not deployed: the first run here still deploys, migrates and renews every secret.
+const shared = recipeTestbed("provisioned");
 
 describe("running the recipe again", () => {
   onTestbed(shared, "changes nothing and loses no data", async ({ tb, data: report }) => {
