@@ -1,6 +1,5 @@
-import { rm } from "node:fs/promises";
-import { removeLabelled, isAbandoned, LABEL } from "./docker/labels.ts";
-import { cacheDir } from "./paths.ts";
+import { isAbandoned, LABEL } from "./docker/labels.ts";
+import { removeTestbeds } from "./testbed/cleanup.ts";
 import { lastLines, shellQuote } from "./docker/exec.ts";
 import type { EnvName } from "./envs.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
@@ -148,7 +147,7 @@ export class Sandbox {
     await c.repo?.[Symbol.asyncDispose]();
     if (c.tb) await c.tb.stop();
     // Anything this process created but had not handed over yet (an interrupted start).
-    await removeLabelled({ kinds: ["sandbox", "job"], where: (l) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true });
+    await removeTestbeds({ kinds: ["sandbox", "job"], where: (l) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true });
   }
 }
 
@@ -156,7 +155,5 @@ const isSandbox = (l: Record<string, string>) => l[LABEL.testbed]?.startsWith("d
 
 /** Removes sandboxes (with their job containers and keys): all of them, or only those a killed run left. */
 export async function removeSandboxes(which: "all" | "abandoned"): Promise<string[]> {
-  const r = await removeLabelled({ kinds: ["sandbox", "job"], where: (l) => isSandbox(l) && (which === "all" || isAbandoned(l)) });
-  await Promise.all(r.testbeds.map((id) => rm(cacheDir("testbeds", id), { recursive: true, force: true })));
-  return r.testbeds;
+  return (await removeTestbeds({ kinds: ["sandbox", "job"], where: (l) => isSandbox(l) && (which === "all" || isAbandoned(l)) })).testbeds;
 }

@@ -3,16 +3,16 @@
 import { rm } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { docker } from "../harness/docker/client.ts";
-import { removeLabelled } from "../harness/docker/labels.ts";
+import { removeTestbeds } from "../harness/testbed/cleanup.ts";
 import { IMAGE_LABEL } from "../harness/images/build.ts";
 import { cacheDir } from "../harness/paths.ts";
 import { log, main } from "./cli.ts";
 
 await main(async () => {
   const { values } = parseArgs({ options: { testbed: { type: "string" }, images: { type: "boolean" } } });
-  const r = await removeLabelled({ testbed: values.testbed });
+  const r = await removeTestbeds({ testbed: values.testbed });
   log.info(`removed ${r.containers.length} containers, ${r.networks.length} networks, ${r.volumes.length} volumes`);
-  await rm(cacheDir("testbeds", values.testbed ?? ""), { recursive: true, force: true });
+  if (!values.testbed) await rm(cacheDir("testbeds"), { recursive: true, force: true });
   if (values.images) {
     const images = await docker().listImages({ filters: { label: [IMAGE_LABEL] } });
     for (const img of images) await docker().getImage(img.Id).remove({ force: true });

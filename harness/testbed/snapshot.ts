@@ -26,7 +26,7 @@ export type Snapshots = Record<SnapshotStage, Snapshot>;
 export async function ensureSnapshots(opts: { base?: string; log: Logger }): Promise<Snapshots> {
   const images = await ensureImages({ base: opts.base, log: opts.log });
   const ids = await Promise.all([images.appserver, images.dbserver].map(async (r) => (await docker().getImage(r).inspect()).Id));
-  const key = await contentHash(PROJECT_ROOT, ["harness/recipe", "harness/envs.ts", "harness/wheelhouse.ts", "fixtures/myproject"], ids);
+  const key = await contentHash(PROJECT_ROOT, ["harness/recipe", "harness/envs.ts", "harness/wheelhouse.ts", "harness/remote.ts", "fixtures/myproject"], ids);
   const refs = (stage: SnapshotStage): Snapshot => ({
     appserver: `django-deploy-testbed/appserver-${stage}:${key}`,
     dbserver: `django-deploy-testbed/dbserver-${stage}:${key}`,

@@ -3,7 +3,8 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { docker } from "../docker/client.ts";
-import { labelsFor, removeLabelled, LABEL, type ResourceKind } from "../docker/labels.ts";
+import { labelsFor, LABEL, type ResourceKind } from "../docker/labels.ts";
+import { removeTestbeds } from "./cleanup.ts";
 import { environments, DEFAULT_CONFIG, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
 import type { EnvSecrets } from "../recipe/env-file.ts";
 import { imageExists } from "../images/build.ts";
@@ -83,7 +84,7 @@ export class Testbed {
       this.log.info(`testbed ${id}: both servers running in ${formatDuration(Date.now() - started)}`);
       return new StartedTestbed(id, network, images, this.config, envs, app!, db!, admin, keyDir, this.keep, this.log);
     } catch (err) {
-      await removeLabelled({ testbed: id }).catch(() => undefined);
+      await removeTestbeds({ testbed: id }).catch(() => undefined);
       await rm(keyDir, { recursive: true, force: true });
       const message = (err as Error).message;
       throw new TestbedStartError(
@@ -192,7 +193,7 @@ export class StartedTestbed implements AsyncDisposable {
     if (this.stopped) return;
     this.stopped = true;
     const started = Date.now();
-    await removeLabelled({ testbed: this.id });
+    await removeTestbeds({ testbed: this.id });
     await rm(this.keyDir, { recursive: true, force: true });
     this.log.info(`testbed ${this.id}: removed in ${formatDuration(Date.now() - started)}`);
   }

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { isAbandoned, LABEL, removeLabelled } from "../../harness/docker/labels.ts";
+import { isAbandoned, LABEL } from "../../harness/docker/labels.ts";
+import { removeOrphanKeyDirs, removeTestbeds } from "../../harness/testbed/cleanup.ts";
 import type { TestProject } from "vitest/node";
 import { ensureSnapshots, type Snapshots } from "../../harness/testbed/snapshot.ts";
 import { streamLogger } from "../../harness/log.ts";
@@ -10,10 +11,11 @@ const log = streamLogger(process.stderr, { progress: process.env.TESTBED_QUIET !
 /** Builds images once for all spec files and sweeps testbeds whose run was killed. */
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   process.env.TESTBED_OWNER_PID = String(process.pid);
-  const swept = await removeLabelled({ kinds: ["test", "job", "sandbox"], where: (l) => isAbandoned(l) });
+  const swept = await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => isAbandoned(l) });
   if (swept.containers.length + swept.networks.length + swept.volumes.length > 0) {
     log.info(`swept a killed run's leftovers: ${[...swept.containers, ...swept.networks, ...swept.volumes].join(", ")}`);
   }
+  await removeOrphanKeyDirs();
   // Detached, so Ctrl-C on the terminal does not reach it: it outlives vitest and cleans up after it.
   spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../../scripts/reaper.ts", import.meta.url)), String(process.pid)], {
     detached: true,
@@ -24,7 +26,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   return async () => {
     // Whatever this run created and did not keep on purpose goes, even if a spec forgot it.
     const mine = (l: Record<string, string>) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true && (l[LABEL.keep] ?? "never") === "never";
-    await removeLabelled({ kinds: ["test", "job", "sandbox"], where: mine });
+    await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: mine });
   };
 }
 
