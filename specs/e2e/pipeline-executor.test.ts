@@ -1,0 +1,82 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { docker } from "../../harness/docker/client.ts";
+import { labelsFor, listLabelled } from "../../harness/docker/labels.ts";
+import { FIXTURE_DIR } from "../../harness/fixture.ts";
+import { ensureImages } from "../../harness/images/catalog.ts";
+import { runPipeline } from "../../harness/pipeline/executor.ts";
+import { plainLog } from "../../harness/pipeline/job-script.ts";
+import { GitRepo } from "../../harness/pipeline/repo.ts";
+import { removeTestbeds } from "../../harness/testbed/cleanup.ts";
+import { log } from "./support.ts";
+
+// The executor on its own, with a pipeline that exercises what GitLab Runner does besides deploys.
+const PIPELINE = stringify({
+  stages: ["build", "deploy", "notify"],
+  variables: { GREETING: { value: "from the file" }, OVERRIDDEN: "by the file" },
+  build: {
+    stage: "build",
+    image: "$JOB_IMAGE",
+    before_script: ["echo before $CI_JOB_NAME"],
+    script: [
+      'echo "branch=$CI_COMMIT_BRANCH ref=$CI_COMMIT_REF_NAME default=$CI_DEFAULT_BRANCH source=$CI_PIPELINE_SOURCE"',
+      'echo "dir=$CI_PROJECT_DIR pwd=$(pwd) sha=$CI_COMMIT_SHA"',
+      'git rev-parse --abbrev-ref HEAD',
+      'test -f manage.py && echo "checkout ok"',
+      'echo "greeting=$GREETING overridden=$OVERRIDDEN"',
+      'echo "file at $TOKEN_FILE: $(cat "$TOKEN_FILE")"',
+    ],
+    after_script: ["echo after runs apart; exit 7"],
+  },
+  skipped_by_rules: { stage: "build", image: "$JOB_IMAGE", rules: [{ if: '$CI_COMMIT_BRANCH == "feature/x"', when: "never" }, { when: "on_success" }], script: ["echo nope"] },
+  deploy: { stage: "deploy", image: "$JOB_IMAGE", script: ["echo deploying", "false | cat", "echo never reached"] },
+  notify: { stage: "notify", image: "$JOB_IMAGE", script: ["echo too late"] },
+});
+
+describe("pipeline executor", () => {
+  it("runs selected jobs stage by stage as GitLab Runner would, and stops after a failed stage", async () => {
+    const id = `ddt-test-${randomBytes(3).toString("hex")}`;
+    const network = `${id}-net`;
+    await docker().createNetwork({ Name: network, Labels: labelsFor(id, "test") });
+    try {
+      await using repo = await GitRepo.fromDirectory(FIXTURE_DIR);
+      await repo.branch("feature/x", "master");
+      const { runner } = await ensureImages({ log });
+      const result = await runPipeline({
+        pipeline: PIPELINE,
+        repo,
+        branch: "feature/x",
+        network,
+        testbedId: id,
+        variables: { JOB_IMAGE: runner, OVERRIDDEN: "by the project", TOKEN_FILE: { value: "s3cr3t-file-content", file: true } },
+        log,
+      });
+      expect(result.status).toBe("failed");
+      expect(result.jobs.map((j) => [j.name, j.status])).toEqual([
+        ["build", "success"],
+        ["deploy", "failed"],
+        ["notify", "skipped"],
+      ]);
+      const build = plainLog(result.jobs[0]!.log);
+      expect(build).toContain("$ echo before $CI_JOB_NAME\nbefore build\n");
+      expect(build).toContain("branch=feature/x ref=feature/x default=master source=push");
+      expect(build).toMatch(/dir=\/builds\/testbed\/myproject pwd=\/builds\/testbed\/myproject sha=[0-9a-f]{40}/);
+      expect(build).toContain("\nfeature/x\n");
+      expect(build).toContain("checkout ok");
+      expect(build).toContain("greeting=from the file overridden=by the project");
+      expect(build).toMatch(/file at \/builds\/testbed\/myproject\.tmp\/TOKEN_FILE: s3cr3t-file-content/);
+      expect(build).toContain("Running after_script\n$ echo after runs apart; exit 7\nafter runs apart");
+      expect(build).toMatch(/Job succeeded\n$/);
+      const deploy = plainLog(result.jobs[1]!.log);
+      expect(result.jobs[1]!.exitCode).toBe(1);
+      expect(deploy).toContain("$ false | cat\n");
+      expect(deploy).not.toContain("never reached");
+      expect(deploy).toMatch(/ERROR: Job failed: exit code 1\n$/);
+      const left = await listLabelled(id);
+      expect(left.containers).toEqual([]);
+    } finally {
+      await removeTestbeds({ testbed: id });
+    }
+  });
+});
