@@ -1,7 +1,7 @@
 import { isAbandoned, LABEL } from "./docker/labels.ts";
 import { removeTestbeds } from "./testbed/cleanup.ts";
 import { lastLines, shellQuote } from "./docker/exec.ts";
-import type { EnvName } from "./envs.ts";
+import { ENV_NAMES, type EnvName } from "./envs.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
 import { ensureImages, type ImageSet } from "./images/catalog.ts";
 import { ensureSnapshots } from "./testbed/snapshot.ts";
@@ -84,7 +84,7 @@ export class Sandbox {
         },
       },
     ];
-    const names = this.opts.envs ?? ["dev", "staging", "prod"];
+    const names = this.opts.envs ?? ENV_NAMES;
     steps.push({
       name: "branches",
       phase: "deploy",
