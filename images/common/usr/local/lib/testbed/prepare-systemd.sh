@@ -12,5 +12,6 @@ systemctl mask \
 # Host keys are made per server at first boot, so every testbed has its own to verify.
 rm -f /etc/ssh/ssh_host_*
 systemctl enable ssh-hostkeys.service
-systemctl enable ssh.service 2>/dev/null || systemctl enable ssh.socket
+# Ubuntu 24.04 starts sshd by socket activation; Debian by ssh.service. Enabling both would conflict.
+if systemctl is-enabled --quiet ssh.socket 2>/dev/null; then :; else systemctl enable ssh.service; fi
 mkdir -p /root/.ssh && chmod 700 /root/.ssh
