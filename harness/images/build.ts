@@ -80,3 +80,14 @@ export async function buildImage(opts: {
   }
   opts.log.info(`image ${opts.name}: built in ${formatDuration(Date.now() - started)}`);
 }
+
+/**
+ * After a rebuild, removes this image's older tags: each change of inputs makes a new tag, and
+ * nothing else would ever remove the old ones. One still used by a container is left alone.
+ */
+export async function pruneOlderTags(name: string, current: string): Promise<void> {
+  const images = await docker().listImages({ filters: { label: [`${IMAGE_LABEL}=${name}`] } });
+  for (const img of images.filter((i) => !(i.RepoTags ?? []).includes(current))) {
+    await docker().getImage(img.Id).remove({ force: false }).catch(() => undefined);
+  }
+}

@@ -3,7 +3,7 @@ import { docker } from "../docker/client.ts";
 import type { Logger } from "../log.ts";
 import { formatDuration } from "../log.ts";
 import { DEFAULT_BASE, ensureBaseImage } from "./base.ts";
-import { buildImage, imageExists } from "./build.ts";
+import { buildImage, imageExists, pruneOlderTags } from "./build.ts";
 import { contentHash } from "./hash.ts";
 
 export const IMAGES_DIR = fileURLToPath(new URL("../../images/", import.meta.url));
@@ -47,6 +47,7 @@ export async function ensureImages(opts: { base?: string; log: Logger }): Promis
       if (!(await imageExists(ref))) {
         built++;
         await buildImage({ name, ref, contextDir: IMAGES_DIR, entries: CONTEXTS[name], dockerfile: `${name}/Dockerfile`, buildArgs: { BASE: base }, log: opts.log });
+        await pruneOlderTags(name, ref);
       }
       return ref;
     }),

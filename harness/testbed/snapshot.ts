@@ -1,6 +1,6 @@
 import { docker } from "../docker/client.ts";
 import { contentHash } from "../images/hash.ts";
-import { IMAGE_LABEL, imageExists } from "../images/build.ts";
+import { IMAGE_LABEL, imageExists, pruneOlderTags } from "../images/build.ts";
 import { ensureImages } from "../images/catalog.ts";
 import { formatDuration, type Logger } from "../log.ts";
 import { FIXTURE_DIR } from "../fixture.ts";
@@ -46,6 +46,14 @@ export async function ensureSnapshots(opts: { base?: string; log: Logger }): Pro
   } finally {
     await tb.stop();
   }
+  // Older generations go, children first (a deployed snapshot is built on a provisioned one, which
+  // is built on the server image): otherwise the engine refuses to remove the parents.
+  for (const stage of ["deployed", "provisioned"] as const) {
+    await pruneOlderTags(`appserver-${stage}`, snapshots[stage].appserver);
+    await pruneOlderTags(`dbserver-${stage}`, snapshots[stage].dbserver);
+  }
+  await pruneOlderTags("appserver", images.appserver);
+  await pruneOlderTags("dbserver", images.dbserver);
   opts.log.info(`snapshots: ready in ${formatDuration(Date.now() - started)}`);
   return snapshots;
 }
