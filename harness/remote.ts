@@ -27,14 +27,27 @@ export interface RunResult {
 export class Remote {
   private constructor(readonly where: string, readonly ssh: NodeSSH) {}
 
-  static async connect(where: string, config: SshConfig): Promise<Remote> {
-    const ssh = new NodeSSH();
-    try {
-      await ssh.connect(config);
-    } catch (err) {
-      throw new Error(`${where}: ssh to ${config.username}@${config.host}:${config.port} failed: ${(err as Error).message}`);
+  /**
+   * Connects, retrying only what a server still coming up answers (refused or dropped before the
+   * handshake) until `timeoutMs`; a refused key or host key fails at once.
+   */
+  static async connect(where: string, config: SshConfig, timeoutMs = 10_000): Promise<Remote> {
+    const started = Date.now();
+    for (;;) {
+      const ssh = new NodeSSH();
+      try {
+        await ssh.connect(config);
+        return new Remote(where, ssh);
+      } catch (err) {
+        ssh.dispose();
+        const message = (err as Error).message;
+        const transient = /ECONNREFUSED|ECONNRESET|Connection lost before handshake/.test(message);
+        if (!transient || Date.now() - started > timeoutMs) {
+          throw new Error(`${where}: ssh to ${config.username}@${config.host}:${config.port} failed after ${Math.round((Date.now() - started) / 1000)} s: ${message}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
-    return new Remote(where, ssh);
   }
 
   async run(command: string, opts: RunOptions = {}): Promise<RunResult> {

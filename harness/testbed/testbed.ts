@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { docker } from "../docker/client.ts";
+import { dockerExec } from "../docker/exec.ts";
 import { labelsFor, LABEL, type ResourceKind } from "../docker/labels.ts";
 import { removeTestbeds } from "./cleanup.ts";
 import { environments, DEFAULT_CONFIG, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
@@ -126,7 +127,11 @@ async function startServer(a: {
   if (boot.state !== "running") {
     throw new TestbedStartError(`${where}: systemd is ${boot.state}, not running; failed units:\n${boot.failed}`, a.id);
   }
-  const hostKey = (await c.exec(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).output.trim();
+  const hostKey = (await dockerExec(c.getId(), ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).stdout.trim();
+  // Every ssh connection checks this key: an empty or garbled read would fail them all later.
+  if (!/^ssh-ed25519 [A-Za-z0-9+/=]+/.test(hostKey)) {
+    throw new TestbedStartError(`${where}: cannot read its ssh host key (got "${hostKey.slice(0, 80)}")`, a.id);
+  }
   const ports = new Map(a.ports.map((p) => [p, c.getMappedPort(p)]));
   return new Server(a.role, c.getId(), alias, ports, hostKey, a.admin.private);
 }

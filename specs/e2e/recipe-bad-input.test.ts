@@ -15,7 +15,7 @@ async function recipeError(changes: Parameters<typeof fixtureVariant>[0]): Promi
     testbedId = tb.id;
     error = await runRecipe(tb, { projectDir: project.dir, log }).then(() => undefined, (e: unknown) => e);
   }
-  expect(error).toBeInstanceOf(StepError);
+  expect(error, String((error as Error)?.message ?? error)).toBeInstanceOf(StepError);
   return { error: error as StepError, testbedId };
 }
 
