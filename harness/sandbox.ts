@@ -1,4 +1,4 @@
-import { isAbandoned, LABEL } from "./docker/labels.ts";
+import { isAbandoned, isOwnedBy, LABEL } from "./docker/labels.ts";
 import { removeTestbeds } from "./testbed/cleanup.ts";
 import { lastLines, shellQuote } from "./docker/exec.ts";
 import { ENV_NAMES, type EnvName } from "./envs.ts";
@@ -147,7 +147,7 @@ export class Sandbox {
     await c.repo?.[Symbol.asyncDispose]();
     if (c.tb) await c.tb.stop();
     // Anything this process created but had not handed over yet (an interrupted start).
-    await removeTestbeds({ kinds: ["sandbox", "job"], where: (l) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true });
+    await removeTestbeds({ kinds: ["sandbox", "job"], where: (l) => isSandbox(l) && isOwnedBy(l) });
   }
 }
 

@@ -3,11 +3,11 @@
 // Vitest exits a millisecond after SIGINT, too soon for any cleanup of its own.
 import { hostname } from "node:os";
 import { setTimeout as delay } from "node:timers/promises";
-import { LABEL } from "../harness/docker/labels.ts";
+import { isKept, isOwnedBy, ownerLabel } from "../harness/docker/labels.ts";
 import { removeTestbeds } from "../harness/testbed/cleanup.ts";
 
 const pid = Number(process.argv[2]);
-const owner = `${hostname()}:${pid}`;
+const owner = ownerLabel({ host: hostname(), pid });
 
 function alive(p: number): boolean {
   try {
@@ -23,7 +23,7 @@ if (!Number.isInteger(pid) || pid <= 1) {
   process.exit(2);
 }
 while (alive(pid)) await delay(250);
-const r = await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => l[LABEL.owner] === owner && (l[LABEL.keep] ?? "never") === "never" });
+const r = await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => isOwnedBy(l, owner) && !isKept(l) });
 if (r.containers.length + r.networks.length) {
   process.stderr.write(`\n[reaper] the test run ended early; removed ${r.containers.length} containers and ${r.networks.length} networks it left\n`);
 }

@@ -5,7 +5,7 @@
 //   npm run sandbox -- --fresh           provision bare servers, not the recipe's snapshot
 //   npm run sandbox -- down              remove every sandbox left on this machine
 import { parseArgs } from "node:util";
-import { LABEL } from "../harness/docker/labels.ts";
+import { isKept, isOwnedBy } from "../harness/docker/labels.ts";
 import { removeTestbeds } from "../harness/testbed/cleanup.ts";
 import { parseEnvNames } from "../harness/envs.ts";
 import { timingSummary } from "../harness/lifecycle/runner.ts";
@@ -47,7 +47,7 @@ await main(async () => {
     if (interrupted && Date.now() - interrupted < 1500) return;
     if (interrupted) {
       log.info("second interrupt: forcing removal");
-      void removeTestbeds({ where: (l) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true && l[LABEL.keep] !== "always" }).finally(() => process.exit(130));
+      void removeTestbeds({ where: (l) => isOwnedBy(l) && !isKept(l) }).finally(() => process.exit(130));
       return;
     }
     interrupted = Date.now();

@@ -47,10 +47,19 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Made by `owner`: by default, this run (see ownerLabel). */
+export function isOwnedBy(labels: Record<string, string>, owner = ownerLabel()): boolean {
+  return labels[LABEL.owner] === owner;
+}
+
+/** Left running on purpose (TESTBED_KEEP, sandbox --keep): only `npm run clean` or `sandbox down` removes it. */
+export function isKept(labels: Record<string, string>): boolean {
+  return (labels[LABEL.keep] ?? "never") !== "never";
+}
+
 /** A resource is abandoned when the process that made it is gone (and it was not kept on purpose). */
 export function isAbandoned(labels: Record<string, string>, now = Date.now()): boolean {
-  // Kept on purpose (TESTBED_KEEP, sandbox --keep): only `npm run clean` or `sandbox down` removes it.
-  if (labels[LABEL.keep] && labels[LABEL.keep] !== "never") return false;
+  if (isKept(labels)) return false;
   const [host, pidText] = (labels[LABEL.owner] ?? "").split(":");
   const created = Number(labels[LABEL.created] ?? 0);
   if (host !== hostname()) return created < now - 6 * 3600_000; // another machine's run: only when clearly stale

@@ -3,10 +3,14 @@ import { docker } from "../docker/client.ts";
 import { LABEL, removeLabelled, type Selector, type SweepReport } from "../docker/labels.ts";
 import { cacheDir } from "../paths.ts";
 
-/** Removes testbeds' containers, networks and volumes by label, and their key directories. */
+/**
+ * Removes testbeds' containers, networks and volumes by label, and their key directories (a named
+ * testbed's too when nothing of it reached the engine, e.g. a start that failed early).
+ */
 export async function removeTestbeds(sel: Selector): Promise<SweepReport> {
   const report = await removeLabelled(sel);
-  await Promise.all(report.testbeds.map((id) => rm(cacheDir("testbeds", id), { recursive: true, force: true })));
+  const ids = new Set([...report.testbeds, ...(sel.testbed ? [sel.testbed] : [])]);
+  await Promise.all([...ids].map((id) => rm(cacheDir("testbeds", id), { recursive: true, force: true })));
   return report;
 }
 

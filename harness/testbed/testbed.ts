@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import ssh2 from "ssh2";
 import { docker } from "../docker/client.ts";
@@ -86,7 +86,6 @@ export class Testbed {
       return new StartedTestbed(id, network, images, this.config, envs, app!, db!, admin, keyDir, this.keep, this.log);
     } catch (err) {
       await removeTestbeds({ testbed: id }).catch(() => undefined);
-      await rm(keyDir, { recursive: true, force: true });
       const message = (err as Error).message;
       throw new TestbedStartError(
         `testbed ${id}: start failed after ${formatDuration(Date.now() - started)}: ${message}\n` +
@@ -199,7 +198,6 @@ export class StartedTestbed implements AsyncDisposable {
     this.stopped = true;
     const started = Date.now();
     await removeTestbeds({ testbed: this.id });
-    await rm(this.keyDir, { recursive: true, force: true });
     this.log.info(`testbed ${this.id}: removed in ${formatDuration(Date.now() - started)}`);
   }
 

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { isAbandoned, LABEL } from "../../harness/docker/labels.ts";
+import { isAbandoned, isKept, isOwnedBy } from "../../harness/docker/labels.ts";
 import { removeOrphanKeyDirs, removeTestbeds } from "../../harness/testbed/cleanup.ts";
 import type { TestProject } from "vitest/node";
 import { ensureSnapshots, type Snapshots } from "../../harness/testbed/snapshot.ts";
@@ -25,8 +25,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   project.provide("snapshots", await ensureSnapshots({ base: process.env.TESTBED_BASE, log }));
   return async () => {
     // Whatever this run created and did not keep on purpose goes, even if a spec forgot it.
-    const mine = (l: Record<string, string>) => l[LABEL.owner]?.endsWith(`:${process.pid}`) === true && (l[LABEL.keep] ?? "never") === "never";
-    await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: mine });
+    await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => isOwnedBy(l) && !isKept(l) });
   };
 }
 
