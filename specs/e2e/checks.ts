@@ -10,6 +10,11 @@ import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 
 /** The assertions every deployed environment must pass, whichever way it was deployed. */
 
+/** Writes a row to the sample app's table in an environment's own database, as the app's role. */
+export function addNote(tb: StartedTestbed, name: EnvName, text: string, pinned = false): Promise<unknown> {
+  return withDatabase(tb, tb.env(name), (c) => c.query("INSERT INTO notes_note (text, created, pinned) VALUES ($1, now(), $2)", [text, pinned]));
+}
+
 export async function expectGunicornSocket(tb: StartedTestbed, name: EnvName): Promise<void> {
   const env = tb.env(name);
   expect(await unitState(tb.app, env.unit)).toMatchObject({ activeState: "active", subState: "running" });
@@ -21,10 +26,8 @@ export async function expectPageFromOwnDatabase(tb: StartedTestbed, name: EnvNam
   const env = tb.env(name);
   expect(await listeningTcpPorts(tb.app)).toContain(env.port);
   const marker = `note for ${name} ${Date.now()}`;
-  const count = await withDatabase(tb, env, async (c) => {
-    await c.query("INSERT INTO notes_note (text, created, pinned) VALUES ($1, now(), false)", [marker]);
-    return Number((await c.query("SELECT count(*) AS n FROM notes_note")).rows[0].n);
-  });
+  await addNote(tb, name, marker);
+  const count = await withDatabase(tb, env, async (c) => Number((await c.query("SELECT count(*) AS n FROM notes_note")).rows[0].n));
   const page = await httpGet(tb.url(name));
   expect(page.status).toBe(200);
   expect(page.text).toContain(text);

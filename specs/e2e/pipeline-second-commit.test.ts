@@ -5,7 +5,7 @@ import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { appliedMigrations, withDatabase } from "../../harness/probes/postgres.ts";
 import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
-import { expectDeployed, expectNoKeyIn } from "./checks.ts";
+import { addNote, expectDeployed, expectNoKeyIn } from "./checks.ts";
 import { jobLogs, onTestbed, pipelineTestbed } from "./support.ts";
 
 const shared = pipelineTestbed();
@@ -31,7 +31,7 @@ describe("a second commit through the pipeline", () => {
     await expectDeployed(tb, "prod", FIXTURE_DIR);
 
     const marker = `written before the second deploy ${Date.now()}`;
-    await withDatabase(tb, prod, (c) => c.query("INSERT INTO notes_note (text, created, pinned) VALUES ($1, now(), false)", [marker]));
+    await addNote(tb, "prod", marker);
     const venvBefore = await tb.app.check(`stat -c '%i %Y' ${prod.venv}/bin/python ${prod.venv}/pyvenv.cfg && ${prod.venv}/bin/pip freeze`);
     expect(await tb.app.check(`test -e ${prod.dir}/notes/apps.py && echo present`)).toBe("present\n");
 

@@ -4,6 +4,7 @@ import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { withDatabase } from "../../harness/probes/postgres.ts";
 import { unitState } from "../../harness/probes/systemd.ts";
 import { runRecipe } from "../../harness/recipe/recipe.ts";
+import { addNote } from "./checks.ts";
 import { log, onTestbed, recipeTestbed } from "./support.ts";
 
 // Provisioned but not deployed: the first run here still deploys, migrates and renews every secret.
@@ -14,7 +15,7 @@ describe("running the recipe again", () => {
     expect(report.applied.dev!.length).toBeGreaterThan(0);
     const marker = `kept across re-runs ${Date.now()}`;
     for (const name of ENV_NAMES) {
-      await withDatabase(tb, tb.env(name), (c) => c.query("INSERT INTO notes_note (text, created, pinned) VALUES ($1, now(), true)", [marker]));
+      await addNote(tb, name, marker, true);
     }
     const managed = [
       "/etc/systemd/system/gunicorn.target",
