@@ -1,4 +1,5 @@
 import { NodeSSH, type Config as SshConfig } from "node-ssh";
+import { TimeoutError, waitFor } from "./deadline.ts";
 import { lastLines, shellQuote } from "./docker/exec.ts";
 
 export class RemoteCommandError extends Error {
@@ -33,21 +34,27 @@ export class Remote {
    */
   static async connect(where: string, config: SshConfig, timeoutMs = 10_000): Promise<Remote> {
     const started = Date.now();
-    for (;;) {
-      const ssh = new NodeSSH();
-      try {
-        await ssh.connect(config);
-        return new Remote(where, ssh);
-      } catch (err) {
-        ssh.dispose();
-        const message = (err as Error).message;
-        const transient = /ECONNREFUSED|ECONNRESET|Connection lost before handshake/.test(message);
-        if (!transient || Date.now() - started > timeoutMs) {
-          throw new Error(`${where}: ssh to ${config.username}@${config.host}:${config.port} failed after ${Math.round((Date.now() - started) / 1000)} s: ${message}`);
+    const fail = (message: string) =>
+      new Error(`${where}: ssh to ${config.username}@${config.host}:${config.port} failed after ${Math.round((Date.now() - started) / 1000)} s: ${message}`);
+    // waitFor retries what the probe throws; a final refusal is returned instead, so it ends the wait.
+    const outcome = await waitFor(
+      "ssh",
+      async (): Promise<NodeSSH | Error> => {
+        const ssh = new NodeSSH();
+        try {
+          return await ssh.connect(config);
+        } catch (err) {
+          ssh.dispose();
+          if (/ECONNREFUSED|ECONNRESET|Connection lost before handshake/.test((err as Error).message)) throw err;
+          return err as Error;
         }
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+      },
+      { timeoutMs },
+    ).catch((err: TimeoutError) => {
+      throw fail((err.lastError as Error)?.message ?? err.message);
+    });
+    if (outcome instanceof Error) throw fail(outcome.message);
+    return new Remote(where, outcome);
   }
 
   async run(command: string, opts: RunOptions = {}): Promise<RunResult> {

@@ -23,8 +23,8 @@ export class BaseImageError extends Error {
 export function hostDebianMirror(): string | undefined {
   if (process.env.TESTBED_DEBIAN_MIRROR) return process.env.TESTBED_DEBIAN_MIRROR;
   const texts: string[] = [];
-  for (const dir of ["/etc/apt/sources.list.d"]) {
-    if (!existsSync(dir)) continue;
+  const dir = "/etc/apt/sources.list.d";
+  if (existsSync(dir)) {
     for (const f of readdirSync(dir).filter((f) => /\.(sources|list)$/.test(f))) texts.push(readFileSync(join(dir, f), "utf8"));
   }
   if (existsSync("/etc/apt/sources.list")) texts.push(readFileSync("/etc/apt/sources.list", "utf8"));
