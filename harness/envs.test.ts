@@ -10,7 +10,9 @@ describe("environment table", () => {
       port: 7030,
       dir: "/home/my-awesome-project/dev/myproject",
       unit: "gunicorn@dev",
-      socket: "/home/my-awesome-project/dev/myproject/myproject.sock",
+      socket: "/home/my-awesome-project/dev/myproject.sock",
+      releases: "/home/my-awesome-project/dev/releases",
+      venv: "/home/my-awesome-project/dev/myproject/myprojectenv",
       database: "myproject_dev",
       branch: { kind: "other" },
     });

@@ -1,6 +1,7 @@
 /**
  * The environment table: the single source for units, nginx sites, pipeline jobs and assertions.
- * Everything that names a port, path, unit, database or branch derives it from here.
+ * Everything that names a port, path, unit, database or branch derives it from here, and every
+ * path comes from one function (envPaths) that the unit template calls with "%i".
  */
 
 export type EnvName = "dev" | "staging" | "prod";
@@ -30,21 +31,48 @@ export const DEFAULT_CONFIG: DeploymentConfig = {
   defaultBranch: "master",
 };
 
-export interface Environment {
+/** How many complete releases an environment keeps (the live one included). */
+export const RELEASES_KEPT = 5;
+
+/**
+ * Where an environment lives on the app server. `name` is an environment or systemd's "%i", so the
+ * template unit and the table can never disagree.
+ *
+ *   ~/<env>/myproject        the live path (the seed's), a symlink to one release, switched by rename
+ *   ~/<env>/releases/<id>    complete releases, each with its code, collected static files and a
+ *                            link `myprojectenv` to its venv
+ *   ~/<env>/venvs/<key>      venvs, one per requirements.txt and Python, shared by releases
+ *   ~/<env>/shared/          what outlives every release (uploads)
+ *   ~/<env>/myproject.env    settings and secrets, mode 0600
+ *   ~/<env>/myproject.sock   gunicorn's socket, held by systemd across restarts
+ */
+export function envPaths(config: DeploymentConfig, name: EnvName | "%i") {
+  const home = `/home/${config.deployUser}`;
+  const root = `${home}/${name}`;
+  const dir = `${root}/${config.project}`;
+  return {
+    home,
+    root,
+    dir,
+    releases: `${root}/releases`,
+    venvs: `${root}/venvs`,
+    shared: `${root}/shared`,
+    venv: `${dir}/${config.project}env`,
+    staticRoot: `${dir}/static`,
+    envFile: `${root}/${config.project}.env`,
+    socket: `${root}/${config.project}.sock`,
+  };
+}
+
+export type EnvPaths = ReturnType<typeof envPaths>;
+
+export interface Environment extends EnvPaths {
   name: EnvName;
   /** The GitLab job that deploys it. */
   job: string;
   port: number;
   branch: BranchRule;
-  home: string;
-  /** The project checkout the pipeline rsyncs into. */
-  dir: string;
-  venv: string;
-  staticRoot: string;
-  /** Secrets and database settings, outside the rsync tree, mode 0600. */
-  envFile: string;
   unit: string;
-  socket: string;
   database: string;
   role: string;
   /** nginx site name under sites-available. */
@@ -57,36 +85,30 @@ const ROWS: ReadonlyArray<{ name: EnvName; job: string; offset: number; branch: 
   { name: "prod", job: "production", offset: 2, branch: { kind: "default" } },
 ];
 
+/** The unit name of an environment, or of the template with "%i". */
+export const gunicornUnit = (name: EnvName | "%i") => `gunicorn@${name}`;
+
 export function environments(config: Partial<DeploymentConfig> = {}): Environment[] {
   const c = { ...DEFAULT_CONFIG, ...config };
   validateConfig(c);
-  const home = `/home/${c.deployUser}`;
-  return ROWS.map(({ name, job, offset, branch }) => {
-    const dir = `${home}/${name}/${c.project}`;
-    const slug = c.project.replace(/[^a-z0-9_]/gi, "_").toLowerCase();
-    return {
-      name,
-      job,
-      port: c.basePort + offset,
-      branch,
-      home,
-      dir,
-      venv: `${dir}/${c.project}env`,
-      staticRoot: `${dir}/static`,
-      envFile: `${home}/${name}/${c.project}.env`,
-      unit: `gunicorn@${name}`,
-      socket: `${dir}/${c.project}.sock`,
-      database: `${slug}_${name}`,
-      role: `${slug}_${name}`,
-      site: `${c.project}-${name}`,
-    };
-  });
+  const slug = c.project.toLowerCase();
+  return ROWS.map(({ name, job, offset, branch }) => ({
+    name,
+    job,
+    port: c.basePort + offset,
+    branch,
+    ...envPaths(c, name),
+    unit: gunicornUnit(name),
+    database: `${slug}_${name}`,
+    role: `${slug}_${name}`,
+    site: `${c.project}-${name}`,
+  }));
 }
 
-export function environment(name: EnvName, config: Partial<DeploymentConfig> = {}): Environment {
-  return environments(config).find((e) => e.name === name)!;
-}
-
+/**
+ * Names go into paths, unit files, sudoers and SQL identifiers; they are quoted wherever they are
+ * used (harness/quote.ts), and checked here so that a bad one fails early with a clear message.
+ */
 export function validateConfig(c: DeploymentConfig): void {
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(c.deployUser)) {
     throw new Error(`deploy user "${c.deployUser}": not a valid Linux user name (lowercase letters, digits, '-' and '_', at most 32)`);

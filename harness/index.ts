@@ -1,11 +1,11 @@
 // The harness's public surface, for specs and scripts of projects that adopt it.
 export { Testbed, StartedTestbed, TestbedStartError, type KeyPair } from "./testbed/testbed.ts";
 export { Server, CommandError } from "./testbed/server.ts";
-export { ensureSnapshots, type Snapshots } from "./testbed/snapshot.ts";
-export { environments, environment, DEFAULT_CONFIG, ENV_NAMES, type Environment, type EnvName, type DeploymentConfig } from "./envs.ts";
+export { ensureSnapshots, type Snapshots } from "./snapshot.ts";
+export { environments, envPaths, DEFAULT_CONFIG, ENV_NAMES, type Environment, type EnvName, type DeploymentConfig } from "./envs.ts";
 export { ensureImages, type ImageSet } from "./images/catalog.ts";
 export { ensureEngine } from "./engine.ts";
-export { runRecipe, provisionSteps, type RecipeReport } from "./recipe/recipe.ts";
+export { provision, deploy, provisionAndDeploy, type RecipeReport } from "./recipe/recipe.ts";
 export { generatePipeline, type PipelineOptions } from "./pipeline/generate.ts";
 export { gitlabCiSchemaErrors } from "./pipeline/schema.ts";
 export { runPipeline, type PipelineResult, type JobResult } from "./pipeline/executor.ts";

@@ -85,12 +85,12 @@ export class Remote {
   }
 
   /** Uploads a directory over sftp; `skip` leaves out local paths that match. */
-  async putDirectory(local: string, remote: string, skip?: RegExp): Promise<void> {
+  async putDirectory(local: string, remote: string, skip?: (localPath: string) => boolean): Promise<void> {
     const failed: string[] = [];
     const ok = await this.ssh.putDirectory(local, remote, {
       recursive: true,
       concurrency: 4,
-      validate: (path) => !skip?.test(path),
+      validate: (path) => !skip?.(path),
       tick: (localPath, _remotePath, error) => {
         if (error) failed.push(`${localPath}: ${error.message}`);
       },

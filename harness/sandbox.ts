@@ -4,7 +4,7 @@ import { lastLines, shellQuote } from "./docker/exec.ts";
 import { ENV_NAMES, type EnvName } from "./envs.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
 import { ensureImages, type ImageSet } from "./images/catalog.ts";
-import { ensureSnapshots } from "./testbed/snapshot.ts";
+import { ensureSnapshots } from "./snapshot.ts";
 import { Lifecycle } from "./lifecycle/lifecycle.ts";
 import { concurrently, type Step } from "./lifecycle/runner.ts";
 import type { Logger } from "./log.ts";

@@ -15,7 +15,7 @@ import { silentLogger } from "../harness/log.ts";
 import { cacheDir, PROJECT_ROOT } from "../harness/paths.ts";
 import { GitRepo } from "../harness/pipeline/repo.ts";
 import { branchFor, deployBranch, provisionForPipeline } from "../harness/pipeline/testbed-deploy.ts";
-import { ensureSnapshots } from "../harness/testbed/snapshot.ts";
+import { ensureSnapshots } from "../harness/snapshot.ts";
 import { Testbed } from "../harness/testbed/testbed.ts";
 import { ensureWheelhouse } from "../harness/wheelhouse.ts";
 import { log, main } from "./cli.ts";

@@ -5,25 +5,31 @@ export interface DeployTimings {
   job: string;
   totalMs: number;
   containerStartMs: number;
+  newMs: number;
   rsyncMs: number;
-  pipMs: number;
-  migrateMs: number;
+  venvMs: number;
+  checkMs: number;
   collectstaticMs: number;
-  restartMs: number;
+  migrateMs: number;
+  switchMs: number;
+  verifyMs: number;
 }
 
-/** Splits a deploy job's time by what its commands do, read from the log's timestamps. */
+/** Splits a deploy job's time by the release tool's steps, read from the log's timestamps. */
 export function deployTimings(job: JobResult): DeployTimings {
   const t = commandTimings(job.log);
-  const sum = (re: RegExp) => t.filter((c) => re.test(c.command)).reduce((s, c) => s + c.ms, 0);
+  const step = (name: string) => t.filter((c) => new RegExp(`-release \\w+ ${name}\\b`).test(c.command)).reduce((s, c) => s + c.ms, 0);
   return {
     job: job.name,
     totalMs: job.durationMs,
     containerStartMs: job.startMs,
-    rsyncMs: sum(/^rsync /),
-    pipMs: sum(/pip install/),
-    migrateMs: sum(/manage\.py migrate/),
-    collectstaticMs: sum(/manage\.py collectstatic/),
-    restartMs: sum(/systemctl (restart|status) gunicorn@/),
+    newMs: step("new"),
+    rsyncMs: t.filter((c) => c.command.startsWith("rsync ")).reduce((s, c) => s + c.ms, 0),
+    venvMs: step("venv"),
+    checkMs: step("check"),
+    collectstaticMs: step("collectstatic"),
+    migrateMs: step("migrate"),
+    switchMs: step("switch"),
+    verifyMs: step("verify"),
   };
 }

@@ -8,7 +8,7 @@ import { connectHost, publishHostIp } from "../docker/host.ts";
 import { environments } from "../envs.ts";
 import { envFile } from "../recipe/env-file.ts";
 import { nginxSite } from "../recipe/nginx.ts";
-import { gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
+import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
 import { DEFAULT_CONFIG } from "../envs.ts";
 
 /**
@@ -77,12 +77,14 @@ export async function floorRun(images: { appserver: string; dbserver: string }, 
       until,
       `adduser --disabled-password --gecos '' ${u} >/dev/null && chmod 711 /home/${u}`,
       heredoc("/etc/systemd/system/gunicorn.target", gunicornTarget()),
-      heredoc("/etc/systemd/system/gunicorn@.service", gunicornTemplate(DEFAULT_CONFIG, envs)),
+      heredoc("/etc/systemd/system/gunicorn@.service", gunicornTemplate(DEFAULT_CONFIG)),
+      heredoc("/etc/systemd/system/gunicorn@.socket", gunicornSocket(DEFAULT_CONFIG)),
       ...envs.map((e) => heredoc(`/etc/nginx/sites-enabled/${e.site}`, nginxSite(e))),
-      ...envs.map((e) => `mkdir -p ${e.home}/${e.name} && ` + heredoc(e.envFile, envFile(e, secrets, "mydatabaseserver", ["127.0.0.1", "localhost", "myappserver"]))),
-      ...envs.map((e) => `cp -r /srv/src/myproject ${e.dir}`),
+      ...envs.map((e) => `mkdir -p ${e.releases} ${e.venvs} && ` + heredoc(e.envFile, envFile(e, secrets, "mydatabaseserver", ["127.0.0.1", "localhost", "myappserver"]))),
+      // The release layout at its simplest: one release, its venv, and the live link.
+      ...envs.map((e) => `cp -r /srv/src/myproject ${e.releases}/floor && ln -s releases/floor ${e.dir} && ln -s ../../venvs/floor ${e.venv}`),
       `chown -R ${u}:${u} /home/${u}`,
-      ...envs.map((e) => `(${sh(e, `python3 -m venv ${e.venv} && ${e.venv}/bin/pip install -q --no-index --find-links /srv/wheelhouse -r requirements.txt`)}) &`),
+      ...envs.map((e) => `(${sh(e, `python3 -m venv ${e.venvs}/floor && ${e.venv}/bin/pip install -q --no-index --find-links /srv/wheelhouse -r requirements.txt`)}) &`),
       "wait",
     ].join("\n");
     const appDeploy = [

@@ -24,6 +24,8 @@ export interface PipelineRun {
   network: string;
   /** Labels the job containers as the testbed's, so its cleanup removes them. */
   testbedId: string;
+  /** Run only these jobs, manual ones included, as a person pressing "play" on each would. */
+  jobs?: string[];
   log?: Logger;
 }
 
@@ -88,9 +90,15 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   const globalVars = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...userPlain };
 
   const jobs = Object.entries(doc).filter(([name, v]) => !RESERVED.has(name) && !name.startsWith(".") && typeof v === "object" && v !== null) as Array<[string, JobDef]>;
-  const selected = stages.flatMap((stage) =>
-    jobs.filter(([name, job]) => (job.stage ?? "test") === stage && jobWhen(job, { ...globalVars, CI_JOB_NAME: name }) === "on_success").map(([name, job]) => ({ name, job, stage })),
-  );
+  const runs = (name: string, job: JobDef): boolean => {
+    const when = jobWhen(job, { ...globalVars, CI_JOB_NAME: name });
+    return run.jobs ? run.jobs.includes(name) && (when === "on_success" || when === "manual") : when === "on_success";
+  };
+  const selected = stages.flatMap((stage) => jobs.filter(([name, job]) => (job.stage ?? "test") === stage && runs(name, job)).map(([name, job]) => ({ name, job, stage })));
+  const unplayable = (run.jobs ?? []).filter((name) => !selected.some((j) => j.name === name));
+  if (unplayable.length) {
+    throw new Error(`pipeline on ${run.branch}: no job ${unplayable.join(", ")} to run (its rules do not select it for this branch, or it does not exist)`);
+  }
   log.info(`pipeline on ${run.branch} (${sha.slice(0, 8)}): ${selected.length ? selected.map((j) => j.name).join(", ") : "no jobs"}`);
 
   const results: JobResult[] = [];

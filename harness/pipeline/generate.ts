@@ -1,6 +1,7 @@
 import { stringify } from "yaml";
 import { DEFAULT_CONFIG, environments, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
-import { syncExcludes } from "../recipe/deliver.ts";
+import { raw } from "../quote.ts";
+import { RELEASE_STEPS, releaseCommand, UPLOAD_EXCLUDES } from "../recipe/release.ts";
 
 export type RuleStyle = "rules" | "only-except";
 
@@ -41,27 +42,42 @@ function setupScript(): string[] {
     `if [ -f "$SSH_PRIVATE_KEY" ]; then install -m 600 "$SSH_PRIVATE_KEY" ~/.ssh/id_deploy; else (umask 077 && printf '%s\\n' "$SSH_PRIVATE_KEY" > ~/.ssh/id_deploy); fi`,
     `if [ -f "$SSH_KNOWN_HOSTS" ]; then install -m 644 "$SSH_KNOWN_HOSTS" ~/.ssh/known_hosts; else printf '%s\\n' "$SSH_KNOWN_HOSTS" > ~/.ssh/known_hosts; fi`,
     // The server's host key is checked against SSH_KNOWN_HOSTS: StrictHostKeyChecking yes, not the seed's no.
-    `printf 'Host deploy-target\\n  HostName %s\\n  Port %s\\n  User %s\\n  IdentityFile ~/.ssh/id_deploy\\n  IdentitiesOnly yes\\n  StrictHostKeyChecking yes\\n  BatchMode yes\\n' "$DEPLOY_HOST" "$DEPLOY_PORT" "$DEPLOY_USER" > ~/.ssh/config`,
+    `printf 'Host deploy-target\\n  HostName %s\\n  Port %s\\n  User %s\\n  IdentityFile ~/.ssh/id_deploy\\n  IdentitiesOnly yes\\n  StrictHostKeyChecking yes\\n  BatchMode yes\\n  ConnectTimeout 10\\n  ServerAliveInterval 15\\n  ServerAliveCountMax 4\\n' "$DEPLOY_HOST" "$DEPLOY_PORT" "$DEPLOY_USER" > ~/.ssh/config`,
   ];
 }
 
+/**
+ * The deploy, as the release tool's steps (harness/recipe/release.ts: the recipe runs the same ones).
+ * One ssh command per step, so the log names and times each; only `switch` touches what is live.
+ */
 function deployScript(env: Environment, config: DeploymentConfig, checkMigrations: boolean): string[] {
-  const excludes = syncExcludes(config).map((e) => `--exclude=${q(e)}`).join(" ");
-  // One ssh command per step, so the log names the step that failed and times each one.
-  // Double quotes: $PIP_EXTRA_ARGS is the job's value; nothing else in them expands.
-  const inProject = (command: string) =>
-    `ssh deploy-target "cd ${env.dir} && set -a && . ${env.envFile} && set +a && . ${env.venv}/bin/activate && ${command}"`;
+  const onServer = (step: string, release: string | undefined, extra: ReturnType<typeof raw>[] = []) =>
+    `ssh deploy-target ${releaseCommand(config, env, step, release === undefined ? undefined : raw(release), extra)}`;
+  const excludes = UPLOAD_EXCLUDES.map((e) => `--exclude=${e}`).join(" ");
   return [
-    // --delete removes what the commit removed; the excludes keep the venv, static files and socket.
-    `rsync -rlc --delete ${excludes} ./ deploy-target:${env.dir}/`,
-    inProject("pip install --disable-pip-version-check $PIP_EXTRA_ARGS -r requirements.txt"),
-    ...(checkMigrations ? [inProject("python manage.py makemigrations --check --dry-run")] : []),
-    inProject("python manage.py migrate --noinput"),
-    inProject("python manage.py collectstatic --noinput"),
-    `ssh deploy-target sudo systemctl restart ${env.unit}`,
-    `ssh deploy-target sudo systemctl status ${env.unit}`,
+    // A new, empty release directory; the code goes there, never into the live one.
+    `RELEASE=$(${onServer("new", '"$CI_COMMIT_SHA"')})`,
+    `rsync -rlc ${excludes} ./ "deploy-target:$RELEASE/"`,
+    ...RELEASE_STEPS.map(({ step }) =>
+      onServer(step, '"$RELEASE"', step === "venv" ? [raw("$PIP_EXTRA_ARGS")] : step === "check" && checkMigrations ? [raw("--migrations")] : []),
+    ),
     `echo "Deployed $CI_COMMIT_SHORT_SHA to ${env.name}"`,
   ];
+}
+
+/** Back to the previous release, or to $ROLLBACK_TO (a release or commit); migrations are not reversed. */
+function rollbackScript(env: Environment, config: DeploymentConfig): string[] {
+  return [
+    `ssh deploy-target ${releaseCommand(config, env, "rollback", undefined, [raw('${ROLLBACK_TO:+--to "$ROLLBACK_TO"}'), raw("${ROLLBACK_ALLOW_MIGRATIONS:+--allow-migrations}")])}`,
+    `ssh deploy-target ${releaseCommand(config, env, "verify")}`,
+  ];
+}
+
+/** The same branch selection, as a job a person starts by hand. */
+function manual(selection: Record<string, unknown>): Record<string, unknown> {
+  const rules = selection.rules as Array<{ if: string; when?: string }> | undefined;
+  if (!rules) return { ...selection, when: "manual", allow_failure: true };
+  return { rules: rules.map((r) => (r.when === "never" ? r : { ...r, when: "manual" })), allow_failure: true };
 }
 
 function branchSelection(env: Environment, all: Environment[], style: RuleStyle, production: string | undefined, defaultBranch: string): Record<string, unknown> {
@@ -85,6 +101,9 @@ function branchSelection(env: Environment, all: Environment[], style: RuleStyle,
   };
 }
 
+/** The manual job that rolls an environment back. */
+export const rollbackJob = (env: Environment) => `rollback-${env.job}`;
+
 /** The deploy pipeline as a plain object, from the environment table and the options. */
 export function pipelineObject(opts: PipelineOptions = {}): Record<string, unknown> {
   const config = { ...DEFAULT_CONFIG, ...opts.config };
@@ -102,15 +121,17 @@ export function pipelineObject(opts: PipelineOptions = {}): Record<string, unkno
     },
   };
   for (const env of envs) {
-    doc[env.job] = {
+    const common = {
       stage: "deploy",
       image: "$DEPLOY_IMAGE",
       environment: { name: env.name },
+      // One deploy or rollback of an environment at a time.
       resource_group: `deploy-${env.name}`,
-      ...branchSelection(env, all, style, opts.productionBranch, config.defaultBranch),
-      before_script: setupScript(),
-      script: deployScript(env, config, opts.checkMigrations ?? false),
+      timeout: "15 minutes",
     };
+    const selection = branchSelection(env, all, style, opts.productionBranch, config.defaultBranch);
+    doc[env.job] = { ...common, ...selection, before_script: setupScript(), script: deployScript(env, config, opts.checkMigrations ?? false) };
+    doc[rollbackJob(env)] = { ...common, ...manual(selection), before_script: setupScript(), script: rollbackScript(env, config) };
   }
   return doc;
 }

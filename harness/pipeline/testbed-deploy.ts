@@ -1,8 +1,7 @@
 import type { EnvName, Environment } from "../envs.ts";
-import { runSteps, type StepTiming } from "../lifecycle/runner.ts";
-import { closeContext, openContext } from "../recipe/context.ts";
+import type { StepTiming } from "../lifecycle/runner.ts";
 import { APP_WHEELHOUSE } from "../recipe/context.ts";
-import { provisionSteps } from "../recipe/recipe.ts";
+import { provision } from "../recipe/recipe.ts";
 import { SERVER_ALIASES } from "../testbed/server.ts";
 import type { KeyPair, StartedTestbed } from "../testbed/testbed.ts";
 import { runPipeline, type PipelineResult, type VariableValue } from "./executor.ts";
@@ -24,34 +23,29 @@ export function knownHostsLine(tb: StartedTestbed): string {
   return `${SERVER_ALIASES.app} ${type} ${key}`;
 }
 
-export async function provisionForPipeline(tb: StartedTestbed, opts: { projectDir: string; envs?: EnvName[] }): Promise<PipelineTarget> {
-  const deployKey = await tb.newKey("ci-deploy");
-  const ctx = await openContext(tb, { projectDir: opts.projectDir, envs: opts.envs, deployKeys: [deployKey.public] });
-  try {
-    const timings = await runSteps(provisionSteps, ctx, ctx.log);
-    return {
-      tb,
-      deployKey,
-      timings,
-      variables: {
-        SSH_PRIVATE_KEY: { value: deployKey.private, file: true },
-        SSH_KNOWN_HOSTS: knownHostsLine(tb),
-        DEPLOY_IMAGE: tb.images.runner,
-        // Servers cannot reach PyPI: pip installs from the wheelhouse the recipe uploaded.
-        PIP_EXTRA_ARGS: `--no-index --find-links ${APP_WHEELHOUSE}`,
-      },
-    };
-  } finally {
-    closeContext(ctx);
-  }
+/** The CI/CD variables for a testbed and its deploy key. */
+export function pipelineVariables(tb: StartedTestbed, deployKey: KeyPair): Record<string, VariableValue> {
+  return {
+    SSH_PRIVATE_KEY: { value: deployKey.private, file: true },
+    SSH_KNOWN_HOSTS: knownHostsLine(tb),
+    DEPLOY_IMAGE: tb.images.runner,
+    // Servers cannot reach PyPI: pip installs from the wheelhouse the recipe uploaded.
+    PIP_EXTRA_ARGS: `--no-index --find-links ${APP_WHEELHOUSE}`,
+  };
 }
 
-/** Runs the generated pipeline for `branch` against the testbed. */
+export async function provisionForPipeline(tb: StartedTestbed, opts: { projectDir: string; envs?: EnvName[] }): Promise<PipelineTarget> {
+  const deployKey = await tb.newKey("ci-deploy");
+  const report = await provision(tb, { projectDir: opts.projectDir, envs: opts.envs, deployKeys: [deployKey.public] });
+  return { tb, deployKey, timings: report.timings, variables: pipelineVariables(tb, deployKey) };
+}
+
+/** Runs the generated pipeline for `branch` against the testbed (`jobs`: play these manual jobs only). */
 export function deployBranch(
   target: PipelineTarget,
   repo: GitRepo,
   branch: string,
-  overrides: { variables?: Record<string, VariableValue>; pipeline?: PipelineOptions } = {},
+  overrides: { variables?: Record<string, VariableValue>; pipeline?: PipelineOptions; jobs?: string[] } = {},
 ): Promise<PipelineResult> {
   return runPipeline({
     pipeline: generatePipeline(overrides.pipeline),
@@ -59,6 +53,7 @@ export function deployBranch(
     branch,
     defaultBranch: target.tb.config.defaultBranch,
     variables: { ...target.variables, ...overrides.variables },
+    jobs: overrides.jobs,
     network: target.tb.network,
     testbedId: target.tb.id,
     log: target.tb.log,

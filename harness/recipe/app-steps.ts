@@ -1,15 +1,16 @@
 import { readdir } from "node:fs/promises";
 import type { Step } from "../lifecycle/runner.ts";
+import { raw, sh } from "../quote.ts";
 import { ensureWheelhouse } from "../wheelhouse.ts";
-import { SERVER_ALIASES } from "../testbed/server.ts";
 import { APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
-import { ALLOWED_HOSTS } from "./deliver.ts";
+import { ALLOWED_HOSTS, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
 import { nginxSite } from "./nginx.ts";
+import { RELEASE_TOOL_SOURCE, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
 import { sudoersRule } from "./sudoers.ts";
-import { gunicornTarget, gunicornTemplate } from "./units.ts";
+import { gunicornSocket, gunicornTarget, gunicornTemplate } from "./units.ts";
 
-/** One-time setup of the app server: the deploy user, its directories, venvs, units, sites, sudo. */
+/** One-time setup of the app server: the deploy user, its directories, units, sites, sudo, release tool. */
 export const appSteps: Step<RecipeContext>[] = [
   {
     name: "app: deploy user",
@@ -18,22 +19,22 @@ export const appSteps: Step<RecipeContext>[] = [
       const user = tb.config.deployUser;
       const home = tb.envs[0]!.home;
       await app.run(
-        `id -u ${user} >/dev/null 2>&1 || adduser --disabled-password --gecos '' ${user} >/dev/null; ` +
+        sh`id -u ${user} >/dev/null 2>&1 || adduser --disabled-password --gecos '' ${user} >/dev/null; ` +
           // nginx (www-data) must traverse the home to reach static files and sockets; it lists nothing.
-          `chmod 711 ${home} && install -d -m 700 -o ${user} -g ${user} ${home}/.ssh`,
+          sh`chmod 711 ${home} && install -d -m 700 -o ${user} -g ${user} ${`${home}/.ssh`}`,
       );
       const keys = (opts.deployKeys ?? []).map((k) => k.trim()).join("\n");
       await app.writeFile(`${home}/.ssh/authorized_keys`, keys ? `${keys}\n` : "", "600", `${user}:${user}`);
     },
   },
   {
-    name: "app: directories and virtualenvs",
+    name: "app: environment directories",
     phase: "provision",
     async run(ctx) {
       const user = ctx.tb.config.deployUser;
       await forEachEnv(ctx, async (env) => {
-        await ctx.app.run(`install -d -m 711 -o ${user} -g ${user} ${env.home}/${env.name} ${env.dir}`);
-        await ctx.app.run(`test -x ${env.venv}/bin/python || python3 -m venv ${env.venv}`, { as: user });
+        // Releases, venvs and uploads under the environment; the live path is made by the first switch.
+        await ctx.app.run(sh`install -d -m 711 -o ${user} -g ${user} ${[env.root, env.releases, env.venvs, env.shared]}`);
       });
     },
   },
@@ -44,13 +45,12 @@ export const appSteps: Step<RecipeContext>[] = [
       const probe = await ctx.app.run(`python3 -c 'import sys, platform; print("%d.%d" % sys.version_info[:2], platform.machine())'`);
       const [version, machine] = probe.stdout.trim().split(" ") as [string, string];
       const local = await ensureWheelhouse(`${ctx.opts.projectDir}/requirements.txt`, { version, machine }, ctx.log);
-      const present = new Set((await ctx.app.run(`mkdir -p ${APP_WHEELHOUSE} && ls ${APP_WHEELHOUSE}`)).stdout.split("\n"));
+      const present = new Set((await ctx.app.run(sh`mkdir -p ${APP_WHEELHOUSE} && ls ${APP_WHEELHOUSE}`)).stdout.split("\n"));
       const missing = (await readdir(local)).filter((f) => f.endsWith(".whl") && !present.has(f));
       if (missing.length) {
         await ctx.app.ssh.putFiles(missing.map((f) => ({ local: `${local}/${f}`, remote: `${APP_WHEELHOUSE}/${f}` })));
-        await ctx.app.run(`chmod 644 ${APP_WHEELHOUSE}/*.whl`);
+        await ctx.app.run(sh`chmod 644 ${raw(`${APP_WHEELHOUSE}/*.whl`)}`);
       }
-      ctx.remoteWheelhouse = APP_WHEELHOUSE;
     },
   },
   {
@@ -59,19 +59,30 @@ export const appSteps: Step<RecipeContext>[] = [
     async run(ctx) {
       const user = ctx.tb.config.deployUser;
       await forEachEnv(ctx, async (env) => {
-        const content = envFile(env, ctx.tb.secrets[env.name], SERVER_ALIASES.db, ALLOWED_HOSTS);
+        const content = envFile(env, ctx.tb.secrets[env.name], DB_HOST, ALLOWED_HOSTS);
         if (await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`)) ctx.changed.add(env.name);
       });
+    },
+  },
+  {
+    name: "app: release tool",
+    phase: "provision",
+    async run({ app, tb }) {
+      await app.writeFile(releaseToolPath(tb.config), RELEASE_TOOL_SOURCE, "755");
+      await app.writeFile(releaseToolConfigPath(tb.config), releaseToolConfig(tb.config, tb.envs), "644");
     },
   },
   {
     name: "app: gunicorn units",
     phase: "provision",
     async run({ app, tb, envs }) {
-      const a = await app.writeFile("/etc/systemd/system/gunicorn.target", gunicornTarget(), "644");
-      const b = await app.writeFile("/etc/systemd/system/gunicorn@.service", gunicornTemplate(tb.config, tb.envs), "644");
-      if (a || b) await app.run("systemctl daemon-reload");
-      await app.run(`systemctl enable --quiet gunicorn.target ${envs.map((e) => e.unit).join(" ")}`);
+      const written = [
+        await app.writeFile("/etc/systemd/system/gunicorn.target", gunicornTarget(), "644"),
+        await app.writeFile("/etc/systemd/system/gunicorn@.service", gunicornTemplate(tb.config), "644"),
+        await app.writeFile("/etc/systemd/system/gunicorn@.socket", gunicornSocket(tb.config), "644"),
+      ];
+      if (written.some(Boolean)) await app.run("systemctl daemon-reload");
+      await app.run(sh`systemctl enable --quiet gunicorn.target ${envs.map((e) => e.unit)}`);
     },
   },
   {
@@ -80,11 +91,12 @@ export const appSteps: Step<RecipeContext>[] = [
     async run({ app, envs }) {
       let changed = false;
       for (const env of envs) {
-        changed = (await app.writeFile(`/etc/nginx/sites-available/${env.site}`, nginxSite(env), "644")) || changed;
+        const available = `/etc/nginx/sites-available/${env.site}`;
         const link = `/etc/nginx/sites-enabled/${env.site}`;
-        const linked = await app.run(`test "$(readlink ${link})" = /etc/nginx/sites-available/${env.site}`, { allowFailure: true });
+        changed = (await app.writeFile(available, nginxSite(env), "644")) || changed;
+        const linked = await app.run(sh`test "$(readlink ${link})" = ${available}`, { allowFailure: true });
         if (linked.code !== 0) {
-          await app.run(`ln -sfn /etc/nginx/sites-available/${env.site} ${link}`);
+          await app.run(sh`ln -sfn ${available} ${link}`);
           changed = true;
         }
       }

@@ -21,10 +21,14 @@ export interface RecipeContext {
   envs: Environment[];
   opts: RecipeOptions;
   log: Logger;
-  /** Filled by the wheelhouse step: where the wheels are on the app server. */
-  remoteWheelhouse?: string;
-  /** Environments whose code, settings or units changed, so they need a restart. */
+  /** Environments whose settings changed, so their gunicorn must restart even without a new release. */
   changed: Set<EnvName>;
+  /** The project's commit (a content hash of its files), set by the upload. */
+  commit?: string;
+  /** The release each environment is preparing in this run; absent when its live release is current. */
+  releases: Partial<Record<EnvName, string>>;
+  /** Environments that got a new release or a restart in this run. */
+  restarted: Set<EnvName>;
   /** Migrations applied per environment in this run ("notes.0002_note_pinned"). */
   applied: Partial<Record<EnvName, string[]>>;
 }
@@ -43,6 +47,8 @@ export async function openContext(tb: StartedTestbed, opts: RecipeOptions): Prom
     opts,
     log: opts.log ?? tb.log,
     changed: new Set(),
+    releases: {},
+    restarted: new Set(),
     applied: {},
   };
 }

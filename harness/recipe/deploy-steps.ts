@@ -1,86 +1,97 @@
-import { shellQuote } from "../docker/exec.ts";
-import type { Environment } from "../envs.ts";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import type { EnvName } from "../envs.ts";
+import { listFiles } from "../images/hash.ts";
 import type { Step } from "../lifecycle/runner.ts";
 import { waitForEnvironment } from "../probes/ready.ts";
+import { sh } from "../quote.ts";
 import { APP_SOURCE, APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
-import { syncExcludes } from "./deliver.ts";
+import { RELEASE_STEPS, releaseCommand, UPLOAD_EXCLUDES, type ReleaseStep } from "./release.ts";
 
-/** A command run as the deploy user inside the environment's project, with its settings loaded. */
-export function inProject(env: Environment, command: string): string {
-  return `set -a && . ${env.envFile} && set +a && cd ${env.dir} && ${command}`;
+/** Local files that never go to the server: caches, collected static files, sockets, git. */
+const NOT_UPLOADED = /^(static|\.git|\.release[^/]*)(\/|$)|(^|\/)__pycache__(\/|$)|\.pyc$|\.sock$/;
+
+/** The project's "commit" when it is a directory, not a repository: a hash of what is uploaded. */
+export async function projectCommit(dir: string): Promise<string> {
+  const h = createHash("sha256");
+  for (const file of (await listFiles(dir, ["."])).filter((f) => !NOT_UPLOADED.test(f))) {
+    h.update(`${file}\0`).update(await readFile(join(dir, file))).update("\0");
+  }
+  return h.digest("hex").slice(0, 40);
 }
 
-/** The seed's manual deployment, corrected: no makemigrations on the server, no `yes yes |`. */
+const sourceDir = (ctx: RecipeContext) => `${APP_SOURCE}/${ctx.tb.config.project}`;
+
+/** Runs `fn` for the environments that are getting a new release in this run. */
+const forEachRelease = (ctx: RecipeContext, fn: (name: EnvName, release: string) => Promise<void>) =>
+  forEachEnv({ ...ctx, envs: ctx.envs.filter((e) => ctx.releases[e.name]) }, (env) => fn(env.name, ctx.releases[env.name]!));
+
+/** One step of the release tool, for every environment getting a release: the pipeline runs the same. */
+function releaseStep(step: ReleaseStep, title: string): Step<RecipeContext> {
+  return {
+    name: `${step === "verify" ? "verify" : "deploy"}: ${title}`,
+    phase: step === "verify" ? "verify" : "deploy",
+    async run(ctx) {
+      await forEachRelease(ctx, async (name, release) => {
+        const env = ctx.tb.env(name);
+        const extra = step === "venv" ? ["--no-index", "--find-links", APP_WHEELHOUSE] : [];
+        const r = await ctx.app.run(releaseCommand(ctx.tb.config, env, step, release, extra), { as: ctx.tb.config.deployUser });
+        if (step === "migrate") ctx.applied[name] = [...r.stdout.matchAll(/Applying (\S+)\.\.\. OK/g)].map((m) => m[1]!);
+        if (step === "switch") ctx.restarted.add(name);
+      });
+    },
+  };
+}
+
+/**
+ * The seed's manual deployment, made safe: each environment gets a new release, prepared completely
+ * (requirements, check, static files, migrations) before one atomic switch, by the same release
+ * tool and steps as the pipeline. An environment whose live release is this commit is left alone.
+ */
 export const deploySteps: Step<RecipeContext>[] = [
   {
     name: "deploy: upload the project",
     phase: "deploy",
-    async run({ app, opts, tb }) {
-      const src = `${APP_SOURCE}/${tb.config.project}`;
-      await app.run(`rm -rf ${src} && mkdir -p ${src}`);
-      await app.putDirectory(opts.projectDir, src, /(__pycache__|\.pyc$|\/static$|\.sock$|\/\.git$)/);
+    async run(ctx) {
+      const commit = (ctx.commit = await projectCommit(ctx.opts.projectDir));
+      await forEachEnv(ctx, async (env) => {
+        const live = await ctx.app.run(sh`cat ${`${env.dir}/.release.json`} 2>/dev/null || true`);
+        const liveCommit = live.stdout.trim() ? (JSON.parse(live.stdout) as { commit: string }).commit : undefined;
+        if (liveCommit !== commit) ctx.releases[env.name] = "pending";
+      });
+      ctx.applied = Object.fromEntries(ctx.envs.map((e) => [e.name, []]));
+      if (!Object.keys(ctx.releases).length) return;
+      await ctx.app.run(sh`rm -rf ${sourceDir(ctx)} && mkdir -p ${sourceDir(ctx)}`);
+      await ctx.app.putDirectory(ctx.opts.projectDir, sourceDir(ctx), (path) => NOT_UPLOADED.test(relative(ctx.opts.projectDir, path)));
+      await ctx.app.run(sh`chmod -R a+rX ${sourceDir(ctx)}`);
     },
   },
   {
-    name: "deploy: sync code",
+    name: "deploy: new release",
     phase: "deploy",
     async run(ctx) {
-      const { config } = ctx.tb;
-      const excludes = syncExcludes(config).map((e) => `--exclude=${shellQuote(e)}`).join(" ");
-      await forEachEnv(ctx, async (env) => {
-        // Checksums, not times: an unchanged file is left alone, so a re-run changes nothing.
-        const r = await ctx.app.run(
-          `rsync -rlc --delete --itemize-changes --chown=${config.deployUser}:${config.deployUser} --chmod=Du=rwx,Dgo=rx,Fu=rw,Fgo=r ${excludes} ` +
-            `${APP_SOURCE}/${config.project}/ ${env.dir}/ && chmod 755 ${env.dir}/manage.py`,
-        );
-        if (r.stdout.trim()) ctx.changed.add(env.name);
+      const user = ctx.tb.config.deployUser;
+      await forEachRelease(ctx, async (name) => {
+        const env = ctx.tb.env(name);
+        const release = (await ctx.app.run(releaseCommand(ctx.tb.config, env, "new", ctx.commit!), { as: user })).stdout.trim().split("\n").at(-1)!;
+        ctx.releases[name] = release;
+        const excludes = UPLOAD_EXCLUDES.map((e) => `--exclude=${e}`);
+        await ctx.app.run(sh`rsync -rl --chmod=Du=rwx,Dgo=rx,Fu=rw,Fgo=r ${excludes} ${`${sourceDir(ctx)}/`} ${`${release}/`}`, { as: user });
       });
     },
   },
+  ...RELEASE_STEPS.map(({ step, title }) => releaseStep(step, title)),
   {
-    name: "deploy: pip install -r requirements.txt",
+    name: "deploy: restart for changed settings",
     phase: "deploy",
     async run(ctx) {
+      // A live release that is current still needs a restart when its environment file changed.
       await forEachEnv(ctx, async (env) => {
-        const r = await ctx.app.run(
-          inProject(env, `${env.venv}/bin/pip install --disable-pip-version-check --no-index --find-links ${ctx.remoteWheelhouse ?? APP_WHEELHOUSE} -r requirements.txt`),
-          { as: ctx.tb.config.deployUser },
-        );
-        if (/Successfully installed/.test(r.stdout)) ctx.changed.add(env.name);
+        if (ctx.releases[env.name] || !ctx.changed.has(env.name)) return;
+        await ctx.app.run(sh`systemctl restart ${env.unit}`);
+        ctx.restarted.add(env.name);
       });
-    },
-  },
-  {
-    name: "deploy: manage.py migrate",
-    phase: "deploy",
-    async run(ctx) {
-      await forEachEnv(ctx, async (env) => {
-        const r = await ctx.app.run(inProject(env, `${env.venv}/bin/python manage.py migrate --noinput`), { as: ctx.tb.config.deployUser });
-        const applied = [...r.stdout.matchAll(/Applying (\S+)\.\.\. OK/g)].map((m) => m[1]!);
-        ctx.applied[env.name] = applied;
-        if (applied.length) ctx.changed.add(env.name);
-      });
-    },
-  },
-  {
-    name: "deploy: manage.py collectstatic",
-    phase: "deploy",
-    async run(ctx) {
-      await forEachEnv(ctx, async (env) => {
-        await ctx.app.run(inProject(env, `${env.venv}/bin/python manage.py collectstatic --noinput`), { as: ctx.tb.config.deployUser });
-      });
-    },
-  },
-  {
-    name: "deploy: restart gunicorn",
-    phase: "deploy",
-    async run(ctx) {
-      await forEachEnv(ctx, async (env) => {
-        // Restart only what changed: a re-run of an unchanged recipe keeps every process as it was.
-        const verb = ctx.changed.has(env.name) ? "restart" : "start";
-        await ctx.app.run(`systemctl ${verb} ${env.unit}`);
-      });
-      await ctx.app.run("systemctl start gunicorn.target");
     },
   },
   {

@@ -5,10 +5,22 @@ export interface EnvSecrets {
   dbPassword: string;
 }
 
-/** The environment file gunicorn and manage.py read (mode 0600, outside the rsync tree). */
+/**
+ * One value in double quotes, escaped so that systemd's EnvironmentFile= (gunicorn), the release
+ * tool (manage.py) and even a shell's `.` read the same bytes: inside double quotes all three
+ * take `\\`, `\"`, `` \` `` and `\$` as escapes, and systemd never expands `$`.
+ */
+export function envFileValue(key: string, value: string): string {
+  if (/[\n\r\0]/.test(value)) throw new Error(`environment file: ${key} contains a line break or NUL, which an environment file cannot hold`);
+  return `"${value.replace(/[\\"`$]/g, "\\$&")}"`;
+}
+
+/** The environment file gunicorn and manage.py read (mode 0600, outside every release). */
 export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, allowedHosts: string[]): string {
   const lines: Record<string, string> = {
     DJANGO_ENV: env.name,
+    // Said outright: production never depends on a default for DEBUG.
+    DJANGO_DEBUG: env.name === "dev" ? "1" : "0",
     DJANGO_SECRET_KEY: secrets.secretKey,
     DJANGO_ALLOWED_HOSTS: allowedHosts.join(","),
     DATABASE_HOST: dbHost,
@@ -17,5 +29,5 @@ export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, a
     DATABASE_USER: env.role,
     DATABASE_PASSWORD: secrets.dbPassword,
   };
-  return Object.entries(lines).map(([k, v]) => `${k}=${v}`).join("\n") + "\n";
+  return Object.entries(lines).map(([k, v]) => `${k}=${envFileValue(k, v)}`).join("\n") + "\n";
 }

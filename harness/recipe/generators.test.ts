@@ -4,7 +4,7 @@ import { envFile } from "./env-file.ts";
 import { nginxSite } from "./nginx.ts";
 import { HBA_BEGIN, HBA_END, pgHbaBlock, withHbaBlock } from "./pg-hba.ts";
 import { sudoersRule } from "./sudoers.ts";
-import { gunicornTarget, gunicornTemplate } from "./units.ts";
+import { gunicornSocket, gunicornTarget, gunicornTemplate } from "./units.ts";
 
 const envs = environments();
 const [dev, staging] = envs as [typeof envs[0], typeof envs[0]];
@@ -16,8 +16,8 @@ function directive(unit: string, key: string): string {
 }
 
 describe("gunicorn units", () => {
-  const unit = gunicornTemplate(DEFAULT_CONFIG, envs);
-
+  const unit = gunicornTemplate(DEFAULT_CONFIG);
+  const socket = gunicornSocket(DEFAULT_CONFIG);
   it("uses absolute paths systemd accepts (the seed's WorkingDirectory=~/home/... does not start)", () => {
     for (const key of ["WorkingDirectory", "EnvironmentFile"]) {
       expect(directive(unit, key)).toMatch(/^\/home\/my-awesome-project\/%i\//);
@@ -25,22 +25,40 @@ describe("gunicorn units", () => {
     }
     expect(directive(unit, "WorkingDirectory")).toBe("/home/my-awesome-project/%i/myproject");
   });
-
-  it("binds the socket of the environment table, as the deploy user with group www-data", () => {
+  it("runs as the deploy user with group www-data, on the socket systemd holds (no --bind)", () => {
     expect(directive(unit, "User")).toBe("my-awesome-project");
     expect(directive(unit, "Group")).toBe("www-data");
     const start = directive(unit, "ExecStart");
     expect(start).toMatch(/^\/home\/my-awesome-project\/%i\/myproject\/myprojectenv\/bin\/gunicorn /);
-    expect(start).toContain("--bind unix:/home/my-awesome-project/%i/myproject/myproject.sock");
+    expect(start).not.toContain("--bind");
     expect(start).toMatch(/ myproject\.wsgi:application$/);
+    expect(directive(unit, "Requires")).toBe("gunicorn@%i.socket");
+    expect(directive(socket, "SocketUser")).toBe("my-awesome-project");
+    expect(directive(socket, "SocketGroup")).toBe("www-data");
     // The instance's socket is exactly the table's, once %i is replaced.
-    expect(start.replace(/%i/g, "staging")).toContain(`unix:${staging.socket}`);
+    expect(directive(socket, "ListenStream").replace(/%i/g, "staging")).toBe(staging.socket);
   });
-
-  it("groups the instances under gunicorn.target", () => {
+  it("groups the instances and their sockets under gunicorn.target", () => {
     expect(directive(unit, "PartOf")).toBe("gunicorn.target");
+    expect(directive(socket, "PartOf")).toBe("gunicorn.target");
     expect(directive(unit, "WantedBy")).toBe("gunicorn.target");
     expect(directive(gunicornTarget(), "WantedBy")).toBe("multi-user.target");
+  });
+  it("computes paths from the table, so a deploy user or project named like an environment stays intact", () => {
+    for (const config of [{ ...DEFAULT_CONFIG, deployUser: "dev" }, { ...DEFAULT_CONFIG, project: "prod" }, { ...DEFAULT_CONFIG, deployUser: "staging", project: "dev" }]) {
+      const envs = environments(config);
+      const t = gunicornTemplate(config);
+      const sock = gunicornSocket(config);
+      for (const env of envs) {
+        const instance = (text: string, key: string) => directive(text, key).replace(/%i/g, env.name);
+        expect(instance(t, "WorkingDirectory")).toBe(env.dir);
+        expect(instance(t, "EnvironmentFile")).toBe(env.envFile);
+        expect(instance(t, "ExecStart").split(" ")[0]).toBe(`${env.venv}/bin/gunicorn`);
+        expect(instance(sock, "ListenStream")).toBe(env.socket);
+        expect(instance(t, "User")).toBe(config.deployUser);
+      }
+      expect(directive(t, "WorkingDirectory")).toBe(`/home/${config.deployUser}/%i/${config.project}`);
+    }
   });
 });
 
@@ -49,18 +67,16 @@ describe("nginx site", () => {
     const site = nginxSite(staging);
     expect(site).toMatch(/listen 7031;/);
     expect(site).toMatch(/location \/static\/ \{\s*root \/home\/my-awesome-project\/staging\/myproject;\s*\}/);
-    expect(site).toContain("proxy_pass http://unix:/home/my-awesome-project/staging/myproject/myproject.sock;");
+    expect(site).toContain("proxy_pass http://unix:/home/my-awesome-project/staging/myproject.sock;");
     expect(site).not.toMatch(/7030|7032|\/dev\//);
   });
 });
 
 describe("sudoers", () => {
   const rule = sudoersRule(DEFAULT_CONFIG, envs);
-  it("allows exactly restart/start/stop/status of each gunicorn instance", () => {
+  it("allows exactly the verb the release tool uses (restart) for each gunicorn instance", () => {
     const commands = rule.match(/\/usr\/bin\/systemctl \w+ \S+?(?=,|\s*$)/gm) ?? [];
-    expect(commands).toHaveLength(12);
-    expect(commands).toContain("/usr/bin/systemctl restart gunicorn@dev");
-    expect(commands).toContain("/usr/bin/systemctl status gunicorn@prod");
+    expect(commands).toEqual(envs.map((e) => `/usr/bin/systemctl restart ${e.unit}`));
     expect(rule).toMatch(/^my-awesome-project ALL=\(root\) NOPASSWD: GUNICORN_MYPROJECT$/m);
   });
   it("has no wildcard, which in sudoers would also match extra arguments", () => {
@@ -93,10 +109,14 @@ describe("pg_hba", () => {
 describe("environment file", () => {
   it("carries the environment's database and secrets, never another's", () => {
     const text = envFile(dev, { secretKey: "s3cret", dbPassword: "pw" }, "mydatabaseserver", ["127.0.0.1"]);
-    expect(text).toContain("DJANGO_ENV=dev\n");
-    expect(text).toContain("DATABASE_NAME=myproject_dev\n");
-    expect(text).toContain("DATABASE_USER=myproject_dev\n");
-    expect(text).toContain("DATABASE_HOST=mydatabaseserver\n");
+    expect(text).toContain('DJANGO_ENV="dev"\n');
+    expect(text).toContain('DATABASE_NAME="myproject_dev"\n');
+    expect(text).toContain('DATABASE_USER="myproject_dev"\n');
+    expect(text).toContain('DATABASE_HOST="mydatabaseserver"\n');
     expect(text).not.toMatch(/staging|prod/);
+  });
+  it("says DEBUG outright: on in dev only", () => {
+    const [d, s, p] = envs.map((e) => envFile(e, { secretKey: "k", dbPassword: "p" }, "db", ["h"]));
+    expect([d, s, p].map((t) => t!.match(/^DJANGO_DEBUG="(\d)"$/m)?.[1])).toEqual(["1", "0", "0"]);
   });
 });

@@ -1,5 +1,5 @@
 import type { StepTiming } from "../lifecycle/runner.ts";
-import { concurrently, runSteps } from "../lifecycle/runner.ts";
+import { concurrently, runSteps, type Step } from "../lifecycle/runner.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { appSteps } from "./app-steps.ts";
 import { closeContext, openContext, type RecipeContext, type RecipeOptions } from "./context.ts";
@@ -7,24 +7,37 @@ import { dbSteps } from "./db-steps.ts";
 import { deploySteps } from "./deploy-steps.ts";
 
 /** The database server and the app server are set up side by side: neither needs the other yet. */
-export const provisionSteps = [concurrently("provision both servers", "provision", [dbSteps, appSteps])];
+const provisionSteps = [concurrently("provision both servers", "provision", [dbSteps, appSteps])];
 
 export interface RecipeReport {
   timings: StepTiming[];
   /** Migrations applied per environment by this run. */
   applied: RecipeContext["applied"];
-  /** Environments whose gunicorn was restarted because something changed. */
+  /** Environments whose gunicorn was restarted (a new release, or changed settings). */
   restarted: string[];
 }
 
-/** Provisions both servers and deploys the project directly (the seed's manual deployment). */
-export async function runRecipe(tb: StartedTestbed, opts: RecipeOptions, which: { deploy?: boolean } = {}): Promise<RecipeReport> {
+async function run(tb: StartedTestbed, opts: RecipeOptions, steps: ReadonlyArray<Step<RecipeContext>>): Promise<RecipeReport> {
   const ctx = await openContext(tb, opts);
   try {
-    const steps = which.deploy === false ? provisionSteps : [...provisionSteps, ...deploySteps];
     const timings = await runSteps(steps, ctx, ctx.log);
-    return { timings, applied: ctx.applied, restarted: [...ctx.changed] };
+    return { timings, applied: ctx.applied, restarted: [...ctx.restarted] };
   } finally {
     closeContext(ctx);
   }
+}
+
+/** The one-time setup of both servers (users, directories, units, sites, databases, release tool). */
+export function provision(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeReport> {
+  return run(tb, opts, provisionSteps);
+}
+
+/** Provisions both servers and deploys the project as a new release (the seed's manual deployment). */
+export function provisionAndDeploy(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeReport> {
+  return run(tb, opts, [...provisionSteps, ...deploySteps]);
+}
+
+/** Deploys the project as a new release on provisioned servers (what the pipeline does from CI). */
+export function deploy(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeReport> {
+  return run(tb, opts, deploySteps);
 }

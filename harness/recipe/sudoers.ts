@@ -1,6 +1,7 @@
 import type { DeploymentConfig, Environment } from "../envs.ts";
 
-export const GUNICORN_VERBS = ["restart", "start", "stop", "status"] as const;
+/** The only privileged command a deploy (and a rollback) runs: the release tool's switch. */
+export const GUNICORN_VERBS = ["restart"] as const;
 
 /**
  * The deploy user may run exactly these commands as root, without a password. Each is spelled out:

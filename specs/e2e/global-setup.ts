@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { isAbandoned, isKept, isOwnedBy } from "../../harness/docker/labels.ts";
 import { removeOrphanKeyDirs, removeTestbeds } from "../../harness/testbed/cleanup.ts";
 import type { TestProject } from "vitest/node";
-import { ensureSnapshots, type Snapshots } from "../../harness/testbed/snapshot.ts";
+import { ensureSnapshots, type Snapshots } from "../../harness/snapshot.ts";
 import { streamLogger } from "../../harness/log.ts";
 
 const log = streamLogger(process.stderr, { progress: process.env.TESTBED_QUIET !== "1" });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
 import { fixtureVariant } from "../../harness/fixture.ts";
 import { StepError } from "../../harness/lifecycle/runner.ts";
-import { runRecipe } from "../../harness/recipe/recipe.ts";
+import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
 import { log, testbed } from "./support.ts";
 import { FAILING_MIGRATION } from "./fixture-changes.ts";
 
@@ -13,7 +13,7 @@ async function recipeError(changes: Parameters<typeof fixtureVariant>[0]): Promi
   {
     await using tb = await testbed("provisioned").start();
     testbedId = tb.id;
-    error = await runRecipe(tb, { projectDir: project.dir, log }).then(() => undefined, (e: unknown) => e);
+    error = await provisionAndDeploy(tb, { projectDir: project.dir, log }).then(() => undefined, (e: unknown) => e);
   }
   expect(error, String((error as Error)?.message ?? error)).toBeInstanceOf(StepError);
   return { error: error as StepError, testbedId };

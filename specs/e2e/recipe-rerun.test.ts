@@ -3,7 +3,7 @@ import { ENV_NAMES } from "../../harness/envs.ts";
 import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { withDatabase } from "../../harness/probes/postgres.ts";
 import { unitState } from "../../harness/probes/systemd.ts";
-import { runRecipe } from "../../harness/recipe/recipe.ts";
+import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
 import { addNote } from "./checks.ts";
 import { log, onTestbed, recipeTestbed } from "./support.ts";
 
@@ -27,7 +27,7 @@ describe("running the recipe again", () => {
     const pids = () => Promise.all(ENV_NAMES.map(async (n) => (await unitState(tb.app, tb.env(n).unit)).mainPid));
     const before = { files: await snapshot(), pids: await pids() };
 
-    const again = await runRecipe(tb, { projectDir: FIXTURE_DIR, log });
+    const again = await provisionAndDeploy(tb, { projectDir: FIXTURE_DIR, log });
 
     expect(again.applied).toEqual({ dev: [], staging: [], prod: [] });
     expect(again.restarted).toEqual([]);

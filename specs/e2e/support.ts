@@ -3,8 +3,8 @@ import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { parseKeepPolicy } from "../../harness/lifecycle/keep.ts";
 import { streamLogger } from "../../harness/log.ts";
 import { diagnostics } from "../../harness/probes/diagnostics.ts";
-import { runRecipe, type RecipeReport } from "../../harness/recipe/recipe.ts";
-import type { SnapshotStage } from "../../harness/testbed/snapshot.ts";
+import { provisionAndDeploy, type RecipeReport } from "../../harness/recipe/recipe.ts";
+import type { SnapshotStage } from "../../harness/snapshot.ts";
 import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
 import type { PipelineResult } from "../../harness/pipeline/executor.ts";
 import { plainLog } from "../../harness/pipeline/job-script.ts";
@@ -57,7 +57,7 @@ export function sharedTestbed<T>(prepare: (tb: StartedTestbed) => Promise<T>, fr
 
 /** A testbed provisioned and deployed by the recipe, with the sample project. */
 export function recipeTestbed(from: "fresh" | SnapshotStage = "deployed"): () => Shared<RecipeReport> {
-  return sharedTestbed((tb) => runRecipe(tb, { projectDir: FIXTURE_DIR, log }), from);
+  return sharedTestbed((tb) => provisionAndDeploy(tb, { projectDir: FIXTURE_DIR, log }), from);
 }
 
 /** Appends the servers' journals, nginx errors and failed units to an error's message. */

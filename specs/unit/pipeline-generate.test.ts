@@ -4,6 +4,7 @@ import { parse } from "yaml";
 import { environments } from "../../harness/envs.ts";
 import { generatePipeline, type PipelineOptions } from "../../harness/pipeline/generate.ts";
 import { gitlabCiSchemaErrors } from "../../harness/pipeline/schema.ts";
+import { RELEASE_TOOL_SOURCE } from "../../harness/recipe/release.ts";
 
 const GOLDEN = new URL("./golden/gitlab-ci.default.yml", import.meta.url);
 
@@ -44,25 +45,32 @@ describe("generated .gitlab-ci.yml", () => {
     expect(text).not.toMatch(/\|\s*(head|tail|grep -q)\b/);
     expect(text).not.toMatch(/echo\s+"?\$SSH_PRIVATE_KEY/);
     expect(text).not.toMatch(/:latest\b/);
-    expect(text).toContain("collectstatic --noinput");
-    expect(text).toContain("migrate --noinput");
+    // The steps are the release tool's; the tool runs collectstatic and migrate without prompts.
+    for (const step of ["venv", "check", "collectstatic", "migrate", "switch", "verify"]) expect(text).toMatch(new RegExp(`-release \\w+ ${step} "\\$RELEASE"`));
+    expect(RELEASE_TOOL_SOURCE).toContain('"collectstatic", "--noinput"');
+    expect(RELEASE_TOOL_SOURCE).toContain('"migrate", "--noinput"');
   });
 
-  it("has one deploy job per environment, each touching only its own directory and unit", () => {
+  it("has one deploy job and one manual rollback job per environment, each naming only its own environment", () => {
     const doc = parse(generatePipeline());
     expect(doc.stages).toEqual(["deploy"]);
     for (const env of environments()) {
       const job = doc[env.job] as Job;
-      const all = [...job.before_script, ...job.script].join("\n");
+      const script = job.script.join("\n");
       expect(job.image).toBe("$DEPLOY_IMAGE");
-      expect(all).toContain(`deploy-target:${env.dir}/`);
-      expect(all).toContain(`sudo systemctl restart ${env.unit}`);
+      // Code goes into a new release, never into the live path; only `switch` changes what is live.
+      expect(job.script[0]).toBe(`RELEASE=$(ssh deploy-target myproject-release ${env.name} new "$CI_COMMIT_SHA")`);
+      expect(job.script[1]).toBe(`rsync -rlc --exclude=/.git/ --exclude=/.release.json --exclude=/.release-ready ./ "deploy-target:$RELEASE/"`);
+      expect(script).not.toMatch(/--delete|systemctl/);
+      expect(script.indexOf(" migrate ")).toBeLessThan(script.indexOf(" switch "));
+      const rollback = doc[`rollback-${env.job}`] as Job & { allow_failure: boolean };
+      expect(rollback.script[0]).toBe(`ssh deploy-target myproject-release ${env.name} rollback \${ROLLBACK_TO:+--to "$ROLLBACK_TO"} \${ROLLBACK_ALLOW_MIGRATIONS:+--allow-migrations}`);
+      expect(rollback.rules!.filter((r) => r.when !== "never").every((r) => r.when === "manual")).toBe(true);
+      expect(rollback.rules!.map((r) => r.if)).toEqual(job.rules!.map((r) => r.if));
+      expect(rollback.allow_failure).toBe(true);
       for (const other of environments().filter((e) => e.name !== env.name)) {
-        expect(all).not.toContain(other.dir);
-        expect(all).not.toContain(other.unit);
+        for (const text of [script, rollback.script.join("\n")]) expect(text).not.toMatch(new RegExp(`-release ${other.name} `));
       }
-      expect(all).toMatch(/--delete/);
-      for (const kept of ["/myprojectenv/", "/static/", "/myproject.sock", ".git*"]) expect(all).toContain(`--exclude="${kept}"`);
     }
     expect(doc.variables.DEPLOY_IMAGE.value).toMatch(/^[\w./-]+:[\w.-]+$/);
   });

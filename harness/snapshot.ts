@@ -1,12 +1,12 @@
-import { docker } from "../docker/client.ts";
-import { contentHash } from "../images/hash.ts";
-import { IMAGE_LABEL, imageExists, pruneOlderTags } from "../images/build.ts";
-import { ensureImages } from "../images/catalog.ts";
-import { formatDuration, type Logger } from "../log.ts";
-import { FIXTURE_DIR } from "../fixture.ts";
-import { PROJECT_ROOT } from "../paths.ts";
-import { runRecipe } from "../recipe/recipe.ts";
-import { Testbed, type StartedTestbed } from "./testbed.ts";
+import { docker } from "./docker/client.ts";
+import { contentHash, listFiles } from "./images/hash.ts";
+import { IMAGE_LABEL, imageExists, pruneOlderTags } from "./images/build.ts";
+import { ensureImages } from "./images/catalog.ts";
+import { formatDuration, type Logger } from "./log.ts";
+import { FIXTURE_DIR } from "./fixture.ts";
+import { PROJECT_ROOT } from "./paths.ts";
+import { deploy, provision } from "./recipe/recipe.ts";
+import { Testbed, type StartedTestbed } from "./testbed/testbed.ts";
 
 export type SnapshotStage = "provisioned" | "deployed";
 
@@ -26,7 +26,7 @@ export type Snapshots = Record<SnapshotStage, Snapshot>;
 export async function ensureSnapshots(opts: { base?: string; log: Logger }): Promise<Snapshots> {
   const images = await ensureImages({ base: opts.base, log: opts.log });
   const ids = await Promise.all([images.appserver, images.dbserver].map(async (r) => (await docker().getImage(r).inspect()).Id));
-  const key = await contentHash(PROJECT_ROOT, ["harness/recipe", "harness/envs.ts", "harness/wheelhouse.ts", "harness/remote.ts", "fixtures/myproject"], ids);
+  const key = await contentHash(PROJECT_ROOT, await snapshotInputs(), ids);
   const refs = (stage: SnapshotStage): Snapshot => ({
     appserver: `django-deploy-testbed/appserver-${stage}:${key}`,
     dbserver: `django-deploy-testbed/dbserver-${stage}:${key}`,
@@ -39,9 +39,9 @@ export async function ensureSnapshots(opts: { base?: string; log: Logger }): Pro
   opts.log.info(`snapshots: making provisioned and deployed servers (${key})`);
   const tb = await new Testbed().withKind("test").withLogger(opts.log).withImages(images).start();
   try {
-    await runRecipe(tb, { projectDir: FIXTURE_DIR, log: opts.log }, { deploy: false });
+    await provision(tb, { projectDir: FIXTURE_DIR, log: opts.log });
     await commit(tb, snapshots.provisioned, "provisioned");
-    await runRecipe(tb, { projectDir: FIXTURE_DIR, log: opts.log });
+    await deploy(tb, { projectDir: FIXTURE_DIR, log: opts.log });
     await commit(tb, snapshots.deployed, "deployed");
   } finally {
     await tb.stop();
@@ -56,6 +56,16 @@ export async function ensureSnapshots(opts: { base?: string; log: Logger }): Pro
   await pruneOlderTags("dbserver", images.dbserver);
   opts.log.info(`snapshots: ready in ${formatDuration(Date.now() - started)}`);
   return snapshots;
+}
+
+/**
+ * What a snapshot is keyed on, besides the server images: every source file of the harness (the
+ * recipe runs through much of it: ssh, exec, probes, the step runner) and the sample project.
+ * Listed by walking, not by hand, so a new file can never be left out. Specs do not shape servers.
+ */
+export async function snapshotInputs(root = PROJECT_ROOT): Promise<string[]> {
+  const harness = (await listFiles(root, ["harness"])).filter((f) => !/\.test\.ts$/.test(f));
+  return [...harness, "fixtures/myproject"];
 }
 
 async function commit(tb: StartedTestbed, snapshot: Snapshot, stage: SnapshotStage): Promise<void> {
