@@ -60,7 +60,12 @@ export const appSteps: Step<RecipeContext>[] = [
       const user = ctx.tb.config.deployUser;
       await forEachEnv(ctx, async (env) => {
         const content = envFile(env, ctx.tb.secrets[env.name], DB_HOST, ALLOWED_HOSTS);
-        if (await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`)) ctx.changed.add(env.name);
+        if (!(await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`))) return;
+        // A running gunicorn still holds the old settings (a new database password, say): restart it.
+        if ((await ctx.app.run(sh`systemctl is-active --quiet ${env.unit}`, { allowFailure: true })).code === 0) {
+          await ctx.app.run(sh`systemctl restart ${env.unit}`);
+          ctx.restarted.add(env.name);
+        }
       });
     },
   },

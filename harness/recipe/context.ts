@@ -21,8 +21,6 @@ export interface RecipeContext {
   envs: Environment[];
   opts: RecipeOptions;
   log: Logger;
-  /** Environments whose settings changed, so their gunicorn must restart even without a new release. */
-  changed: Set<EnvName>;
   /** The project's commit (a content hash of its files), set by the upload. */
   commit?: string;
   /** The release each environment is preparing in this run; absent when its live release is current. */
@@ -46,7 +44,6 @@ export async function openContext(tb: StartedTestbed, opts: RecipeOptions): Prom
     envs: tb.envs.filter((e) => wanted.includes(e.name)),
     opts,
     log: opts.log ?? tb.log,
-    changed: new Set(),
     releases: {},
     restarted: new Set(),
     applied: {},

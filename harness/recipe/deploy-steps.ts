@@ -83,18 +83,6 @@ export const deploySteps: Step<RecipeContext>[] = [
   },
   ...RELEASE_STEPS.map(({ step, title }) => releaseStep(step, title)),
   {
-    name: "deploy: restart for changed settings",
-    phase: "deploy",
-    async run(ctx) {
-      // A live release that is current still needs a restart when its environment file changed.
-      await forEachEnv(ctx, async (env) => {
-        if (ctx.releases[env.name] || !ctx.changed.has(env.name)) return;
-        await ctx.app.run(sh`systemctl restart ${env.unit}`);
-        ctx.restarted.add(env.name);
-      });
-    },
-  },
-  {
     name: "verify: sockets and sites answer",
     phase: "verify",
     async run(ctx) {

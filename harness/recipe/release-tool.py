@@ -102,7 +102,7 @@ class Environment:
         if name == self.current():
             return
         shutil.rmtree(path, ignore_errors=True)
-        say(f"{self.name}: removed the half-made release {name} ({why}); {self.current() or 'nothing'} is still live")
+        say(f"{self.name}: removed the half-made release {name} ({why}); {self.current() or 'nothing'} is live")
 
     def clean(self):
         """Releases that never became ready (an interrupted or failed deploy) and are not live."""
@@ -239,7 +239,7 @@ def step_venv(env, path, pip_args):
 def step_check(env, path, migrations):
     env.manage(path, "check")
     code = f"import {env.project}.wsgi as w; assert callable(w.application)"
-    env.manage(path, "shell", "-c", code)
+    env.manage(path, "shell", "-v", "0", "-c", code)
     if migrations:
         env.manage(path, "makemigrations", "--check", "--dry-run")
 
@@ -260,7 +260,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 loader = MigrationLoader(connection, ignore_no_migrations=True)
 for app, name in sorted(set(loader.applied_migrations) - set(loader.disk_migrations)):
-    print(f"{app}.{name}")
+    print(f"missing-migration {app}.{name}")
 """
 
 
@@ -279,7 +279,9 @@ def step_rollback(env, to, allow_migrations):
     if target == live:
         say(f"{env.name}: {target} is already live")
         return
-    missing = env.manage(os.path.join(env.releases, target), "shell", "-c", MISSING_MIGRATIONS, capture=True).split()
+    # -v 0: Django 5.2's shell otherwise prints what it imported; only our own marked lines count.
+    out = env.manage(os.path.join(env.releases, target), "shell", "-v", "0", "-c", MISSING_MIGRATIONS, capture=True)
+    missing = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("missing-migration ")]
     if missing and not allow_migrations:
         raise Failure(
             f"{env.name}: rollback to {target} stopped: the database has migrations that release lacks:\n  "

@@ -24,6 +24,9 @@ export function gunicornSocket(config: DeploymentConfig): string {
   return `[Unit]
 Description=gunicorn socket for ${config.project} (%i)
 PartOf=gunicorn.target
+# The seed's \`systemctl stop gunicorn@<env>\` stops the socket too (or the next request would start
+# gunicorn again), while a restart keeps it: stop propagates here, restart does not.
+StopPropagatedFrom=${gunicornUnit("%i")}.service
 # Provisioned but never deployed: no socket, so no request starts a gunicorn that cannot run.
 ConditionPathExists=${p.venv}/bin/gunicorn
 

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import ssh2 from "ssh2";
 import { docker } from "../docker/client.ts";
 import { dockerExec } from "../docker/exec.ts";
 import { labelsFor, LABEL, type ResourceKind } from "../docker/labels.ts";
@@ -13,6 +12,7 @@ import { ensureImages, type ImageSet } from "../images/catalog.ts";
 import { shouldKeep, type KeepPolicy } from "../lifecycle/keep.ts";
 import { formatDuration, silentLogger, type Logger } from "../log.ts";
 import { cacheDir } from "../paths.ts";
+import { generateKeyPair } from "./keys.ts";
 import { Server, SERVER_ALIASES, type ServerRole } from "./server.ts";
 import { SystemdContainer, waitForSystemd } from "./systemd-container.ts";
 import { connectHost } from "../docker/host.ts";
@@ -140,7 +140,7 @@ function isComplete(images: Partial<ImageSet>): images is ImageSet {
 }
 
 async function makeKey(dir: string, name: string, comment: string): Promise<KeyPair> {
-  const k = ssh2.utils.generateKeyPairSync("ed25519", { comment });
+  const k = generateKeyPair(comment);
   const path = join(dir, name);
   await writeFile(path, k.private, { mode: 0o600 });
   await writeFile(`${path}.pub`, k.public + "\n");

@@ -1,16 +1,16 @@
-import ssh2 from "ssh2";
+import { generateKeyPair } from "../../harness/testbed/keys.ts";
 import { describe, expect } from "vitest";
 import { httpGet } from "../../harness/probes/http.ts";
 import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
 import { expectNoKeyIn } from "./checks.ts";
-import { jobLogs, onTestbed, pipelineTestbed } from "./support.ts";
+import { deployUnderTraffic, jobLogs, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
 import { FAILING_MIGRATION } from "./fixture-changes.ts";
 
 const shared = pipelineTestbed();
 
-/** Every file of the prod checkout with its size and time: any change on the server shows here. */
+/** Every file of prod (releases, venvs, the live link) with its size and time: any change shows here. */
 const serverState = (s: ReturnType<typeof shared>) =>
-  s.tb.app.check(`find ${s.tb.env("prod").dir} -path '*/__pycache__' -prune -o -printf '%P %s %T@\\n' | sort`);
+  s.tb.app.check(`find ${s.tb.env("prod").root} -path '*/__pycache__' -prune -o ! -name '*.sock' -printf '%P %s %T@ %l\\n' | sort`);
 
 describe("pipelines that must fail", () => {
   onTestbed(shared, "a first release deploys", async (s) => {
@@ -19,7 +19,7 @@ describe("pipelines that must fail", () => {
   });
 
   onTestbed(shared, "a wrong private key fails, says why, and changes nothing", async (s) => {
-    const intruder = ssh2.utils.generateKeyPairSync("ed25519");
+    const intruder = generateKeyPair();
     const before = await serverState(s);
     const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch, { variables: { SSH_PRIVATE_KEY: intruder.private } });
     const logs = jobLogs(r);
@@ -31,7 +31,7 @@ describe("pipelines that must fail", () => {
   });
 
   onTestbed(shared, "a host key that does not match the server fails, says why, and changes nothing", async (s) => {
-    const impostor = ssh2.utils.generateKeyPairSync("ed25519").public.split(" ").slice(0, 2).join(" ");
+    const impostor = generateKeyPair().public.split(" ").slice(0, 2).join(" ");
     const before = await serverState(s);
     const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch, { variables: { SSH_KNOWN_HOSTS: `myappserver ${impostor}` } });
     const logs = jobLogs(r);
@@ -43,19 +43,19 @@ describe("pipelines that must fail", () => {
 
   onTestbed(shared, "a migration that raises on the server fails the pipeline with the command and its output; the previous release keeps serving", async (s) => {
     const branch = s.tb.config.defaultBranch;
-    const served = await httpGet(s.tb.url("prod"));
-    expect(served.status).toBe(200);
+    const served = await servedCommit(s.tb, "prod");
     await s.data.repo.commit(branch, "A migration that fails", { write: { [FAILING_MIGRATION.path]: FAILING_MIGRATION.content } });
-    const r = await deployBranch(s.data.target, s.data.repo, branch);
+    const { result: r, traffic } = await deployUnderTraffic(s, branch, "prod");
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
-    expect(logs).toMatch(/\$ ssh deploy-target "cd \/home\/my-awesome-project\/prod\/myproject && .* && python manage\.py migrate --noinput"\n/);
+    expect(logs).toContain('$ ssh deploy-target myproject-release prod migrate "$RELEASE"\n');
     expect(logs).toContain(FAILING_MIGRATION.message);
-    expect(logs).not.toMatch(/\$ ssh deploy-target sudo systemctl restart/);
+    expect(logs).toContain("myproject-release: prod: migrate failed: manage.py migrate --noinput exited 1");
+    expect(logs).not.toMatch(/\$ ssh deploy-target myproject-release prod switch/);
     expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
     expectNoKeyIn(logs, s.data.target.deployKey.private);
-    const after = await httpGet(s.tb.url("prod"));
-    expect(after.status).toBe(200);
-    expect(after.text).toContain("Environment: prod");
+    expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+    expect(traffic.commits).toEqual([served]);
+    expect(await servedCommit(s.tb, "prod")).toBe(served);
   });
 });

@@ -33,7 +33,8 @@ describe("bad input to the recipe", () => {
   it("a migration that raises fails at the migrate step with the command, exit code and traceback", async () => {
     const { error, testbedId } = await recipeError({ write: { [FAILING_MIGRATION.path]: FAILING_MIGRATION.content } });
     expect(error.step).toBe("deploy: manage.py migrate");
-    expect(error.message).toMatch(/manage\.py migrate --noinput` exited 1/);
+    expect(error.message).toMatch(/myproject-release \w+ migrate \S+` exited 1/);
+    expect(error.message).toMatch(/removed the half-made release \S+ \(migrate failed\)/);
     expect(error.message).toContain(FAILING_MIGRATION.message);
     expect(await listLabelled(testbedId)).toEqual({ containers: [], networks: [], volumes: [] });
   });

@@ -9,7 +9,10 @@ import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
 import type { PipelineResult } from "../../harness/pipeline/executor.ts";
 import { plainLog } from "../../harness/pipeline/job-script.ts";
 import { GitRepo } from "../../harness/pipeline/repo.ts";
-import { provisionForPipeline, type PipelineTarget } from "../../harness/pipeline/testbed-deploy.ts";
+import { deployBranch, provisionForPipeline, type PipelineTarget } from "../../harness/pipeline/testbed-deploy.ts";
+import type { EnvName } from "../../harness/envs.ts";
+import { httpGet } from "../../harness/probes/http.ts";
+import { underTraffic } from "../../harness/probes/traffic.ts";
 
 export const log = streamLogger(process.stderr, { progress: false });
 
@@ -86,8 +89,11 @@ export interface PipelineFixture {
   repo: GitRepo;
 }
 
-/** A testbed provisioned for pipeline deploys, and a git repository of the sample project. */
-export function pipelineTestbed(): () => Shared<PipelineFixture> {
+/**
+ * A testbed provisioned for pipeline deploys, and a git repository of the sample project. It starts
+ * from the deployed snapshot: a deploy onto a running site is the common case (and it reuses a venv).
+ */
+export function pipelineTestbed(from: SnapshotStage = "deployed"): () => Shared<PipelineFixture> {
   let repo: GitRepo | undefined;
   afterAll(async () => {
     await repo?.[Symbol.asyncDispose]();
@@ -96,10 +102,25 @@ export function pipelineTestbed(): () => Shared<PipelineFixture> {
     const target = await provisionForPipeline(tb, { projectDir: FIXTURE_DIR });
     repo = await GitRepo.fromDirectory(FIXTURE_DIR, tb.config.defaultBranch);
     return { target, repo };
-  }, "provisioned");
+  }, from);
 }
 
 /** The job logs of a pipeline, as a person reads them, for assertion messages. */
 export function jobLogs(result: PipelineResult): string {
   return result.jobs.map((j) => `--- job ${j.name}: ${j.status}\n${plainLog(j.log)}`).join("\n");
+}
+
+/** Deploys `branch` through the pipeline while the traffic probe runs on `env`; logs the probe's line. */
+export async function deployUnderTraffic(s: Shared<PipelineFixture>, branch: string, env: EnvName, overrides?: Parameters<typeof deployBranch>[3]) {
+  const { value: result, traffic } = await underTraffic(s.tb.url(env), env, log, () => deployBranch(s.data.target, s.data.repo, branch, overrides), {
+    during: overrides?.jobs ? overrides.jobs.join(", ") : "the deploy",
+  });
+  return { result, traffic };
+}
+
+/** The commit that answers an environment's page now (the X-Commit header of the live release). */
+export async function servedCommit(tb: StartedTestbed, env: EnvName): Promise<string> {
+  const r = await httpGet(tb.url(env));
+  if (r.status !== 200) throw new Error(`${env}: the page answered ${r.status}, not 200`);
+  return String(r.headers["x-commit"]);
 }

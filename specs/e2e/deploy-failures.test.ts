@@ -1,0 +1,79 @@
+import { describe, expect } from "vitest";
+import type { FixtureChanges } from "../../harness/fixture.ts";
+import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
+import { underTraffic } from "../../harness/probes/traffic.ts";
+import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
+
+const shared = pipelineTestbed();
+
+const releases = (s: ReturnType<typeof shared>) => s.tb.app.check(`ls ${s.tb.env("prod").releases}`);
+const venvs = (s: ReturnType<typeof shared>) => s.tb.app.check(`ls ${s.tb.env("prod").venvs}`);
+
+const BROKEN: Array<[what: string, step: string, changes: FixtureChanges, says: RegExp]> = [
+  ["an import error in the new code", "check", { write: { "notes/views.py": "import notes.no_such_module\n" } }, /ModuleNotFoundError: No module named 'notes\.no_such_module'/],
+  ["a requirement pip cannot install", "venv", { write: { "requirements.txt": "Django>=5.2,<5.3\ngunicorn>=22\npsycopg[binary]>=3.1\nddt-no-such-package==9.9.9\n" } }, /No matching distribution found for ddt-no-such-package==9\.9\.9/],
+];
+
+describe("releases under traffic on prod: requirements, broken releases, deploys in a row", () => {
+  onTestbed(shared, "a requirements change builds a new venv before the switch and leaves the running release's venv as it was", async (s) => {
+    const branch = s.tb.config.defaultBranch;
+    const prod = s.tb.env("prod");
+    const first = await deployUnderTraffic(s, branch, "prod");
+    expect(first.result.status, jobLogs(first.result)).toBe("success");
+    expect(jobLogs(first.result)).toContain("requirements unchanged, reusing venv");
+    const oldVenv = (await s.tb.app.check(`readlink ${prod.venv}`)).trim();
+    const fingerprint = () => s.tb.app.check(`cd ${prod.releases} && stat -c '%i %Y' ${`$(readlink -f ${prod.venv})`}/pyvenv.cfg && ${prod.venv}/bin/pip freeze`);
+    const before = { venvs: await venvs(s), old: await fingerprint() };
+
+    const commit = await s.data.repo.commit(branch, "Pin sqlparse", { write: { "requirements.txt": "Django>=5.2,<5.3\ngunicorn>=22\npsycopg[binary]>=3.1\nsqlparse>=0.5\n" } });
+    const oldLive = (await s.tb.app.check(`readlink -f ${prod.dir}`)).trim();
+    const second = await deployUnderTraffic(s, branch, "prod");
+    expect(second.result.status, jobLogs(second.result)).toBe("success");
+    expect(jobLogs(second.result)).toMatch(/built venv py\d+-[0-9a-f]{16} in/);
+    expect(second.traffic.failed, JSON.stringify(second.traffic)).toBe(0);
+    expect(second.traffic.commits.at(-1)).toBe(commit);
+    const newVenv = (await s.tb.app.check(`readlink ${prod.venv}`)).trim();
+    expect(newVenv).not.toBe(oldVenv);
+    expect((await venvs(s)).trim().split("\n")).toHaveLength(before.venvs.trim().split("\n").length + 1);
+    // The previous release and its venv are untouched: same inode, same time, same packages.
+    expect(await s.tb.app.check(`cd ${prod.releases} && stat -c '%i %Y' $(readlink -f ${oldLive}/myprojectenv)/pyvenv.cfg && ${oldLive}/myprojectenv/bin/pip freeze`)).toBe(before.old);
+  });
+
+  for (const [what, step, changes, says] of BROKEN) {
+    onTestbed(shared, `${what}: the job fails at "${step}" and says why; the half-made release is gone; the old commit serves with 0 failed requests`, async (s) => {
+      const branch = s.tb.config.defaultBranch;
+      const served = await servedCommit(s.tb, "prod");
+      const before = await releases(s);
+      await s.data.repo.commit(branch, what, changes);
+      const { result, traffic } = await deployUnderTraffic(s, branch, "prod");
+      const logs = jobLogs(result);
+      expect(result.status, logs).toBe("failed");
+      expect(logs).toMatch(says);
+      // The failing step is the last command the job ran, and it is named in the tool's message.
+      const ran = [...logs.matchAll(/^\$ ssh deploy-target myproject-release prod (\w+) /gm)].map((m) => m[1]);
+      expect(ran.at(-1)).toBe(step);
+      expect(logs).toMatch(new RegExp(`myproject-release: prod: ${step} failed`));
+      expect(logs).toMatch(/removed the half-made release \S+ \(\w+ failed\); \S+ is live/);
+      expect(await releases(s)).toBe(before);
+      expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+      expect(traffic.commits).toEqual([served]);
+      await s.data.repo.git("revert", "--no-edit", "HEAD");
+    });
+  }
+
+  onTestbed(shared, "two deploys in a row while traffic runs: 0 failed requests, and each commit takes over in turn", async (s) => {
+    const branch = s.tb.config.defaultBranch;
+    const served = await servedCommit(s.tb, "prod");
+    const { value, traffic } = await underTraffic(s.tb.url("prod"), "prod", log, async () => {
+      const a = await s.data.repo.commit(branch, "Third", { write: { "notes/templates/notes/extra.txt": "three\n" } });
+      const first = await deployBranch(s.data.target, s.data.repo, branch);
+      const b = await s.data.repo.commit(branch, "Fourth", { write: { "notes/templates/notes/extra.txt": "four\n" } });
+      const second = await deployBranch(s.data.target, s.data.repo, branch);
+      return { a, b, first, second };
+    }, { during: "two deploys in a row" });
+    expect(value.first.status, jobLogs(value.first)).toBe("success");
+    expect(value.second.status, jobLogs(value.second)).toBe("success");
+    expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+    expect(traffic.commits).toEqual([served, value.a, value.b]);
+  });
+});

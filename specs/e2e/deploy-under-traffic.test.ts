@@ -1,0 +1,115 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect } from "vitest";
+import { FIXTURE_DIR } from "../../harness/fixture.ts";
+import { httpGet } from "../../harness/probes/http.ts";
+import { appliedMigrations, withDatabase } from "../../harness/probes/postgres.ts";
+import type { TrafficReport } from "../../harness/probes/traffic.ts";
+import { addNote, expectNoKeyIn } from "./checks.ts";
+import { deployUnderTraffic, jobLogs, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
+
+const shared = pipelineTestbed();
+
+const MIGRATION = `from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("notes", "0002_note_pinned")]
+
+    operations = [
+        migrations.AddField(model_name="note", name="author", field=models.CharField(default="", max_length=80)),
+    ]
+`;
+const BADGE = `<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="#2a9d8f"/></svg>\n`;
+
+/** No request failed, and the commits answered in exactly this order (no old answer after the new). */
+function expectSeamless(traffic: TrafficReport, commits: string[]): void {
+  expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+  expect(traffic.requests).toBeGreaterThan(20);
+  expect(traffic.commits, JSON.stringify(traffic)).toEqual(commits);
+}
+
+// The commits of this file's releases, in the order the tests make them.
+const commits: string[] = [];
+
+describe("deploys and rollbacks through the pipeline, under traffic on prod", () => {
+  onTestbed(shared, "a code change: a new release with a new page, a new static file and a removed file; 0 failed requests", async (s) => {
+    const { tb, data } = s;
+    const branch = tb.config.defaultBranch;
+    const prod = tb.env("prod");
+    const snapshot = await servedCommit(tb, "prod");
+    commits.push(await data.repo.sha(branch));
+    const first = await deployUnderTraffic(s, branch, "prod");
+    expect(first.result.status, jobLogs(first.result)).toBe("success");
+    expectSeamless(first.traffic, [snapshot, commits[0]!]);
+
+    const marker = `written before the second deploy ${Date.now()}`;
+    await addNote(tb, "prod", marker);
+    const template = (await readFile(join(FIXTURE_DIR, "notes", "templates", "notes", "home.html"), "utf8")).replace("Hello from myproject", "Hello again, from release two");
+    commits.push(
+      await data.repo.commit(branch, "Second release", {
+        write: { "notes/templates/notes/home.html": template, "assets/img/badge.svg": BADGE },
+        remove: ["notes/apps.py"],
+      }),
+    );
+    const second = await deployUnderTraffic(s, branch, "prod");
+    const logs = jobLogs(second.result);
+    expect(second.result.status, logs).toBe("success");
+    expectNoKeyIn(logs, data.target.deployKey.private);
+    expectSeamless(second.traffic, [commits[0]!, commits[1]!]);
+
+    const page = await httpGet(tb.url("prod"));
+    expect(page.text).toContain("Hello again, from release two");
+    expect(page.text).toContain(`Release: ${commits[1]!.slice(0, 8)}`);
+    expect(page.text).toContain(`Latest note: ${marker}</p>`);
+    expect((await httpGet(tb.url("prod", "/static/img/badge.svg"))).text).toBe(BADGE);
+    expect(await tb.app.check(`test -e ${prod.dir}/notes/apps.py && echo present || echo gone`)).toBe("gone\n");
+    // The live path is a link to the newest release; the earlier ones are kept for rollbacks.
+    const live = (await tb.app.check(`readlink ${prod.dir}`)).trim();
+    const releases = (await tb.app.check(`ls ${prod.releases}`)).trim().split("\n");
+    expect(releases).toHaveLength(3);
+    expect(live).toBe(`releases/${releases.at(-1)}`);
+    expect(live).toMatch(new RegExp(`-${commits[1]!.slice(0, 8)}$`));
+  });
+
+  onTestbed(shared, "the manual rollback job switches back to the previous release with 0 failed requests", async (s) => {
+    const rollback = await deployUnderTraffic(s, s.tb.config.defaultBranch, "prod", { jobs: ["rollback-production"] });
+    expect(rollback.result.status, jobLogs(rollback.result)).toBe("success");
+    expect(rollback.result.jobs.map((j) => j.name)).toEqual(["rollback-production"]);
+    expectSeamless(rollback.traffic, [commits[1]!, commits[0]!]);
+    expect((await httpGet(s.tb.url("prod"))).text).toContain("Hello from myproject");
+  });
+
+  onTestbed(shared, "an additive migration keeps the rows written before it; a rollback past it stops and lists it unless allowed", async (s) => {
+    const { tb, data } = s;
+    const branch = tb.config.defaultBranch;
+    const marker = `written before the migration ${Date.now()}`;
+    await addNote(tb, "prod", marker);
+    const models = (await readFile(join(FIXTURE_DIR, "notes", "models.py"), "utf8")).replace(
+      "    pinned = models.BooleanField(default=False)\n",
+      '    pinned = models.BooleanField(default=False)\n    author = models.CharField(max_length=80, default="")\n',
+    );
+    commits.push(await data.repo.commit(branch, "Notes get an author", { write: { "notes/migrations/0003_note_author.py": MIGRATION, "notes/models.py": models } }));
+    const deploy = await deployUnderTraffic(s, branch, "prod");
+    expect(deploy.result.status, jobLogs(deploy.result)).toBe("success");
+    expectSeamless(deploy.traffic, [commits[0]!, commits[2]!]);
+    expect(await appliedMigrations(tb, tb.env("prod"))).toContain("notes.0003_note_author");
+    const kept = await withDatabase(tb, tb.env("prod"), async (c) => (await c.query("SELECT author FROM notes_note WHERE text = $1", [marker])).rows);
+    expect(kept).toEqual([{ author: "" }]);
+
+    // The previous release (the second) has no 0003: the rollback stops, names it, and changes nothing.
+    const refused = await deployUnderTraffic(s, branch, "prod", { jobs: ["rollback-production"] });
+    const logs = jobLogs(refused.result);
+    expect(refused.result.status, logs).toBe("failed");
+    expect(logs).toMatch(/rollback to \S+ stopped: the database has migrations that release lacks:\n\s+notes\.0003_note_author\n/);
+    expect(logs).toContain("roll back with --allow-migrations");
+    expectSeamless(refused.traffic, [commits[2]!]);
+
+    const allowed = await deployUnderTraffic(s, branch, "prod", {
+      jobs: ["rollback-production"],
+      variables: { ROLLBACK_TO: commits[0]!.slice(0, 8), ROLLBACK_ALLOW_MIGRATIONS: "1" },
+    });
+    expect(allowed.result.status, jobLogs(allowed.result)).toBe("success");
+    expectSeamless(allowed.traffic, [commits[2]!, commits[0]!]);
+  });
+});
