@@ -237,11 +237,15 @@ def step_venv(env, path, pip_args):
 
 
 def step_check(env, path, migrations):
-    env.manage(path, "check")
-    code = f"import {env.project}.wsgi as w; assert callable(w.application)"
+    """Django's checks and an import of the WSGI application, in one process (one Django start-up)."""
+    code = "\n".join([
+        "from django.core.management import call_command",
+        "call_command('check')",
+        f"import {env.project}.wsgi as w",
+        "assert callable(w.application)",
+        *(["call_command('makemigrations', check=True, dry_run=True)"] if migrations else []),
+    ])
     env.manage(path, "shell", "-v", "0", "-c", code)
-    if migrations:
-        env.manage(path, "makemigrations", "--check", "--dry-run")
 
 
 def step_verify(env, name):

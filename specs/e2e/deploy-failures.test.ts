@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import type { FixtureChanges } from "../../harness/fixture.ts";
 import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
 import { underTraffic } from "../../harness/probes/traffic.ts";
-import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
+import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC } from "./support.ts";
 
 const shared = pipelineTestbed();
 
@@ -70,7 +70,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
       const b = await s.data.repo.commit(branch, "Fourth", { write: { "notes/templates/notes/extra.txt": "four\n" } });
       const second = await deployBranch(s.data.target, s.data.repo, branch);
       return { a, b, first, second };
-    }, { during: "two deploys in a row" });
+    }, { ...SPEC_TRAFFIC, during: "two deploys in a row" });
     expect(value.first.status, jobLogs(value.first)).toBe("success");
     expect(value.second.status, jobLogs(value.second)).toBe("success");
     expect(traffic.failed, JSON.stringify(traffic)).toBe(0);

@@ -11,7 +11,7 @@ async function recipeError(changes: Parameters<typeof fixtureVariant>[0]): Promi
   let testbedId = "";
   let error: unknown;
   {
-    await using tb = await testbed("provisioned").start();
+    await using tb = await testbed("deployed").start();
     testbedId = tb.id;
     error = await provisionAndDeploy(tb, { projectDir: project.dir, log }).then(() => undefined, (e: unknown) => e);
   }

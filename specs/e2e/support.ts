@@ -110,9 +110,16 @@ export function jobLogs(result: PipelineResult): string {
   return result.jobs.map((j) => `--- job ${j.name}: ${j.status}\n${plainLog(j.log)}`).join("\n");
 }
 
+/**
+ * Traffic in specs: two clients find a dropped request as surely as four (a restart without a held
+ * socket fails hundreds), and leave the two cores to the deploy itself.
+ */
+export const SPEC_TRAFFIC = { clients: 2 } as const;
+
 /** Deploys `branch` through the pipeline while the traffic probe runs on `env`; logs the probe's line. */
 export async function deployUnderTraffic(s: Shared<PipelineFixture>, branch: string, env: EnvName, overrides?: Parameters<typeof deployBranch>[3]) {
   const { value: result, traffic } = await underTraffic(s.tb.url(env), env, log, () => deployBranch(s.data.target, s.data.repo, branch, overrides), {
+    ...SPEC_TRAFFIC,
     during: overrides?.jobs ? overrides.jobs.join(", ") : "the deploy",
   });
   return { result, traffic };
