@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { isAbandoned, isOwnedBy, LABEL } from "./docker/labels.ts";
 import { removeTestbeds } from "./testbed/cleanup.ts";
 import { lastLines, shellQuote } from "./docker/exec.ts";
@@ -64,7 +65,8 @@ export class Sandbox {
         run: async (c) => {
           const images = await ensureImages({ base: this.opts.base, log: this.opts.log });
           // The snapshot holds what the recipe built before; the recipe still runs, renewing secrets and keys.
-          c.images = this.opts.fresh ? images : { ...images, ...(await ensureSnapshots({ base: this.opts.base, log: this.opts.log })).provisioned };
+          // A deployed snapshot has each environment's venv, so the pipeline's first deploy reuses it.
+          c.images = this.opts.fresh ? images : { ...images, ...(await ensureSnapshots({ base: this.opts.base, log: this.opts.log })).deployed };
         },
       },
       {
@@ -80,7 +82,8 @@ export class Sandbox {
         phase: "provision",
         run: async (c) => {
           c.target = await provisionForPipeline(c.tb!, { projectDir, envs: this.opts.envs });
-          c.repo = await GitRepo.fromDirectory(projectDir, c.tb!.config.defaultBranch);
+          // Kept with the testbed's keys, so `npm run sandbox -- deploy` from another terminal finds it.
+          c.repo = await GitRepo.fromDirectory(projectDir, c.tb!.config.defaultBranch, sandboxRepoRoot(c.tb!));
         },
       },
     ];
@@ -151,7 +154,10 @@ export class Sandbox {
   }
 }
 
-const isSandbox = (l: Record<string, string>) => l[LABEL.testbed]?.startsWith("ddt-sandbox-") === true;
+/** Where a sandbox keeps its git repository: beside its keys, removed with them. */
+export const sandboxRepoRoot = (tb: StartedTestbed) => join(tb.keyDir, "repo");
+
+export const isSandbox = (l: Record<string, string>) => l[LABEL.testbed]?.startsWith("ddt-sandbox-") === true;
 
 /** Removes sandboxes (with their job containers and keys): all of them, or only those a killed run left. */
 export async function removeSandboxes(which: "all" | "abandoned"): Promise<string[]> {

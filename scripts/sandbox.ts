@@ -4,12 +4,20 @@
 //   npm run sandbox -- --base ubuntu:24.04
 //   npm run sandbox -- --fresh           provision bare servers, not the recipe's snapshot
 //   npm run sandbox -- down              remove every sandbox left on this machine
+//   npm run sandbox -- deploy [--env dev,prod] [--project PATH] [--id ID]
+//                                        commit a project (the sample one by default) to a running
+//                                        sandbox's repository and deploy it through the pipeline
+//   npm run sandbox -- rollback --env prod [--to COMMIT] [--allow-migrations] [--id ID]
+//                                        run the environment's manual rollback job
 import { parseArgs } from "node:util";
 import { isKept, isOwnedBy } from "../harness/docker/labels.ts";
 import { removeTestbeds } from "../harness/testbed/cleanup.ts";
 import { parseEnvNames } from "../harness/envs.ts";
 import { timingSummary } from "../harness/lifecycle/runner.ts";
 import { removeSandboxes, Sandbox, type SandboxRow } from "../harness/sandbox.ts";
+import { resolve } from "node:path";
+import { FIXTURE_DIR } from "../harness/fixture.ts";
+import { attachSandbox, deployedEnvs, deployToSandbox, rollbackSandbox } from "../harness/sandbox-ops.ts";
 import { log, main } from "./cli.ts";
 
 function printTable(rows: SandboxRow[], id: string, keep: boolean): void {
@@ -27,14 +35,39 @@ function printTable(rows: SandboxRow[], id: string, keep: boolean): void {
 await main(async () => {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { keep: { type: "boolean" }, env: { type: "string" }, base: { type: "string" }, fresh: { type: "boolean" } },
+    options: {
+      keep: { type: "boolean" },
+      env: { type: "string" },
+      base: { type: "string" },
+      fresh: { type: "boolean" },
+      project: { type: "string" },
+      id: { type: "string" },
+      to: { type: "string" },
+      "allow-migrations": { type: "boolean" },
+    },
   });
+  if (positionals[0] === "deploy" || positionals[0] === "rollback") {
+    const handle = await attachSandbox(values.id, log);
+    const { tb } = handle.target;
+    if (positionals[0] === "deploy") {
+      const envs = values.env ? parseEnvNames(values.env) : await deployedEnvs(tb);
+      const projectDir = resolve(values.project ?? FIXTURE_DIR);
+      await deployToSandbox(handle, { envs, projectDir, log });
+      log.info(`deployed to ${tb.id}: ${envs.map((e) => `${e} ${tb.url(e)}`).join(", ")}`);
+    } else {
+      const envs = values.env ? parseEnvNames(values.env) : [];
+      if (envs.length !== 1) throw new Error(`rollback needs one environment: npm run sandbox -- rollback --env prod [--to COMMIT] [--allow-migrations]`);
+      await rollbackSandbox(handle, { env: envs[0]!, to: values.to, allowMigrations: values["allow-migrations"], log });
+      log.info(`rolled back ${envs[0]} on ${tb.id}: ${tb.url(envs[0]!)}`);
+    }
+    return 0;
+  }
   if (positionals[0] === "down") {
     const removed = await removeSandboxes("all");
     log.info(removed.length ? `removed sandboxes: ${removed.join(", ")}` : "no sandbox to remove");
     return 0;
   }
-  if (positionals.length) throw new Error(`unknown command "${positionals.join(" ")}"; use no command, or "down"`);
+  if (positionals.length) throw new Error(`unknown command "${positionals.join(" ")}"; use no command, "down", "deploy" or "rollback"`);
   const envs = values.env ? parseEnvNames(values.env) : undefined;
   const swept = await removeSandboxes("abandoned");
   if (swept.length) log.info(`swept sandboxes a killed run left: ${swept.join(", ")}`);

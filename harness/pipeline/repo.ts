@@ -11,8 +11,9 @@ const run = promisify(execFile);
 export class GitRepo implements AsyncDisposable {
   private constructor(readonly dir: string, private readonly root: string) {}
 
-  static async fromDirectory(projectDir: string, branch = "master"): Promise<GitRepo> {
-    const root = await mkdtemp(join(tmpdir(), "ddt-repo-"));
+  /** A new repository of `projectDir` in `root` (a new temporary directory unless given). */
+  static async fromDirectory(projectDir: string, branch = "master", root?: string): Promise<GitRepo> {
+    root ??= await mkdtemp(join(tmpdir(), "ddt-repo-"));
     const dir = join(root, "myproject");
     await cp(projectDir, dir, { recursive: true });
     const repo = new GitRepo(dir, root);
@@ -20,6 +21,23 @@ export class GitRepo implements AsyncDisposable {
     await repo.git("add", "-A");
     await repo.git("commit", "-q", "-m", "Initial commit");
     return repo;
+  }
+
+  /** The repository fromDirectory made in `root`, opened again (by another process). */
+  static async open(root: string): Promise<GitRepo> {
+    const repo = new GitRepo(join(root, "myproject"), root);
+    await repo.git("rev-parse", "--git-dir");
+    return repo;
+  }
+
+  /** Commits the whole of `projectDir` on `branch` as the new tree (files it lacks are deleted). */
+  async commitTree(branch: string, message: string, projectDir: string): Promise<string> {
+    await this.git("checkout", "-q", branch);
+    await this.git("rm", "-rq", "--ignore-unmatch", ".");
+    await cp(projectDir, this.dir, { recursive: true, filter: (src) => !/(^|\/)(\.git|__pycache__)(\/|$)/.test(src.slice(projectDir.length)) });
+    await this.git("add", "-A");
+    await this.git("commit", "-q", "--allow-empty", "-m", message);
+    return this.git("rev-parse", "HEAD");
   }
 
   async git(...args: string[]): Promise<string> {

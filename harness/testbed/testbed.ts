@@ -82,8 +82,10 @@ export class Testbed {
         join(keyDir, "known_hosts"),
         [app!, db!].map((s) => `[${connectHost()}]:${s.mappedPort(22)} ${s.hostKey.split(/\s+/).slice(0, 2).join(" ")}\n`).join(""),
       );
+      const record: TestbedRecord = { config: this.config, images, network, keep: this.keep, ports: serverPorts };
+      await writeFile(join(keyDir, TESTBED_RECORD), JSON.stringify(record, null, 2));
       this.log.info(`testbed ${id}: both servers running in ${formatDuration(Date.now() - started)}`);
-      return new StartedTestbed(id, network, images, this.config, envs, app!, db!, admin, keyDir, this.keep, this.log);
+      return new StartedTestbed({ id, network, images, config: this.config, envs, app: app!, db: db!, adminKey: admin, keyDir, keep: this.keep, log: this.log });
     } catch (err) {
       await removeTestbeds({ testbed: id }).catch(() => undefined);
       const message = (err as Error).message;
@@ -139,7 +141,7 @@ function isComplete(images: Partial<ImageSet>): images is ImageSet {
   return Boolean(images.base && images.appserver && images.dbserver && images.runner);
 }
 
-async function makeKey(dir: string, name: string, comment: string): Promise<KeyPair> {
+export async function makeKey(dir: string, name: string, comment: string): Promise<KeyPair> {
   const k = generateKeyPair(comment);
   const path = join(dir, name);
   await writeFile(path, k.private, { mode: 0o600 });
@@ -147,25 +149,54 @@ async function makeKey(dir: string, name: string, comment: string): Promise<KeyP
   return { private: k.private, public: k.public, path };
 }
 
+export interface StartedTestbedParts {
+  id: string;
+  network: string;
+  images: ImageSet;
+  config: DeploymentConfig;
+  envs: Environment[];
+  app: Server;
+  db: Server;
+  adminKey: KeyPair;
+  keyDir: string;
+  keep: KeepPolicy;
+  log: Logger;
+}
+
+/** What another process needs to attach to a running testbed (the sandbox's deploy and rollback). */
+export interface TestbedRecord {
+  config: DeploymentConfig;
+  images: ImageSet;
+  network: string;
+  keep: KeepPolicy;
+  ports: Record<ServerRole, number[]>;
+}
+
+export const TESTBED_RECORD = "testbed.json";
+
 export class StartedTestbed implements AsyncDisposable {
   private failed = false;
   private stopped = false;
   /** Per-environment secrets, made once per testbed so re-running the recipe keeps them. */
   readonly secrets: Record<EnvName, EnvSecrets>;
 
-  constructor(
-    readonly id: string,
-    readonly network: string,
-    readonly images: ImageSet,
-    readonly config: DeploymentConfig,
-    readonly envs: Environment[],
-    readonly app: Server,
-    readonly db: Server,
-    readonly adminKey: KeyPair,
-    readonly keyDir: string,
-    readonly keep: KeepPolicy,
-    readonly log: Logger,
-  ) {
+  readonly id: string;
+  readonly network: string;
+  readonly images: ImageSet;
+  readonly config: DeploymentConfig;
+  readonly envs: Environment[];
+  readonly app: Server;
+  readonly db: Server;
+  readonly adminKey: KeyPair;
+  /** This testbed's keys and its record (testbed.json), removed with it. */
+  readonly keyDir: string;
+  readonly keep: KeepPolicy;
+  readonly log: Logger;
+
+  constructor(p: StartedTestbedParts) {
+    ({ id: this.id, network: this.network, images: this.images, config: this.config, envs: this.envs, app: this.app, db: this.db } = p);
+    ({ adminKey: this.adminKey, keyDir: this.keyDir, keep: this.keep, log: this.log } = p);
+    const envs = p.envs;
     const token = (n: number) => randomBytes(n).toString("base64url");
     this.secrets = Object.fromEntries(envs.map((e) => [e.name, { secretKey: token(40), dbPassword: token(18) }])) as Record<EnvName, EnvSecrets>;
   }

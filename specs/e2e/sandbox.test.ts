@@ -1,12 +1,25 @@
-import { NodeSSH } from "node-ssh";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
+import { fixtureVariant } from "../../harness/fixture.ts";
 import { httpGet } from "../../harness/probes/http.ts";
+import { TrafficProbe, trafficLine } from "../../harness/probes/traffic.ts";
 import { Sandbox } from "../../harness/sandbox.ts";
+import { attachSandbox, deployToSandbox, rollbackSandbox } from "../../harness/sandbox-ops.ts";
+import { servedCommit } from "./support.ts";
 import { log } from "./support.ts";
 
+const run = promisify(execFile);
+/** Runs a printed command line as a person would paste it, with `input` on its stdin. */
+const paste = (command: string, input = "") => {
+  const child = run("bash", ["-c", command], { timeout: 30_000 });
+  child.child.stdin?.end(input);
+  return child;
+};
+
 describe("sandbox", () => {
-  it("deploys through the pipeline, prints working URLs and logins, and leaves nothing when stopped", async () => {
+  it("prints working URLs, ssh and psql commands; deploys, survives a broken release and rolls back under constant traffic; leaves nothing", async () => {
     const sandbox = new Sandbox({ envs: ["dev", "prod"], log });
     let id = "";
     try {
@@ -21,18 +34,36 @@ describe("sandbox", () => {
         expect(page.status).toBe(200);
         expect(page.text).toContain(`Environment: ${row.env}</p>`);
       }
-      // The printed ssh command's key, port and user log in as the deploy user.
-      const [, key, , port, userAt] = rows[0]!.ssh.match(/^ssh -i (\S+) -o UserKnownHostsFile=(\S+) -p (\d+) (\S+)$/)!.slice(0) as string[];
-      const ssh = new NodeSSH();
-      await ssh.connect({ ...tb.app.ssh(tb.config.deployUser), privateKeyPath: key, privateKey: undefined, port: Number(port) });
+      // The printed commands, run exactly as printed: ssh logs in as the deploy user, checking the
+      // host key; psql opens the environment's own database through the app server.
+      expect((await paste(`${rows[0]!.ssh} whoami`)).stdout).toBe(`${tb.config.deployUser}\n`);
+      const psql = await paste(rows[1]!.database, "SELECT current_database(), 1 + 1;\n");
+      expect(psql.stdout).toMatch(new RegExp(`${tb.env("prod").database}\\s*\\|\\s*2`));
+
+      // Another command attaches to it, as `npm run sandbox -- deploy` and `rollback` do.
+      const handle = await attachSandbox(id, log);
+      const first = await servedCommit(tb, "prod");
+      const probe = TrafficProbe.start(tb.url("prod"), { clients: 2 });
+      let changed = "";
       try {
-        expect((await ssh.execCommand("whoami")).stdout).toBe(userAt!.split("@")[0]);
-        // The printed database command, run without a terminal.
-        const query = rows[0]!.database.replace(/^.* -t '/, "").replace(/'$/, "");
-        const r = await ssh.execCommand(`${query} -tAc 'SELECT current_database()'`);
-        expect(r.stdout.trim(), r.stderr).toBe(tb.env("dev").database);
+        await using project = await fixtureVariant({ write: { "notes/templates/notes/home.html": "<p>Changed in the sandbox</p>\n" } });
+        await deployToSandbox(handle, { envs: ["prod"], projectDir: project.dir, log });
+        changed = await servedCommit(tb, "prod");
+        expect(changed).not.toBe(first);
+        expect((await httpGet(tb.url("prod"))).text).toContain("Changed in the sandbox");
+
+        await using broken = await fixtureVariant({ write: { "myproject/urls.py": "raise ImportError('broken on purpose')\n" } });
+        const err = await deployToSandbox(handle, { envs: ["prod"], projectDir: broken.dir, log }).then(() => undefined, (e: Error) => e);
+        expect(err?.message).toMatch(/the deploy failed for prod:[\s\S]*broken on purpose/);
+        expect(await servedCommit(tb, "prod")).toBe(changed);
+
+        await rollbackSandbox(handle, { env: "prod", log });
+        expect(await servedCommit(tb, "prod")).toBe(first);
       } finally {
-        ssh.dispose();
+        const traffic = await probe.stop();
+        log.info(trafficLine("prod", traffic, "a deploy, a broken deploy and a rollback"));
+        expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+        expect(traffic.commits).toEqual([first, changed, first]);
       }
     } finally {
       expect(await sandbox.stop()).toBe("removed");

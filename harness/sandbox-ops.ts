@@ -1,0 +1,98 @@
+import { basename } from "node:path";
+import { docker } from "./docker/client.ts";
+import { lastLines } from "./docker/exec.ts";
+import { LABEL } from "./docker/labels.ts";
+import type { EnvName } from "./envs.ts";
+import type { Logger } from "./log.ts";
+import type { JobResult, PipelineResult } from "./pipeline/executor.ts";
+import { rollbackJob } from "./pipeline/generate.ts";
+import { plainLog } from "./pipeline/job-script.ts";
+import { GitRepo } from "./pipeline/repo.ts";
+import { branchFor, deployBranch, pipelineVariables, type PipelineTarget } from "./pipeline/testbed-deploy.ts";
+import { underTraffic, type TrafficReport } from "./probes/traffic.ts";
+import { isSandbox, sandboxRepoRoot } from "./sandbox.ts";
+import { attachTestbed, readKey } from "./testbed/attach.ts";
+import { sh } from "./quote.ts";
+import type { StartedTestbed } from "./testbed/testbed.ts";
+
+/** A running sandbox, as another command sees it: its servers, its CI deploy key, its repository. */
+export interface SandboxHandle {
+  target: PipelineTarget;
+  repo: GitRepo;
+}
+
+/** The ids of the sandboxes whose servers are running on this engine. */
+export async function runningSandboxes(): Promise<string[]> {
+  const list = await docker().listContainers({ filters: { label: [`${LABEL.project}=true`, `${LABEL.kind}=sandbox`] } });
+  return [...new Set(list.map((c) => c.Labels[LABEL.testbed]!).filter((id) => isSandbox({ [LABEL.testbed]: id })))].sort();
+}
+
+/** Attaches to the one running sandbox, or to `id`; says what to do when there is none or several. */
+export async function attachSandbox(id: string | undefined, log: Logger): Promise<SandboxHandle> {
+  const running = await runningSandboxes();
+  if (!id) {
+    if (!running.length) throw new Error("no sandbox is running: start one with `npm run sandbox` (in another terminal) or `npm run sandbox -- --keep`");
+    if (running.length > 1) throw new Error(`${running.length} sandboxes are running (${running.join(", ")}): choose one with --id`);
+    id = running[0]!;
+  } else if (!running.includes(id)) {
+    throw new Error(`sandbox ${id} is not running; running: ${running.join(", ") || "none"}`);
+  }
+  const tb = await attachTestbed(id, log);
+  const deployKey = await readKey(tb.keyDir, "ci-deploy");
+  const repo = await GitRepo.open(sandboxRepoRoot(tb));
+  return { target: { tb, deployKey, variables: pipelineVariables(tb, deployKey), timings: [] }, repo };
+}
+
+/** The environments that have a live release on the sandbox (it may have been started with --env). */
+export async function deployedEnvs(tb: StartedTestbed): Promise<EnvName[]> {
+  const live = await Promise.all(tb.envs.map(async (e) => (await tb.app.sh(sh`test -L ${e.dir}`)).exitCode === 0));
+  return tb.envs.filter((_, i) => live[i]).map((e) => e.name);
+}
+
+export interface EnvOutcome {
+  env: EnvName;
+  result: PipelineResult;
+  traffic: TrafficReport;
+}
+
+function failure(what: string, outcomes: EnvOutcome[]): Error | undefined {
+  const failed = outcomes.filter((o) => o.result.status !== "success");
+  if (!failed.length) return undefined;
+  const jobText = (j: JobResult | undefined) => (j ? `job ${j.name} ${j.status}:\n${lastLines(plainLog(j.log), 20)}` : "no job ran");
+  return new Error(`${what} failed for ${failed.map((o) => o.env).join(", ")}:\n${failed.map((o) => `--- ${o.env}: ${jobText(o.result.jobs.find((j) => j.status === "failed"))}`).join("\n")}`);
+}
+
+/**
+ * Commits `projectDir` to the sandbox's repository and runs the pipeline of each environment's
+ * branch, side by side, each under traffic; logs one traffic line per environment.
+ */
+export async function deployToSandbox(h: SandboxHandle, opts: { envs: EnvName[]; projectDir: string; log: Logger }): Promise<EnvOutcome[]> {
+  const { tb } = h.target;
+  const main = tb.config.defaultBranch;
+  const commit = await h.repo.commitTree(main, `Deploy ${basename(opts.projectDir)} (npm run sandbox -- deploy)`, opts.projectDir);
+  opts.log.info(`committed ${opts.projectDir} as ${commit.slice(0, 8)} on ${main}`);
+  // One at a time: git locks its refs.
+  for (const env of opts.envs) await h.repo.branch(branchFor(tb.env(env), main), main);
+  const outcomes = await Promise.all(
+    opts.envs.map(async (env) => {
+      const { value, traffic } = await underTraffic(tb.url(env), env, opts.log, () => deployBranch(h.target, h.repo, branchFor(tb.env(env), main)));
+      return { env, result: value, traffic };
+    }),
+  );
+  const err = failure("the deploy", outcomes);
+  if (err) throw Object.assign(err, { outcomes });
+  return outcomes;
+}
+
+/** Runs an environment's manual rollback job, under traffic: to the previous release, or to `to`. */
+export async function rollbackSandbox(h: SandboxHandle, opts: { env: EnvName; to?: string; allowMigrations?: boolean; log: Logger }): Promise<EnvOutcome> {
+  const { tb } = h.target;
+  const env = tb.env(opts.env);
+  const variables = { ...(opts.to ? { ROLLBACK_TO: opts.to } : {}), ...(opts.allowMigrations ? { ROLLBACK_ALLOW_MIGRATIONS: "1" } : {}) };
+  const { value, traffic } = await underTraffic(tb.url(opts.env), opts.env, opts.log, () =>
+    deployBranch(h.target, h.repo, branchFor(env, tb.config.defaultBranch), { jobs: [rollbackJob(env)], variables }), { during: "the rollback" });
+  const outcome = { env: opts.env, result: value, traffic };
+  const err = failure("the rollback", [outcome]);
+  if (err) throw Object.assign(err, { outcomes: [outcome] });
+  return outcome;
+}

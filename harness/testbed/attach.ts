@@ -1,0 +1,40 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { docker, isNotFound } from "../docker/client.ts";
+import { dockerExec } from "../docker/exec.ts";
+import { environments } from "../envs.ts";
+import type { Logger } from "../log.ts";
+import { cacheDir } from "../paths.ts";
+import { Server, SERVER_ALIASES } from "./server.ts";
+import { StartedTestbed, TESTBED_RECORD, type KeyPair, type TestbedRecord } from "./testbed.ts";
+
+/** A key pair kept in a testbed's key directory (written by Testbed.start or newKey). */
+export async function readKey(keyDir: string, name: string): Promise<KeyPair> {
+  const path = join(keyDir, name);
+  return { path, private: await readFile(path, "utf8"), public: (await readFile(`${path}.pub`, "utf8")).trim() };
+}
+
+/**
+ * A handle on a testbed another process started and is keeping (a sandbox), rebuilt from its record
+ * and its containers. Disposing it does not remove the testbed: its owner does that.
+ */
+export async function attachTestbed(id: string, log: Logger): Promise<StartedTestbed> {
+  const keyDir = cacheDir("testbeds", id);
+  const record = JSON.parse(await readFile(join(keyDir, TESTBED_RECORD), "utf8").catch(() => {
+    throw new Error(`testbed ${id}: no record at ${join(keyDir, TESTBED_RECORD)}; is it running? (npm run sandbox -- --keep starts one)`);
+  })) as TestbedRecord;
+  const adminKey = await readKey(keyDir, "admin");
+  const [app, db] = await Promise.all(
+    (["app", "db"] as const).map(async (role) => {
+      const info = await docker().getContainer(`${id}-${role}`).inspect().catch((err) => {
+        throw isNotFound(err) ? new Error(`testbed ${id}: its ${role} server (${id}-${role}) is gone; start a new sandbox`) : err;
+      });
+      if (!info.State.Running) throw new Error(`testbed ${id}: its ${role} server is ${info.State.Status}, not running`);
+      const ports = new Map(record.ports[role].map((p) => [p, Number(info.NetworkSettings.Ports[`${p}/tcp`]?.[0]?.HostPort)]));
+      const hostKey = (await dockerExec(info.Id, ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).stdout.trim();
+      return new Server(role, info.Id, SERVER_ALIASES[role], ports, hostKey, adminKey.private);
+    }),
+  );
+  // "always": whatever this handle does, disposing it leaves the testbed to its owner.
+  return new StartedTestbed({ id, network: record.network, images: record.images, config: record.config, envs: environments(record.config), app: app!, db: db!, adminKey, keyDir, keep: "always", log });
+}
