@@ -5,6 +5,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { runSandboxCommand, runTestSuite } from "../harness/bench/cli-runs.ts";
 import { deployTimings } from "../harness/bench/deploy-timings.ts";
+import { deployFigures } from "../harness/bench/deploy-safety.ts";
 import { floorRun } from "../harness/bench/floor.ts";
 import { median, seconds, timeRuns } from "../harness/bench/stats.ts";
 import { docker } from "../harness/docker/client.ts";
@@ -28,6 +29,7 @@ const TARGETS = {
   ratio: 1.3,
   coldS: 360,
   memoryGiB: 1.5,
+  deployUnchangedS: 2,
 };
 
 /** Removes the project's images: all of them, or all but the base. */
@@ -96,6 +98,9 @@ await main(async () => {
     }
   }
 
+  step("deploys on a running site: unchanged and changed requirements, under traffic; restart and HUP compared");
+  Object.assign(fig, await deployFigures((await ensureSnapshots({ log: silentLogger })).deployed, runs, log));
+
   step("sandbox, command to table (images and snapshots cached)");
   const sandboxRuns = [];
   for (let i = 0; i < runs; i++) sandboxRuns.push(await runSandboxCommand());
@@ -142,9 +147,18 @@ await main(async () => {
     ["cold image build, base included (s)", fig.coldImagesWithBaseS, ""],
     ["cold image build, base kept (s)", fig.coldImagesWithoutBaseS, ""],
     ["testbed peak memory (GiB)", fig.testbedPeakMemoryGiB, `≤ ${TARGETS.memoryGiB}: ${check(fig.testbedPeakMemoryGiB, TARGETS.memoryGiB)}`],
+    ["prod deploy, requirements unchanged (s)", fig.deployUnchangedRequirementsS, `≤ ${TARGETS.deployUnchangedS}: ${check(fig.deployUnchangedRequirementsS, TARGETS.deployUnchangedS)}`],
+    ["prod deploy, requirements changed (s)", fig.deployChangedRequirementsS, ""],
+    ["prod deploy under 4 clients (s)", fig.deployUnderTrafficS, ""],
+    ["failed requests during our deploys", (fig.deployUnderTraffic as { failed?: number })?.failed, `= 0: ${(fig.deployUnderTraffic as { failed?: number })?.failed === 0 ? "met" : "MISSED"}`],
+    ["p99 latency during our deploys (ms)", (fig.deployUnderTraffic as { p99Ms?: number })?.p99Ms, ""],
+    ["failed: the seed's restart (reported)", (fig.seedRestart as { failed?: number })?.failed, `of ${(fig.seedRestart as { requests?: number })?.requests}`],
+    ["failed: our socket-held restart", (fig.socketActivatedRestart as { failed?: number })?.failed, `of ${(fig.socketActivatedRestart as { requests?: number })?.requests}`],
+    ["failed: HUP after a switch", (fig.hupAfterSwitch as { failed?: number })?.failed, `serves the new release: ${(fig.hupAfterSwitch as { servesSwitchedRelease?: boolean })?.servesSwitchedRelease}`],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   process.stdout.write(`\n${rows.map(([k, v, t]) => `${k.padEnd(w)}  ${String(v ?? "-").padStart(6)}  ${t}`).join("\n")}\n`);
   process.stdout.write(`\nprovisioning steps (s): ${JSON.stringify(fig.provisionSteps)}\ndeploys (s): ${JSON.stringify(fig.deploys)}\n`);
+  process.stdout.write(`prod deploy steps, requirements unchanged (s): ${JSON.stringify(fig.deployUnchangedRequirementsSteps)}\n`);
   process.stdout.write(`\nwritten to reports/bench.json (${report.machine.cpus} cores, ${report.machine.memoryGiB} GiB, engine ${info.Version})\n`);
 });

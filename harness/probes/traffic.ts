@@ -94,6 +94,11 @@ export class TrafficProbe {
     return this.report.requests;
   }
 
+  /** Requests answered successfully so far. */
+  get answered(): number {
+    return Object.values(this.report.answersByCommit).reduce((s, n) => s + n, 0);
+  }
+
   private bound(reason: TrafficReport["stoppedBy"]): void {
     this.report.stoppedBy = reason;
     this.stopping = true;
