@@ -9,7 +9,7 @@ import { rollbackJob } from "./pipeline/generate.ts";
 import { plainLog } from "./pipeline/job-script.ts";
 import { GitRepo } from "./pipeline/repo.ts";
 import { branchFor, deployBranch, pipelineVariables, type PipelineTarget } from "./pipeline/testbed-deploy.ts";
-import { underTraffic, type TrafficReport } from "./probes/traffic.ts";
+import { STEADY_TRAFFIC, underTraffic, type TrafficReport } from "./probes/traffic.ts";
 import { isSandbox, sandboxRepoRoot } from "./sandbox.ts";
 import { attachTestbed, readKey } from "./testbed/attach.ts";
 import { sh } from "./quote.ts";
@@ -75,7 +75,7 @@ export async function deployToSandbox(h: SandboxHandle, opts: { envs: EnvName[];
   for (const env of opts.envs) await h.repo.branch(branchFor(tb.env(env), main), main);
   const outcomes = await Promise.all(
     opts.envs.map(async (env) => {
-      const { value, traffic } = await underTraffic(tb.url(env), env, opts.log, () => deployBranch(h.target, h.repo, branchFor(tb.env(env), main)));
+      const { value, traffic } = await underTraffic(tb.url(env), env, opts.log, () => deployBranch(h.target, h.repo, branchFor(tb.env(env), main)), STEADY_TRAFFIC);
       return { env, result: value, traffic };
     }),
   );
@@ -90,7 +90,7 @@ export async function rollbackSandbox(h: SandboxHandle, opts: { env: EnvName; to
   const env = tb.env(opts.env);
   const variables = { ...(opts.to ? { ROLLBACK_TO: opts.to } : {}), ...(opts.allowMigrations ? { ROLLBACK_ALLOW_MIGRATIONS: "1" } : {}) };
   const { value, traffic } = await underTraffic(tb.url(opts.env), opts.env, opts.log, () =>
-    deployBranch(h.target, h.repo, branchFor(env, tb.config.defaultBranch), { jobs: [rollbackJob(env)], variables }), { during: "the rollback" });
+    deployBranch(h.target, h.repo, branchFor(env, tb.config.defaultBranch), { jobs: [rollbackJob(env)], variables }), { ...STEADY_TRAFFIC, during: "the rollback" });
   const outcome = { env: opts.env, result: value, traffic };
   const err = failure("the rollback", [outcome]);
   if (err) throw Object.assign(err, { outcomes: [outcome] });

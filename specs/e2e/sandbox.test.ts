@@ -7,7 +7,7 @@ import { httpGet } from "../../harness/probes/http.ts";
 import { TrafficProbe, trafficLine } from "../../harness/probes/traffic.ts";
 import { Sandbox } from "../../harness/sandbox.ts";
 import { attachSandbox, deployToSandbox, rollbackSandbox } from "../../harness/sandbox-ops.ts";
-import { servedCommit } from "./support.ts";
+import { servedCommit, SPEC_TRAFFIC } from "./support.ts";
 import { log } from "./support.ts";
 
 const run = promisify(execFile);
@@ -43,7 +43,7 @@ describe("sandbox", () => {
       // Another command attaches to it, as `npm run sandbox -- deploy` and `rollback` do.
       const handle = await attachSandbox(id, log);
       const first = await servedCommit(tb, "prod");
-      const probe = TrafficProbe.start(tb.url("prod"), { clients: 2 });
+      const probe = TrafficProbe.start(tb.url("prod"), SPEC_TRAFFIC);
       let changed = "";
       try {
         await using project = await fixtureVariant({ write: { "notes/templates/notes/home.html": "<p>Changed in the sandbox</p>\n" } });

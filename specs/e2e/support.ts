@@ -12,7 +12,7 @@ import { GitRepo } from "../../harness/pipeline/repo.ts";
 import { deployBranch, provisionForPipeline, type PipelineTarget } from "../../harness/pipeline/testbed-deploy.ts";
 import type { EnvName } from "../../harness/envs.ts";
 import { httpGet } from "../../harness/probes/http.ts";
-import { underTraffic } from "../../harness/probes/traffic.ts";
+import { STEADY_TRAFFIC, underTraffic } from "../../harness/probes/traffic.ts";
 
 export const log = streamLogger(process.stderr, { progress: false });
 
@@ -110,11 +110,8 @@ export function jobLogs(result: PipelineResult): string {
   return result.jobs.map((j) => `--- job ${j.name}: ${j.status}\n${plainLog(j.log)}`).join("\n");
 }
 
-/**
- * Traffic in specs: two clients find a dropped request as surely as four (a restart without a held
- * socket fails hundreds), and leave the two cores to the deploy itself.
- */
-export const SPEC_TRAFFIC = { clients: 2 } as const;
+/** Traffic in specs: steady, so that deploys under it keep the cores they need. */
+export const SPEC_TRAFFIC = STEADY_TRAFFIC;
 
 /** Deploys `branch` through the pipeline while the traffic probe runs on `env`; logs the probe's line. */
 export async function deployUnderTraffic(s: Shared<PipelineFixture>, branch: string, env: EnvName, overrides?: Parameters<typeof deployBranch>[3]) {
