@@ -31,6 +31,9 @@ export const DEFAULT_CONFIG: DeploymentConfig = {
   defaultBranch: "master",
 };
 
+/** The seed's two servers (MyAppServer, MyDatabaseServer), by the names the testbed gives them. */
+export const SEED_SERVERS = { app: "myappserver", db: "mydatabaseserver" } as const;
+
 /** How many complete releases an environment keeps (the live one included). */
 export const RELEASES_KEPT = 5;
 

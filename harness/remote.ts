@@ -1,38 +1,18 @@
 import { NodeSSH, type Config as SshConfig } from "node-ssh";
 import { TimeoutError, waitFor } from "./deadline.ts";
-import { lastLines, shellQuote } from "./docker/exec.ts";
-
-export class RemoteCommandError extends Error {
-  constructor(readonly where: string, readonly command: string, readonly exitCode: number | null, readonly output: string) {
-    super(`${where}: \`${command}\` exited ${exitCode}\n${lastLines(output, 25)}`);
-    this.name = "RemoteCommandError";
-  }
-}
-
-export interface RunOptions {
-  /** Run as this user (through sudo -H) instead of the login user. */
-  as?: string;
-  stdin?: string;
-  /** Return the result of a failing command instead of throwing. */
-  allowFailure?: boolean;
-}
-
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  output: string;
-}
+import { raw, sh } from "./quote.ts";
+import { checked, type CommandResult, type Runner, type RunOptions } from "./runner.ts";
 
 /** An ssh session on one server, as an operator would have: commands, file writes, uploads. */
-export class Remote {
+export class SshRunner implements Runner {
   private constructor(readonly where: string, readonly ssh: NodeSSH) {}
 
   /**
    * Connects, retrying only what a server still coming up answers (refused or dropped before the
    * handshake) until `timeoutMs`; a refused key or host key fails at once.
    */
-  static async connect(where: string, config: SshConfig, timeoutMs = 10_000): Promise<Remote> {
+  static async connect(server: string, config: SshConfig, timeoutMs = 10_000): Promise<SshRunner> {
+    const where = `${server} (ssh)`;
     const started = Date.now();
     const fail = (message: string) =>
       new Error(`${where}: ssh to ${config.username}@${config.host}:${config.port} failed after ${Math.round((Date.now() - started) / 1000)} s: ${message}`);
@@ -54,20 +34,18 @@ export class Remote {
       throw fail((err.lastError as Error)?.message ?? err.message);
     });
     if (outcome instanceof Error) throw fail(outcome.message);
-    return new Remote(where, outcome);
+    return new SshRunner(where, outcome);
   }
 
-  async run(command: string, opts: RunOptions = {}): Promise<RunResult> {
-    const full = opts.as ? `sudo -H -u ${shellQuote(opts.as)} bash -c ${shellQuote(command)}` : `bash -c ${shellQuote(command)}`;
+  async run(command: string, opts: RunOptions = {}): Promise<CommandResult> {
+    const full = opts.as ? sh`sudo -H -u ${opts.as} bash -c ${command}` : sh`bash -c ${command}`;
     let output = "";
     const r = await this.ssh.execCommand(full, {
       stdin: opts.stdin,
       onStdout: (b) => (output += b.toString()),
       onStderr: (b) => (output += b.toString()),
     });
-    const result = { code: r.code, stdout: r.stdout, stderr: r.stderr, output };
-    if (r.code !== 0 && !opts.allowFailure) throw new RemoteCommandError(this.where, command, r.code, output);
-    return result;
+    return checked(this.where, command, { exitCode: r.code, stdout: r.stdout, stderr: r.stderr, output }, opts);
   }
 
   /**
@@ -75,11 +53,12 @@ export class Remote {
    * Returns whether it changed.
    */
   async writeFile(path: string, content: string, mode: string, owner = "root:root"): Promise<boolean> {
+    const [user, group] = owner.split(":") as [string, string];
     const script =
-      `tmp=$(mktemp) && cat > "$tmp" && ` +
-      `if cmp -s "$tmp" ${shellQuote(path)}; then rm -f "$tmp"; echo same; ` +
-      `else install -m ${mode} -o ${owner.split(":")[0]} -g ${owner.split(":")[1]} "$tmp" ${shellQuote(path)} && rm -f "$tmp"; echo changed; fi; ` +
-      `chmod ${mode} ${shellQuote(path)}; chown ${owner} ${shellQuote(path)}`;
+      sh`tmp=$(mktemp) && cat > "$tmp" && ` +
+      sh`if cmp -s "$tmp" ${path}; then rm -f "$tmp"; echo same; ` +
+      sh`else install -m ${mode} -o ${user} -g ${group} "$tmp" ${path} && rm -f "$tmp"; echo changed; fi; ` +
+      sh`chmod ${mode} ${path}; chown ${raw(`${sh`${user}`}:${sh`${group}`}`)} ${path}`;
     const r = await this.run(script, { stdin: content });
     return r.stdout.trim().startsWith("changed");
   }

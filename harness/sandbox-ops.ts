@@ -1,6 +1,6 @@
 import { basename } from "node:path";
 import { docker } from "./docker/client.ts";
-import { lastLines } from "./docker/exec.ts";
+import { lastLines } from "./runner.ts";
 import { LABEL } from "./docker/labels.ts";
 import type { EnvName } from "./envs.ts";
 import type { Logger } from "./log.ts";
@@ -45,7 +45,7 @@ export async function attachSandbox(id: string | undefined, log: Logger): Promis
 
 /** The environments that have a live release on the sandbox (it may have been started with --env). */
 export async function deployedEnvs(tb: StartedTestbed): Promise<EnvName[]> {
-  const live = await Promise.all(tb.envs.map(async (e) => (await tb.app.sh(sh`test -L ${e.dir}`)).exitCode === 0));
+  const live = await Promise.all(tb.envs.map(async (e) => (await tb.app.exec.run(sh`test -L ${e.dir}`, { allowFailure: true })).exitCode === 0));
   return tb.envs.filter((_, i) => live[i]).map((e) => e.name);
 }
 

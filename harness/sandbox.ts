@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import { isAbandoned, isOwnedBy, LABEL } from "./docker/labels.ts";
 import { removeTestbeds } from "./testbed/cleanup.ts";
-import { lastLines, shellQuote } from "./docker/exec.ts";
+import { sh, shellQuote } from "./quote.ts";
+import { lastLines } from "./runner.ts";
 import { ENV_NAMES, type EnvName } from "./envs.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
 import { ensureImages, type ImageSet } from "./images/catalog.ts";
@@ -137,7 +138,7 @@ export class Sandbox {
         url: tb.url(e.name),
         ssh,
         // Postgres admits the app server only: go through it, with the environment's own settings.
-        database: `${ssh} -t ${shellQuote(`set -a; . ${e.envFile}; PGPASSWORD=$DATABASE_PASSWORD exec psql -h $DATABASE_HOST -U $DATABASE_USER $DATABASE_NAME`)}`,
+        database: `${ssh} -t ${shellQuote(sh`set -a; . ${e.envFile}; PGPASSWORD=$DATABASE_PASSWORD exec psql -h $DATABASE_HOST -U $DATABASE_USER $DATABASE_NAME`)}`,
       }));
   }
 

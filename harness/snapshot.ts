@@ -70,13 +70,13 @@ export async function snapshotInputs(root = PROJECT_ROOT): Promise<string[]> {
 
 async function commit(tb: StartedTestbed, snapshot: Snapshot, stage: SnapshotStage): Promise<void> {
   // Services are stopped first so the images hold cleanly shut down data, not a crash to recover.
-  await tb.db.check("systemctl stop postgresql");
-  await tb.app.check("systemctl stop gunicorn.target nginx");
+  await tb.db.exec.run("systemctl stop postgresql");
+  await tb.app.exec.run("systemctl stop gunicorn.target nginx");
   for (const [server, ref, name] of [[tb.app, snapshot.appserver, "appserver"], [tb.db, snapshot.dbserver, "dbserver"]] as const) {
     const [repo, tag] = ref.split(":") as [string, string];
     await docker().getContainer(server.containerId).commit({ repo, tag, pause: true, changes: [`LABEL ${IMAGE_LABEL}=${name}-${stage}`] } as never);
   }
-  await tb.db.check("systemctl start postgresql");
-  await tb.app.check("systemctl start nginx gunicorn.target");
+  await tb.db.exec.run("systemctl start postgresql");
+  await tb.app.exec.run("systemctl start nginx gunicorn.target");
 }
 

@@ -3,26 +3,18 @@
 // Vitest exits a millisecond after SIGINT, too soon for any cleanup of its own.
 import { hostname } from "node:os";
 import { setTimeout as delay } from "node:timers/promises";
-import { isKept, isOwnedBy, ownerLabel } from "../harness/docker/labels.ts";
+import { isKept, isOwnedBy, ownerLabel, processAlive } from "../harness/docker/labels.ts";
 import { removeTestbeds } from "../harness/testbed/cleanup.ts";
 
 const pid = Number(process.argv[2]);
 const owner = ownerLabel({ host: hostname(), pid });
 
-function alive(p: number): boolean {
-  try {
-    process.kill(p, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 if (!Number.isInteger(pid) || pid <= 1) {
   process.stderr.write(`reaper: needs the pid to watch, got "${process.argv[2]}"\n`);
   process.exit(2);
 }
-while (alive(pid)) await delay(250);
+while (processAlive(pid)) await delay(250);
 const r = await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => isOwnedBy(l, owner) && !isKept(l) });
 if (r.containers.length + r.networks.length) {
   process.stderr.write(`\n[reaper] the test run ended early; removed ${r.containers.length} containers and ${r.networks.length} networks it left\n`);

@@ -72,31 +72,31 @@ const answers = (tb: StartedTestbed, env: EnvName) =>
 export async function restartComparison(tb: StartedTestbed, env: EnvName = "prod") {
   const e = tb.env(env);
   const seedName = `gunicorn-seed@${env}`;
-  await tb.app.check(sh`cat > /etc/systemd/system/gunicorn-seed@.service` + " <<'EOF'\n" + seedUnit(tb, env) + "EOF\n");
-  await tb.app.check(sh`systemctl daemon-reload && systemctl stop ${e.unit} && rm -f ${e.socket} && systemctl start ${seedName}`);
+  await tb.app.exec.run(sh`cat > /etc/systemd/system/gunicorn-seed@.service` + " <<'EOF'\n" + seedUnit(tb, env) + "EOF\n");
+  await tb.app.exec.run(sh`systemctl daemon-reload && systemctl stop ${e.unit} && rm -f ${e.socket} && systemctl start ${seedName}`);
   await answers(tb, env);
-  const seed = await aroundAction(tb, env, () => tb.app.check(sh`systemctl restart ${seedName}`).then(() => undefined));
-  await tb.app.check(sh`systemctl stop ${seedName} && rm -f ${e.socket} && systemctl start ${e.unit}`);
+  const seed = await aroundAction(tb, env, () => tb.app.exec.run(sh`systemctl restart ${seedName}`).then((r) => r.stdout).then(() => undefined));
+  await tb.app.exec.run(sh`systemctl stop ${seedName} && rm -f ${e.socket} && systemctl start ${e.unit}`);
   await answers(tb, env);
-  const ours = await aroundAction(tb, env, () => tb.app.check(sh`systemctl restart ${e.unit}`).then(() => undefined));
+  const ours = await aroundAction(tb, env, () => tb.app.exec.run(sh`systemctl restart ${e.unit}`).then((r) => r.stdout).then(() => undefined));
   return { seedRestart: summary(seed), socketActivatedRestart: summary(ours) };
 }
 
 /** A HUP after the live link moved to another release: which release answers afterwards? */
 export async function hupAfterSwitch(tb: StartedTestbed, env: EnvName = "prod") {
   const e = tb.env(env);
-  const releases = (await tb.app.check(sh`ls ${e.releases}`)).trim().split("\n");
-  const live = (await tb.app.check(sh`basename "$(readlink -f ${e.dir})"`)).trim();
+  const releases = ((await tb.app.exec.run(sh`ls ${e.releases}`)).stdout).trim().split("\n");
+  const live = ((await tb.app.exec.run(sh`basename "$(readlink -f ${e.dir})"`)).stdout).trim();
   const other = releases.filter((r) => r !== live).at(-1);
   if (!other) throw new Error(`bench: ${env} needs two releases to switch between (has ${releases.join(", ")})`);
-  const link = (name: string) => tb.app.check(sh`cd ${e.root} && ln -s ${`releases/${name}`} .hup-link && mv -T .hup-link ${e.dir}`, { user: tb.config.deployUser });
+  const link = (name: string) => tb.app.exec.run(sh`cd ${e.root} && ln -s ${`releases/${name}`} .hup-link && mv -T .hup-link ${e.dir}`, { as: tb.config.deployUser }).then((r) => r.stdout);
   const report = await aroundAction(tb, env, async () => {
     await link(other);
-    await tb.app.check(sh`systemctl reload ${e.unit}`);
+    await tb.app.exec.run(sh`systemctl reload ${e.unit}`);
   });
   const served = String((await httpGet(tb.url(env))).headers["x-release"]);
   await link(live);
-  await tb.app.check(sh`systemctl restart ${e.unit}`);
+  await tb.app.exec.run(sh`systemctl restart ${e.unit}`);
   return { ...summary(report), servesSwitchedRelease: served === other, served, switchedTo: other };
 }
 

@@ -1,13 +1,17 @@
 import Docker from "dockerode";
 
-// The reaper image cannot be pulled here; cleanup is done by our own labels instead.
-process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
-
 let client: Docker | undefined;
 
-/** One dockerode client per process; honours DOCKER_HOST like the docker CLI does. */
+/**
+ * One dockerode client per process; honours DOCKER_HOST like the docker CLI does. Every container
+ * the harness starts goes through here first, so this is where testcontainers is told not to start
+ * its reaper (its image cannot be pulled here; cleanup is done by our own labels instead).
+ */
 export function docker(): Docker {
-  client ??= new Docker();
+  if (!client) {
+    process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+    client = new Docker();
+  }
   return client;
 }
 

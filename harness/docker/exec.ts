@@ -1,4 +1,5 @@
 import { PassThrough } from "node:stream";
+import { checked, type CommandResult, type Runner, type RunOptions } from "../runner.ts";
 import { docker } from "./client.ts";
 
 export interface ExecResult {
@@ -50,11 +51,12 @@ export async function dockerExec(containerId: string, cmd: string[], opts: ExecO
   };
 }
 
-export function lastLines(text: string, n = 20): string {
-  const lines = text.replace(/\s+$/, "").split("\n");
-  return lines.slice(-n).join("\n");
-}
+/** Commands in a container through the engine's exec API: how the harness itself looks at a server. */
+export class DockerExecRunner implements Runner {
+  constructor(readonly containerId: string, readonly where: string) {}
 
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+  async run(command: string, opts: RunOptions = {}): Promise<CommandResult> {
+    const r = await dockerExec(this.containerId, ["bash", "-c", command], { user: opts.as, stdin: opts.stdin });
+    return checked(this.where, command, r, opts);
+  }
 }

@@ -38,7 +38,8 @@ export function labelsFor(testbedId: string, kind: ResourceKind, extra: Record<s
   };
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process lives: EPERM means it exists but belongs to another user, so it is alive. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -1,4 +1,4 @@
-/** What to leave running when a testbed's work ends. Decided here and nowhere else. */
+/** What to leave running when a testbed's work ends. Decided here (endOfLife) and nowhere else. */
 export type KeepPolicy = "never" | "on-failure" | "always";
 
 export const KEEP_POLICIES: readonly KeepPolicy[] = ["never", "on-failure", "always"];
@@ -11,4 +11,17 @@ export function parseKeepPolicy(value: string | undefined, where = "TESTBED_KEEP
 
 export function shouldKeep(policy: KeepPolicy, failed: boolean): boolean {
   return policy === "always" || (policy === "on-failure" && failed);
+}
+
+/**
+ * Ends something's life as the policy says: `describeKept` is logged and it stays, or `remove` runs.
+ * The one place the policy is applied (a testbed's dispose, a sandbox's lifecycle).
+ */
+export async function endOfLife(policy: KeepPolicy, failed: boolean, how: { kept(): void; remove(): Promise<void> }): Promise<"kept" | "removed"> {
+  if (shouldKeep(policy, failed)) {
+    how.kept();
+    return "kept";
+  }
+  await how.remove();
+  return "removed";
 }

@@ -1,5 +1,5 @@
 import { formatDuration, type Logger } from "../log.ts";
-import { shouldKeep, type KeepPolicy } from "./keep.ts";
+import { endOfLife, type KeepPolicy } from "./keep.ts";
 import { runSteps, type Step, type StepExecution, type StepTiming } from "./runner.ts";
 
 export class AbortedError extends Error {
@@ -8,7 +8,7 @@ export class AbortedError extends Error {
 
 /**
  * A run's life as data: named steps (build, boot, provision, deploy, verify) run by one runner,
- * then a teardown step, or not, as the keep policy says. This is the one place that policy is applied.
+ * then a teardown step, or not, as the keep policy says (endOfLife decides).
  */
 export class Lifecycle<C> {
   readonly timings: StepTiming[] = [];
@@ -45,17 +45,17 @@ export class Lifecycle<C> {
   /** Ends the run: teardown (a logged step) unless the policy keeps it. */
   async end(ctx: C, failed: boolean): Promise<"removed" | "kept"> {
     if (this.tornDown) return "removed";
-    if (shouldKeep(this.opts.keep, failed)) {
-      this.opts.log.info(this.opts.describeKept(ctx));
-      return "kept";
-    }
-    this.tornDown = true;
-    const started = Date.now();
-    this.opts.log.info("▶ teardown");
-    await this.opts.teardown(ctx);
-    const ms = Date.now() - started;
-    this.timings.push({ name: "teardown", phase: "teardown", ms, ok: true, depth: 0 });
-    this.opts.log.info(`✓ teardown (${formatDuration(ms)})`);
-    return "removed";
+    return endOfLife(this.opts.keep, failed, {
+      kept: () => this.opts.log.info(this.opts.describeKept(ctx)),
+      remove: async () => {
+        this.tornDown = true;
+        const started = Date.now();
+        this.opts.log.info("▶ teardown");
+        await this.opts.teardown(ctx);
+        const ms = Date.now() - started;
+        this.timings.push({ name: "teardown", phase: "teardown", ms, ok: true, depth: 0 });
+        this.opts.log.info(`✓ teardown (${formatDuration(ms)})`);
+      },
+    });
   }
 }

@@ -1,7 +1,8 @@
+import { basename } from "node:path";
 import { GenericContainer } from "testcontainers";
 import { parse } from "yaml";
 import { docker } from "../docker/client.ts";
-import { dockerExec } from "../docker/exec.ts";
+import { DockerExecRunner } from "../docker/exec.ts";
 import { labelsFor } from "../docker/labels.ts";
 import { imageExists } from "../images/build.ts";
 import { formatDuration, silentLogger, type Logger } from "../log.ts";
@@ -17,7 +18,8 @@ export interface PipelineRun {
   pipeline: string;
   repo: GitRepo;
   branch: string;
-  defaultBranch?: string;
+  /** The project's default branch ($CI_DEFAULT_BRANCH). */
+  defaultBranch: string;
   /** Project CI/CD variables: they override the file's, as in GitLab. */
   variables?: Record<string, VariableValue>;
   /** The docker network the jobs join (the testbed's). */
@@ -71,7 +73,9 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   const doc = parse(run.pipeline) as Record<string, unknown>;
   const stages = (doc.stages as string[] | undefined) ?? ["build", "test", "deploy"];
   const sha = await run.repo.sha(run.branch);
-  const projectDir = "/builds/testbed/myproject";
+  // Where GitLab Runner checks out: /builds/<namespace>/<project>, the project named by its directory.
+  const projectName = basename(run.repo.dir);
+  const projectDir = `/builds/testbed/${projectName}`;
   const predefined: Variables = {
     CI: "true",
     GITLAB_CI: "true",
@@ -80,9 +84,9 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
     CI_COMMIT_REF_SLUG: run.branch.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 63),
     CI_COMMIT_SHA: sha,
     CI_COMMIT_SHORT_SHA: sha.slice(0, 8),
-    CI_DEFAULT_BRANCH: run.defaultBranch ?? "master",
+    CI_DEFAULT_BRANCH: run.defaultBranch,
     CI_PROJECT_DIR: projectDir,
-    CI_PROJECT_NAME: "myproject",
+    CI_PROJECT_NAME: projectName,
     CI_PIPELINE_SOURCE: "push",
   };
   const user = run.variables ?? {};
@@ -157,11 +161,13 @@ async function runJob(a: {
   startMs = Date.now() - started;
   try {
     let body = `Getting source from Git repository\nChecking out ${a.sha.slice(0, 8)} as ${a.run.branch}...\n\nExecuting "step_script" stage of the job script\n`;
-    const main = await dockerExec(container.getId(), ["bash", "-c", jobScript([...(a.job.before_script ?? []), ...(a.job.script ?? [])], a.projectDir)]);
+    // The job's own shell: its exit code is the job's status, so a failure is a result, not an error.
+    const shell = new DockerExecRunner(container.getId(), `job ${a.name} (docker exec)`);
+    const main = await shell.run(jobScript([...(a.job.before_script ?? []), ...(a.job.script ?? [])], a.projectDir), { allowFailure: true });
     body += main.output;
     if (a.job.after_script?.length) {
       // after_script runs in its own shell, whatever happened, and cannot change the job's status.
-      const after = await dockerExec(container.getId(), ["bash", "-c", jobScript(a.job.after_script, a.projectDir)]);
+      const after = await shell.run(jobScript(a.job.after_script, a.projectDir), { allowFailure: true });
       body += `\nRunning after_script\n${after.output}`;
     }
     body += "\n";

@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import { DEFAULT_CONFIG, environments, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
+import { DEFAULT_CONFIG, SEED_SERVERS, environments, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
 import { raw } from "../quote.ts";
 import { RELEASE_STEPS, releaseCommand, UPLOAD_EXCLUDES } from "../recipe/release.ts";
 
@@ -26,7 +26,8 @@ export interface PipelineOptions {
 
 export const DEFAULT_JOB_IMAGE = "debian:12.8-slim";
 
-const q = (s: string) => JSON.stringify(s);
+/** A string in a GitLab CI expression (rules:if), not a shell word: double-quoted, JSON-escaped. */
+const ciString = (s: string) => JSON.stringify(s);
 
 function setupScript(): string[] {
   return [
@@ -82,7 +83,7 @@ function manual(selection: Record<string, unknown>): Record<string, unknown> {
 }
 
 function branchSelection(env: Environment, all: Environment[], style: RuleStyle, production: string | undefined, defaultBranch: string): Record<string, unknown> {
-  const prod = production ? q(production) : "$CI_DEFAULT_BRANCH";
+  const prod = production ? ciString(production) : "$CI_DEFAULT_BRANCH";
   const named = all.flatMap((e) => (e.branch.kind === "named" ? [e.branch.branch] : []));
   if (style === "only-except") {
     const prodBranch = production ?? defaultBranch;
@@ -91,12 +92,12 @@ function branchSelection(env: Environment, all: Environment[], style: RuleStyle,
     return { except: [prodBranch, ...named] };
   }
   if (env.branch.kind === "default") return { rules: [{ if: `$CI_COMMIT_BRANCH == ${prod}` }] };
-  if (env.branch.kind === "named") return { rules: [{ if: `$CI_COMMIT_BRANCH == ${q(env.branch.branch)}` }] };
+  if (env.branch.kind === "named") return { rules: [{ if: `$CI_COMMIT_BRANCH == ${ciString(env.branch.branch)}` }] };
   // Every other branch: the claimed ones are ruled out first, then any branch pipeline runs.
   return {
     rules: [
       { if: `$CI_COMMIT_BRANCH == ${prod}`, when: "never" },
-      ...named.map((b) => ({ if: `$CI_COMMIT_BRANCH == ${q(b)}`, when: "never" })),
+      ...named.map((b) => ({ if: `$CI_COMMIT_BRANCH == ${ciString(b)}`, when: "never" })),
       { if: "$CI_COMMIT_BRANCH" },
     ],
   };
@@ -115,7 +116,7 @@ export function pipelineObject(opts: PipelineOptions = {}): Record<string, unkno
     stages: ["deploy"],
     variables: {
       DEPLOY_IMAGE: { value: opts.image ?? DEFAULT_JOB_IMAGE, description: "The deploy jobs' image (pinned)." },
-      DEPLOY_HOST: { value: opts.serverHost ?? "myappserver", description: "The app server." },
+      DEPLOY_HOST: { value: opts.serverHost ?? SEED_SERVERS.app, description: "The app server." },
       DEPLOY_PORT: { value: String(opts.serverPort ?? 22), description: "The app server's ssh port." },
       DEPLOY_USER: { value: config.deployUser, description: "The deploy user on the app server." },
       PIP_EXTRA_ARGS: { value: "", description: "Extra pip install arguments, e.g. --no-index --find-links DIR." },

@@ -1,23 +1,21 @@
+import { sh } from "../quote.ts";
+
 /**
  * The bash a GitLab Runner's shell would run for a job: `set -eo pipefail`, each command echoed
  * as `$ command` before it runs (multi-line ones collapsed), with a section marker carrying the
  * time, so durations can be read back from the log.
  */
 export function jobScript(commands: string[], projectDir: string): string {
-  const lines = ["set -eo pipefail", `cd ${JSON.stringify(projectDir)}`];
+  const lines = ["set -eo pipefail", sh`cd ${projectDir}`];
   commands.forEach((command, i) => {
     const first = command.split("\n")[0]!;
     const shown = command.includes("\n") ? `${first} # collapsed multi-line command` : first;
     lines.push(`printf 'section_start:%s:step_${i}\\r\\033[0K' "$(date +%s.%N)"`);
-    lines.push(`printf '\\033[32;1m$ %s\\033[0;m\\n' ${shellSingle(shown)}`);
+    lines.push(sh`printf '\\033[32;1m$ %s\\033[0;m\\n' ${shown}`);
     lines.push(command);
   });
   lines.push(`printf 'section_end:%s:steps\\r\\033[0K' "$(date +%s.%N)"`);
   return lines.join("\n") + "\n";
-}
-
-function shellSingle(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export interface CommandTiming {

@@ -1,3 +1,4 @@
+import { sh } from "../quote.ts";
 import type { Environment } from "../envs.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { journal } from "./systemd.ts";
@@ -7,10 +8,10 @@ export async function diagnostics(tb: StartedTestbed, envs: Environment[] = tb.e
   try {
     const parts: string[] = [];
     for (const env of envs) parts.push(`--- journalctl -u ${env.unit} (app server)\n${await journal(tb.app, env.unit, lines)}`);
-    const nginx = await tb.app.sh(`tail -n ${lines} /var/log/nginx/error.log 2>&1`);
+    const nginx = await tb.app.exec.run(sh`tail -n ${lines} /var/log/nginx/error.log 2>&1`, { allowFailure: true });
     parts.push(`--- /var/log/nginx/error.log (app server)\n${nginx.output.trim() || "(empty)"}`);
     for (const server of [tb.app, tb.db]) {
-      const failed = await server.sh("systemctl --failed --no-legend --plain");
+      const failed = await server.exec.run("systemctl --failed --no-legend --plain", { allowFailure: true });
       parts.push(`--- systemctl --failed (${server.label})\n${failed.output.trim() || "(none)"}`);
     }
     return parts.join("\n");

@@ -1,4 +1,4 @@
-import { shellQuote } from "../docker/exec.ts";
+import { sh } from "../quote.ts";
 import type { Server } from "../testbed/server.ts";
 
 export interface FileInfo {
@@ -10,8 +10,7 @@ export interface FileInfo {
 }
 
 export async function fileInfo(server: Server, path: string): Promise<FileInfo> {
-  const q = shellQuote(path);
-  const r = await server.sh(`stat -c '%a %U %G' ${q} && sha256sum ${q} | cut -d' ' -f1`);
+  const r = await server.exec.run(sh`stat -c '%a %U %G' ${path} && sha256sum ${path} | cut -d' ' -f1`, { allowFailure: true });
   if (r.exitCode !== 0) return { exists: false, mode: "", owner: "", group: "", sha256: "" };
   const [stat, sum] = r.stdout.trim().split("\n");
   const [mode, owner, group] = (stat ?? "").split(" ");

@@ -1,6 +1,6 @@
 import type { Duplex } from "node:stream";
 import pg from "pg";
-import { Remote } from "../remote.ts";
+import { SshRunner } from "../remote.ts";
 import type { Environment } from "../envs.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { SERVER_ALIASES } from "../testbed/server.ts";
@@ -12,10 +12,11 @@ import { SERVER_ALIASES } from "../testbed/server.ts";
 export async function withDatabase<T>(
   tb: StartedTestbed,
   env: Environment,
+  /** The role (the environment's by default) and its password, which the recipe made. */
+  as: { password: string; role?: string; database?: string },
   fn: (client: pg.Client) => Promise<T>,
-  as: { role?: string; password?: string; database?: string } = {},
 ): Promise<T> {
-  const remote = await Remote.connect("app server", tb.app.ssh());
+  const remote = await SshRunner.connect("app server", tb.app.ssh());
   try {
     const channel = (await remote.ssh.forwardOut("127.0.0.1", 0, SERVER_ALIASES.db, 5432)) as unknown as Duplex;
     // pg drives a socket; an ssh channel is already connected, so these are no-ops.
@@ -27,7 +28,7 @@ export async function withDatabase<T>(
     const client = new pg.Client({
       stream: () => stream as never,
       user: as.role ?? env.role,
-      password: as.password ?? tb.secrets[env.name].dbPassword,
+      password: as.password,
       database: as.database ?? env.database,
       host: SERVER_ALIASES.db,
       port: 5432,
@@ -43,8 +44,8 @@ export async function withDatabase<T>(
   }
 }
 
-export async function appliedMigrations(tb: StartedTestbed, env: Environment): Promise<string[]> {
-  return withDatabase(tb, env, async (c) => {
+export async function appliedMigrations(tb: StartedTestbed, env: Environment, password: string): Promise<string[]> {
+  return withDatabase(tb, env, { password }, async (c) => {
     const r = await c.query<{ name: string }>("SELECT app || '.' || name AS name FROM django_migrations ORDER BY id");
     return r.rows.map((row) => row.name);
   });

@@ -1,4 +1,4 @@
-import { shellQuote } from "../docker/exec.ts";
+import { sh } from "../quote.ts";
 import type { Server } from "../testbed/server.ts";
 
 export interface UnixSocketInfo {
@@ -12,10 +12,10 @@ export interface UnixSocketInfo {
 }
 
 export async function unixSocket(server: Server, path: string): Promise<UnixSocketInfo> {
-  const q = shellQuote(path);
-  const r = await server.sh(
-    `if [ -S ${q} ]; then echo socket; stat -c '%U %G' ${q}; else echo none; echo '- -'; fi; ` +
-      `ss -xlnH | awk '{print $5}' | grep -Fxq ${q} && echo listening || echo closed`,
+  const r = await server.exec.run(
+    sh`if [ -S ${path} ]; then echo socket; stat -c '%U %G' ${path}; else echo none; echo '- -'; fi; ` +
+      sh`ss -xlnH | awk '{print $5}' | grep -Fxq ${path} && echo listening || echo closed`,
+    { allowFailure: true },
   );
   const [kind, ids, listen] = r.stdout.trim().split("\n");
   const [owner, group] = (ids ?? "- -").split(" ");
@@ -24,6 +24,6 @@ export async function unixSocket(server: Server, path: string): Promise<UnixSock
 
 /** TCP ports some process listens on (ss -tln). */
 export async function listeningTcpPorts(server: Server): Promise<number[]> {
-  const out = await server.check(`ss -tlnH | awk '{print $4}'`);
+  const out = (await server.exec.run(`ss -tlnH | awk '{print $4}'`)).stdout;
   return [...new Set(out.trim().split("\n").map((a) => Number(a.slice(a.lastIndexOf(":") + 1))))].sort((a, b) => a - b);
 }

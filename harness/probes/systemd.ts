@@ -1,3 +1,4 @@
+import { sh } from "../quote.ts";
 import { waitFor } from "../deadline.ts";
 import type { Server } from "../testbed/server.ts";
 
@@ -10,7 +11,7 @@ export interface UnitState {
 
 /** A unit's state as systemd reports it (`systemctl show`). */
 export async function unitState(server: Server, unit: string): Promise<UnitState> {
-  const out = await server.check(`systemctl show -p ActiveState,SubState,MainPID,UnitFileState ${unit}`);
+  const out = (await server.exec.run(sh`systemctl show -p ActiveState,SubState,MainPID,UnitFileState ${unit}`)).stdout;
   const v = Object.fromEntries(out.trim().split("\n").map((l) => l.split("=", 2) as [string, string]));
   return {
     activeState: v.ActiveState ?? "",
@@ -22,7 +23,7 @@ export async function unitState(server: Server, unit: string): Promise<UnitState
 
 /** The last lines of a unit's journal, for error messages. */
 export async function journal(server: Server, unit: string, lines = 20): Promise<string> {
-  return (await server.sh(`journalctl -u ${unit} -n ${lines} --no-pager -o short-monotonic 2>&1`)).output.trim();
+  return (await server.exec.run(sh`journalctl -u ${unit} -n ${lines} --no-pager -o short-monotonic 2>&1`, { allowFailure: true })).output.trim();
 }
 
 /** Waits until a unit reaches `activeState` (stop jobs propagated through a target finish later). */

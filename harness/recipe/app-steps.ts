@@ -5,6 +5,7 @@ import { ensureWheelhouse } from "../wheelhouse.ts";
 import { APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
 import { ALLOWED_HOSTS, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
+import { secretsOf } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
 import { RELEASE_TOOL_SOURCE, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
 import { sudoersRule } from "./sudoers.ts";
@@ -59,10 +60,10 @@ export const appSteps: Step<RecipeContext>[] = [
     async run(ctx) {
       const user = ctx.tb.config.deployUser;
       await forEachEnv(ctx, async (env) => {
-        const content = envFile(env, ctx.tb.secrets[env.name], DB_HOST, ALLOWED_HOSTS);
+        const content = envFile(env, secretsOf(ctx.tb)[env.name], DB_HOST, ALLOWED_HOSTS);
         if (!(await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`))) return;
         // A running gunicorn still holds the old settings (a new database password, say): restart it.
-        if ((await ctx.app.run(sh`systemctl is-active --quiet ${env.unit}`, { allowFailure: true })).code === 0) {
+        if ((await ctx.app.run(sh`systemctl is-active --quiet ${env.unit}`, { allowFailure: true })).exitCode === 0) {
           await ctx.app.run(sh`systemctl restart ${env.unit}`);
           ctx.restarted.add(env.name);
         }
@@ -100,7 +101,7 @@ export const appSteps: Step<RecipeContext>[] = [
         const link = `/etc/nginx/sites-enabled/${env.site}`;
         changed = (await app.writeFile(available, nginxSite(env), "644")) || changed;
         const linked = await app.run(sh`test "$(readlink ${link})" = ${available}`, { allowFailure: true });
-        if (linked.code !== 0) {
+        if (linked.exitCode !== 0) {
           await app.run(sh`ln -sfn ${available} ${link}`);
           changed = true;
         }

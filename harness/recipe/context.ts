@@ -1,6 +1,6 @@
 import type { EnvName, Environment } from "../envs.ts";
 import type { Logger } from "../log.ts";
-import { Remote } from "../remote.ts";
+import { SshRunner } from "../remote.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
 export interface RecipeOptions {
@@ -16,8 +16,8 @@ export interface RecipeOptions {
 /** What the recipe's steps share: ssh sessions on both servers, the table, and what they learned. */
 export interface RecipeContext {
   tb: StartedTestbed;
-  app: Remote;
-  db: Remote;
+  app: SshRunner;
+  db: SshRunner;
   envs: Environment[];
   opts: RecipeOptions;
   log: Logger;
@@ -36,7 +36,7 @@ export const APP_SOURCE = "/srv/src";
 
 export async function openContext(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeContext> {
   const wanted = opts.envs ?? tb.envs.map((e) => e.name);
-  const [app, db] = await Promise.all([Remote.connect("app server", tb.app.ssh()), Remote.connect("database server", tb.db.ssh())]);
+  const [app, db] = await Promise.all([SshRunner.connect("app server", tb.app.ssh()), SshRunner.connect("database server", tb.db.ssh())]);
   return {
     tb,
     app,

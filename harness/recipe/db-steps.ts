@@ -1,11 +1,12 @@
-import { shellQuote } from "../docker/exec.ts";
+import { sh, sqlIdent, sqlLiteral } from "../quote.ts";
 import type { Step } from "../lifecycle/runner.ts";
 import { SERVER_ALIASES } from "../testbed/server.ts";
 import type { RecipeContext } from "./context.ts";
+import { secretsOf } from "./secrets.ts";
 import { pgHbaBlock, withHbaBlock } from "./pg-hba.ts";
 
-const psql = (sql: string) => `sudo -u postgres psql -v ON_ERROR_STOP=1 -qAtc ${shellQuote(sql)}`;
-const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+/** One SQL statement as the postgres superuser; names and passwords go in through sqlIdent/sqlLiteral. */
+const psql = (sql: string) => sh`sudo -u postgres psql -v ON_ERROR_STOP=1 -qAtc ${sql}`;
 
 /** The database server: reachable from the app server, one role and database per environment. */
 export const dbSteps: Step<RecipeContext>[] = [
@@ -25,13 +26,13 @@ export const dbSteps: Step<RecipeContext>[] = [
     phase: "provision",
     async run({ db, envs, tb }) {
       for (const env of envs) {
-        const pw = literal(tb.secrets[env.name].dbPassword);
-        const exists = (await db.run(psql(`SELECT 1 FROM pg_roles WHERE rolname = ${literal(env.role)}`))).stdout.trim() === "1";
-        await db.run(psql(exists ? `ALTER ROLE "${env.role}" WITH LOGIN PASSWORD ${pw}` : `CREATE ROLE "${env.role}" WITH LOGIN PASSWORD ${pw}`));
-        const hasDb = (await db.run(psql(`SELECT 1 FROM pg_database WHERE datname = ${literal(env.database)}`))).stdout.trim() === "1";
-        if (!hasDb) await db.run(psql(`CREATE DATABASE "${env.database}" OWNER "${env.role}"`));
+        const pw = sqlLiteral(secretsOf(tb)[env.name].dbPassword);
+        const exists = (await db.run(psql(`SELECT 1 FROM pg_roles WHERE rolname = ${sqlLiteral(env.role)}`))).stdout.trim() === "1";
+        await db.run(psql(exists ? `ALTER ROLE ${sqlIdent(env.role)} WITH LOGIN PASSWORD ${pw}` : `CREATE ROLE ${sqlIdent(env.role)} WITH LOGIN PASSWORD ${pw}`));
+        const hasDb = (await db.run(psql(`SELECT 1 FROM pg_database WHERE datname = ${sqlLiteral(env.database)}`))).stdout.trim() === "1";
+        if (!hasDb) await db.run(psql(`CREATE DATABASE ${sqlIdent(env.database)} OWNER ${sqlIdent(env.role)}`));
         // pg_hba already refuses other roles; this makes the database itself say no as well.
-        await db.run(psql(`REVOKE CONNECT ON DATABASE "${env.database}" FROM PUBLIC; GRANT CONNECT ON DATABASE "${env.database}" TO "${env.role}"`));
+        await db.run(psql(`REVOKE CONNECT ON DATABASE ${sqlIdent(env.database)} FROM PUBLIC; GRANT CONNECT ON DATABASE ${sqlIdent(env.database)} TO ${sqlIdent(env.role)}`));
       }
     },
   },
@@ -40,10 +41,10 @@ export const dbSteps: Step<RecipeContext>[] = [
     phase: "provision",
     async run({ db, tb }) {
       // Rules for every environment of the table, so provisioning a subset keeps the others' rules.
-      const address = (await db.run(`getent ahostsv4 ${SERVER_ALIASES.app} | awk 'NR==1 {print $1}'`)).stdout.trim();
+      const address = (await db.run(sh`getent ahostsv4 ${SERVER_ALIASES.app} | awk 'NR==1 {print $1}'`)).stdout.trim();
       if (!/^\d+\.\d+\.\d+\.\d+$/.test(address)) throw new Error(`cannot resolve ${SERVER_ALIASES.app} from the database server (got "${address}")`);
       const hbaPath = (await db.run(psql("SHOW hba_file"))).stdout.trim();
-      const current = (await db.run(`cat ${shellQuote(hbaPath)}`)).stdout + "\n";
+      const current = (await db.run(sh`cat ${hbaPath}`)).stdout + "\n";
       const next = withHbaBlock(current, pgHbaBlock(tb.envs, address));
       if (await db.writeFile(hbaPath, next, "640", "postgres:postgres")) {
         await db.run(psql("SELECT pg_reload_conf()"));

@@ -1,9 +1,6 @@
 import type { Environment } from "../envs.ts";
+import type { EnvSecrets } from "./secrets.ts";
 
-export interface EnvSecrets {
-  secretKey: string;
-  dbPassword: string;
-}
 
 /**
  * One value in double quotes, escaped so that systemd's EnvironmentFile= (gunicorn), the release

@@ -1,12 +1,12 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { docker, isNotFound } from "../docker/client.ts";
-import { dockerExec } from "../docker/exec.ts";
+import { DockerExecRunner } from "../docker/exec.ts";
 import { environments } from "../envs.ts";
 import type { Logger } from "../log.ts";
 import { cacheDir } from "../paths.ts";
 import { Server, SERVER_ALIASES } from "./server.ts";
-import { StartedTestbed, TESTBED_RECORD, type KeyPair, type TestbedRecord } from "./testbed.ts";
+import { readHostKey, StartedTestbed, TESTBED_RECORD, type KeyPair, type TestbedRecord } from "./testbed.ts";
 
 /** A key pair kept in a testbed's key directory (written by Testbed.start or newKey). */
 export async function readKey(keyDir: string, name: string): Promise<KeyPair> {
@@ -31,7 +31,7 @@ export async function attachTestbed(id: string, log: Logger): Promise<StartedTes
       });
       if (!info.State.Running) throw new Error(`testbed ${id}: its ${role} server is ${info.State.Status}, not running`);
       const ports = new Map(record.ports[role].map((p) => [p, Number(info.NetworkSettings.Ports[`${p}/tcp`]?.[0]?.HostPort)]));
-      const hostKey = (await dockerExec(info.Id, ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).stdout.trim();
+      const hostKey = await readHostKey(new DockerExecRunner(info.Id, `${id}-${role} (docker exec)`));
       return new Server(role, info.Id, SERVER_ALIASES[role], ports, hostKey, adminKey.private);
     }),
   );

@@ -1,23 +1,17 @@
 import type { Config as SshConfig } from "node-ssh";
-import { dockerExec, lastLines, type ExecOptions, type ExecResult } from "../docker/exec.ts";
+import { DockerExecRunner } from "../docker/exec.ts";
 import { connectHost } from "../docker/host.ts";
+import { SEED_SERVERS } from "../envs.ts";
 
 export type ServerRole = "app" | "db";
 
-export const SERVER_ALIASES: Record<ServerRole, string> = {
-  app: "myappserver",
-  db: "mydatabaseserver",
-};
-
-export class CommandError extends Error {
-  constructor(readonly where: string, readonly command: string, readonly result: ExecResult) {
-    super(`${where}: \`${command}\` exited ${result.exitCode}\n${lastLines(result.output, 20)}`);
-    this.name = "CommandError";
-  }
-}
+export const SERVER_ALIASES: Record<ServerRole, string> = SEED_SERVERS;
 
 /** One server of a started testbed: exec through the engine, and what the host needs to reach it. */
 export class Server {
+  /** Commands as root through docker exec: the harness's own look at the server, not an operator's. */
+  readonly exec: DockerExecRunner;
+
   constructor(
     readonly role: ServerRole,
     readonly containerId: string,
@@ -26,7 +20,9 @@ export class Server {
     readonly ports: ReadonlyMap<number, number>,
     readonly hostKey: string,
     private readonly adminKey: string,
-  ) {}
+  ) {
+    this.exec = new DockerExecRunner(containerId, `${this.label} (docker exec)`);
+  }
 
   get label(): string {
     return this.role === "app" ? "app server" : "database server";
@@ -36,22 +32,6 @@ export class Server {
     const p = this.ports.get(containerPort);
     if (p === undefined) throw new Error(`${this.label}: port ${containerPort} is not published`);
     return p;
-  }
-
-  exec(cmd: string[], opts?: ExecOptions): Promise<ExecResult> {
-    return dockerExec(this.containerId, cmd, opts);
-  }
-
-  /** Runs a bash script as root; returns its result whatever the exit code. */
-  sh(script: string, opts?: ExecOptions): Promise<ExecResult> {
-    return dockerExec(this.containerId, ["bash", "-c", script], opts);
-  }
-
-  /** Like sh, but a non-zero exit is an error naming this server and the command. */
-  async check(script: string, opts?: ExecOptions): Promise<string> {
-    const r = await this.sh(script, opts);
-    if (r.exitCode !== 0) throw new CommandError(this.label, script, r);
-    return r.stdout;
   }
 
   /** node-ssh connection settings for `username`, with this server's own host key verified. */

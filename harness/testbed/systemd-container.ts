@@ -1,5 +1,5 @@
 import { GenericContainer, type WaitStrategy } from "testcontainers";
-import { dockerExec } from "../docker/exec.ts";
+import { DockerExecRunner } from "../docker/exec.ts";
 import { waitFor } from "../deadline.ts";
 import { publishHostIp } from "../docker/host.ts";
 
@@ -60,16 +60,17 @@ export interface SystemState {
  * yet ("Failed to connect to bus"), so errors are retried until the deadline.
  */
 export async function waitForSystemd(containerId: string, what: string, timeoutMs: number): Promise<SystemState> {
+  const exec = new DockerExecRunner(containerId, `${what} (docker exec)`);
   let last = "no answer";
   const settled = await waitFor(
     `${what}: systemd did not finish booting`,
     async () => {
-      const r = await dockerExec(containerId, ["systemctl", "is-system-running"]);
+      const r = await exec.run("systemctl is-system-running", { allowFailure: true });
       last = r.output.trim();
       return ["running", "degraded", "maintenance", "stopping"].includes(last) ? last : undefined;
     },
     { timeoutMs, describe: () => `last state: ${last}` },
   );
-  const failed = settled === "running" ? "" : (await dockerExec(containerId, ["systemctl", "--failed", "--no-legend", "--plain"])).output.trim();
+  const failed = settled === "running" ? "" : (await exec.run("systemctl --failed --no-legend --plain", { allowFailure: true })).output.trim();
   return { state: settled, failed };
 }

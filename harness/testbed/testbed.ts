@@ -2,16 +2,15 @@ import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { docker } from "../docker/client.ts";
-import { dockerExec } from "../docker/exec.ts";
 import { labelsFor, LABEL, type ResourceKind } from "../docker/labels.ts";
 import { removeTestbeds } from "./cleanup.ts";
 import { environments, DEFAULT_CONFIG, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
-import type { EnvSecrets } from "../recipe/env-file.ts";
 import { imageExists } from "../images/build.ts";
 import { ensureImages, type ImageSet } from "../images/catalog.ts";
-import { shouldKeep, type KeepPolicy } from "../lifecycle/keep.ts";
+import { endOfLife, type KeepPolicy } from "../lifecycle/keep.ts";
 import { formatDuration, silentLogger, type Logger } from "../log.ts";
 import { cacheDir } from "../paths.ts";
+import { DockerExecRunner } from "../docker/exec.ts";
 import { generateKeyPair } from "./keys.ts";
 import { Server, SERVER_ALIASES, type ServerRole } from "./server.ts";
 import { SystemdContainer, waitForSystemd } from "./systemd-container.ts";
@@ -128,13 +127,18 @@ async function startServer(a: {
   if (boot.state !== "running") {
     throw new TestbedStartError(`${where}: systemd is ${boot.state}, not running; failed units:\n${boot.failed}`, a.id);
   }
-  const hostKey = (await dockerExec(c.getId(), ["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])).stdout.trim();
+  const hostKey = await readHostKey(new DockerExecRunner(c.getId(), `${where} (docker exec)`));
   // Every ssh connection checks this key: an empty or garbled read would fail them all later.
   if (!/^ssh-ed25519 [A-Za-z0-9+/=]+/.test(hostKey)) {
     throw new TestbedStartError(`${where}: cannot read its ssh host key (got "${hostKey.slice(0, 80)}")`, a.id);
   }
   const ports = new Map(a.ports.map((p) => [p, c.getMappedPort(p)]));
   return new Server(a.role, c.getId(), alias, ports, hostKey, a.admin.private);
+}
+
+/** The server's ed25519 host key, made at its first boot; every ssh connection checks it. */
+export async function readHostKey(exec: DockerExecRunner): Promise<string> {
+  return (await exec.run("cat /etc/ssh/ssh_host_ed25519_key.pub")).stdout.trim();
 }
 
 function isComplete(images: Partial<ImageSet>): images is ImageSet {
@@ -177,8 +181,6 @@ export const TESTBED_RECORD = "testbed.json";
 export class StartedTestbed implements AsyncDisposable {
   private failed = false;
   private stopped = false;
-  /** Per-environment secrets, made once per testbed so re-running the recipe keeps them. */
-  readonly secrets: Record<EnvName, EnvSecrets>;
 
   readonly id: string;
   readonly network: string;
@@ -196,9 +198,6 @@ export class StartedTestbed implements AsyncDisposable {
   constructor(p: StartedTestbedParts) {
     ({ id: this.id, network: this.network, images: this.images, config: this.config, envs: this.envs, app: this.app, db: this.db } = p);
     ({ adminKey: this.adminKey, keyDir: this.keyDir, keep: this.keep, log: this.log } = p);
-    const envs = p.envs;
-    const token = (n: number) => randomBytes(n).toString("base64url");
-    this.secrets = Object.fromEntries(envs.map((e) => [e.name, { secretKey: token(40), dbPassword: token(18) }])) as Record<EnvName, EnvSecrets>;
   }
 
   server(role: ServerRole): Server {
@@ -254,10 +253,6 @@ export class StartedTestbed implements AsyncDisposable {
 
   /** Ends the testbed's life as the keep policy says: removed, or left running with directions. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (shouldKeep(this.keep, this.failed)) {
-      this.log.info(this.howTo());
-      return;
-    }
-    await this.stop();
+    await endOfLife(this.keep, this.failed, { kept: () => this.log.info(this.howTo()), remove: () => this.stop() });
   }
 }

@@ -7,12 +7,19 @@ import { appliedMigrations, withDatabase } from "../../harness/probes/postgres.t
 import { listeningTcpPorts, unixSocket } from "../../harness/probes/socket.ts";
 import { unitState } from "../../harness/probes/systemd.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
+import { dbPassword } from "../../harness/recipe/secrets.ts";
+import type pg from "pg";
 
 /** The assertions every deployed environment must pass, whichever way it was deployed. */
 
+/** An environment's database, as its app role connects (through the app server). */
+export function appDatabase<T>(tb: StartedTestbed, name: EnvName, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  return withDatabase(tb, tb.env(name), { password: dbPassword(tb, name) }, fn);
+}
+
 /** Writes a row to the sample app's table in an environment's own database, as the app's role. */
 export function addNote(tb: StartedTestbed, name: EnvName, text: string, pinned = false): Promise<unknown> {
-  return withDatabase(tb, tb.env(name), (c) => c.query("INSERT INTO notes_note (text, created, pinned) VALUES ($1, now(), $2)", [text, pinned]));
+  return appDatabase(tb, name, (c) => c.query("INSERT INTO notes_note (text, created, pinned) VALUES ($1, now(), $2)", [text, pinned]));
 }
 
 export async function expectGunicornSocket(tb: StartedTestbed, name: EnvName): Promise<void> {
@@ -27,7 +34,7 @@ export async function expectPageFromOwnDatabase(tb: StartedTestbed, name: EnvNam
   expect(await listeningTcpPorts(tb.app)).toContain(env.port);
   const marker = `note for ${name} ${Date.now()}`;
   await addNote(tb, name, marker);
-  const count = await withDatabase(tb, env, async (c) => Number((await c.query("SELECT count(*) AS n FROM notes_note")).rows[0].n));
+  const count = await appDatabase(tb, name, async (c) => Number((await c.query("SELECT count(*) AS n FROM notes_note")).rows[0].n));
   const page = await httpGet(tb.url(name));
   expect(page.status).toBe(200);
   expect(page.text).toContain(text);
@@ -50,7 +57,7 @@ export async function projectMigrations(projectDir: string): Promise<string[]> {
 }
 
 export async function expectMigrations(tb: StartedTestbed, name: EnvName, projectDir: string): Promise<void> {
-  const applied = await appliedMigrations(tb, tb.env(name));
+  const applied = await appliedMigrations(tb, tb.env(name), dbPassword(tb, name));
   const expected = await projectMigrations(projectDir);
   expect(expected.length).toBeGreaterThanOrEqual(2);
   expect(applied.filter((m) => m.startsWith("notes."))).toEqual(expected);

@@ -6,8 +6,8 @@ import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCom
 
 const shared = pipelineTestbed();
 
-const releases = (s: ReturnType<typeof shared>) => s.tb.app.check(`ls ${s.tb.env("prod").releases}`);
-const venvs = (s: ReturnType<typeof shared>) => s.tb.app.check(`ls ${s.tb.env("prod").venvs}`);
+const releases = (s: ReturnType<typeof shared>) => s.tb.app.exec.run(`ls ${s.tb.env("prod").releases}`).then((r) => r.stdout);
+const venvs = (s: ReturnType<typeof shared>) => s.tb.app.exec.run(`ls ${s.tb.env("prod").venvs}`).then((r) => r.stdout);
 
 const BROKEN: Array<[what: string, step: string, changes: FixtureChanges, says: RegExp]> = [
   ["an import error in the new code", "check", { write: { "notes/views.py": "import notes.no_such_module\n" } }, /ModuleNotFoundError: No module named 'notes\.no_such_module'/],
@@ -18,22 +18,22 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
   onTestbed(shared, "a requirements change builds a new venv before the switch and leaves the running release's venv as it was", async (s) => {
     const branch = s.tb.config.defaultBranch;
     const prod = s.tb.env("prod");
-    const oldVenv = (await s.tb.app.check(`readlink ${prod.venv}`)).trim();
-    const fingerprint = () => s.tb.app.check(`cd ${prod.releases} && stat -c '%i %Y' ${`$(readlink -f ${prod.venv})`}/pyvenv.cfg && ${prod.venv}/bin/pip freeze`);
+    const oldVenv = ((await s.tb.app.exec.run(`readlink ${prod.venv}`)).stdout).trim();
+    const fingerprint = () => s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' ${`$(readlink -f ${prod.venv})`}/pyvenv.cfg && ${prod.venv}/bin/pip freeze`).then((r) => r.stdout);
     const before = { venvs: await venvs(s), old: await fingerprint() };
 
     const commit = await s.data.repo.commit(branch, "Pin sqlparse", { write: { "requirements.txt": "Django>=5.2,<5.3\ngunicorn>=22\npsycopg[binary]>=3.1\nsqlparse>=0.5\n" } });
-    const oldLive = (await s.tb.app.check(`readlink -f ${prod.dir}`)).trim();
+    const oldLive = ((await s.tb.app.exec.run(`readlink -f ${prod.dir}`)).stdout).trim();
     const second = await deployUnderTraffic(s, branch, "prod");
     expect(second.result.status, jobLogs(second.result)).toBe("success");
     expect(jobLogs(second.result)).toMatch(/built venv py\d+-[0-9a-f]{16} in/);
     expect(second.traffic.failed, JSON.stringify(second.traffic)).toBe(0);
     expect(second.traffic.commits.at(-1)).toBe(commit);
-    const newVenv = (await s.tb.app.check(`readlink ${prod.venv}`)).trim();
+    const newVenv = ((await s.tb.app.exec.run(`readlink ${prod.venv}`)).stdout).trim();
     expect(newVenv).not.toBe(oldVenv);
     expect((await venvs(s)).trim().split("\n")).toHaveLength(before.venvs.trim().split("\n").length + 1);
     // The previous release and its venv are untouched: same inode, same time, same packages.
-    expect(await s.tb.app.check(`cd ${prod.releases} && stat -c '%i %Y' $(readlink -f ${oldLive}/myprojectenv)/pyvenv.cfg && ${oldLive}/myprojectenv/bin/pip freeze`)).toBe(before.old);
+    expect((await s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' $(readlink -f ${oldLive}/myprojectenv)/pyvenv.cfg && ${oldLive}/myprojectenv/bin/pip freeze`)).stdout).toBe(before.old);
   });
 
   for (const [what, step, changes, says] of BROKEN) {

@@ -3,9 +3,10 @@ import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { httpGet } from "../../harness/probes/http.ts";
-import { appliedMigrations, withDatabase } from "../../harness/probes/postgres.ts";
+import { appliedMigrations } from "../../harness/probes/postgres.ts";
+import { dbPassword } from "../../harness/recipe/secrets.ts";
 import type { TrafficReport } from "../../harness/probes/traffic.ts";
-import { addNote, expectNoKeyIn } from "./checks.ts";
+import { addNote, appDatabase, expectNoKeyIn } from "./checks.ts";
 import { deployUnderTraffic, jobLogs, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
 
 const shared = pipelineTestbed();
@@ -63,10 +64,10 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     expect(page.text).toContain(`Release: ${commits[1]!.slice(0, 8)}`);
     expect(page.text).toContain(`Latest note: ${marker}</p>`);
     expect((await httpGet(tb.url("prod", "/static/img/badge.svg"))).text).toBe(BADGE);
-    expect(await tb.app.check(`test -e ${prod.dir}/notes/apps.py && echo present || echo gone`)).toBe("gone\n");
+    expect((await tb.app.exec.run(`test -e ${prod.dir}/notes/apps.py && echo present || echo gone`)).stdout).toBe("gone\n");
     // The live path is a link to the newest release; the earlier ones are kept for rollbacks.
-    const live = (await tb.app.check(`readlink ${prod.dir}`)).trim();
-    const releases = (await tb.app.check(`ls ${prod.releases}`)).trim().split("\n");
+    const live = ((await tb.app.exec.run(`readlink ${prod.dir}`)).stdout).trim();
+    const releases = ((await tb.app.exec.run(`ls ${prod.releases}`)).stdout).trim().split("\n");
     expect(releases).toHaveLength(3);
     expect(live).toBe(`releases/${releases.at(-1)}`);
     expect(live).toMatch(new RegExp(`-${commits[1]!.slice(0, 8)}$`));
@@ -93,8 +94,8 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     const deploy = await deployUnderTraffic(s, branch, "prod");
     expect(deploy.result.status, jobLogs(deploy.result)).toBe("success");
     expectSeamless(deploy.traffic, [commits[0]!, commits[2]!]);
-    expect(await appliedMigrations(tb, tb.env("prod"))).toContain("notes.0003_note_author");
-    const kept = await withDatabase(tb, tb.env("prod"), async (c) => (await c.query("SELECT author FROM notes_note WHERE text = $1", [marker])).rows);
+    expect(await appliedMigrations(tb, tb.env("prod"), dbPassword(tb, "prod"))).toContain("notes.0003_note_author");
+    const kept = await appDatabase(tb, "prod", async (c) => (await c.query("SELECT author FROM notes_note WHERE text = $1", [marker])).rows);
     expect(kept).toEqual([{ author: "" }]);
 
     // The previous release (the second) has no 0003: the rollback stops, names it, and changes nothing.

@@ -47,6 +47,7 @@ describe("pipeline executor", () => {
         pipeline: PIPELINE,
         repo,
         branch: "feature/x",
+        defaultBranch: "master",
         network,
         testbedId: id,
         variables: { JOB_IMAGE: runner, OVERRIDDEN: "by the project", TOKEN_FILE: { value: "s3cr3t-file-content", file: true } },

@@ -10,7 +10,7 @@ const shared = pipelineTestbed();
 
 /** Every file of prod (releases, venvs, the live link) with its size and time: any change shows here. */
 const serverState = (s: ReturnType<typeof shared>) =>
-  s.tb.app.check(`find ${s.tb.env("prod").root} -path '*/__pycache__' -prune -o ! -name '*.sock' -printf '%P %s %T@ %l\\n' | sort`);
+  s.tb.app.exec.run(`find ${s.tb.env("prod").root} -path '*/__pycache__' -prune -o ! -name '*.sock' -printf '%P %s %T@ %l\\n' | sort`).then((r) => r.stdout);
 
 describe("pipelines that must fail", () => {
   onTestbed(shared, "a first release deploys", async (s) => {

@@ -5,9 +5,8 @@ import { fileInfo } from "../../harness/probes/files.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { expectGunicornSocket, expectMigrations, expectPageFromOwnDatabase, expectStaticBytes } from "./checks.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
-import { withDatabase } from "../../harness/probes/postgres.ts";
 import { unitState } from "../../harness/probes/systemd.ts";
-import { addNote } from "./checks.ts";
+import { addNote, appDatabase } from "./checks.ts";
 import { log, onTestbed, recipeTestbed } from "./support.ts";
 
 // One testbed for what only observes a recipe-deployed server, and for the re-run that must change
@@ -25,12 +24,12 @@ describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
 
   onTestbed(shared, "serves /static/ byte for byte from disk, also with gunicorn stopped", async ({ tb }) => {
     const env = tb.env(name);
-    await tb.app.check(`systemctl stop ${env.unit}`);
+    await tb.app.exec.run(`systemctl stop ${env.unit}`);
     try {
       expect((await httpGet(tb.url(name))).status).toBe(502);
       await expectStaticBytes(tb, name, FIXTURE_DIR);
     } finally {
-      await tb.app.check(`systemctl start ${env.unit}`);
+      await tb.app.exec.run(`systemctl start ${env.unit}`);
     }
     expect((await httpGet(tb.url(name))).status).toBe(200);
   });
@@ -42,7 +41,7 @@ describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
     const info = await fileInfo(tb.app, env.envFile);
     expect(info).toMatchObject({ exists: true, mode: "600", owner: tb.config.deployUser, group: tb.config.deployUser });
     expect(env.envFile.startsWith(`${env.dir}/`)).toBe(false);
-    const asNginx = await tb.app.sh(`cat ${env.envFile}`, { user: "www-data" });
+    const asNginx = await tb.app.exec.run(`cat ${env.envFile}`, { as: "www-data", allowFailure: true });
     expect(asNginx.exitCode).not.toBe(0);
   });
 });
@@ -60,7 +59,7 @@ describe("running the recipe again", () => {
       `/etc/sudoers.d/${tb.config.deployUser}`,
       ...tb.envs.flatMap((e) => [`/etc/nginx/sites-available/${e.site}`, e.envFile, `${e.dir}/manage.py`, `${e.dir}/myproject/settings.py`]),
     ];
-    const snapshot = () => tb.app.check(`stat -c '%n %Y %s %a' ${managed.join(" ")} && sha256sum ${managed.join(" ")}`);
+    const snapshot = () => tb.app.exec.run(`stat -c '%n %Y %s %a' ${managed.join(" ")} && sha256sum ${managed.join(" ")}`).then((r) => r.stdout);
     const pids = () => Promise.all(ENV_NAMES.map(async (n) => (await unitState(tb.app, tb.env(n).unit)).mainPid));
     const before = { files: await snapshot(), pids: await pids() };
 
@@ -71,7 +70,7 @@ describe("running the recipe again", () => {
     expect(await snapshot()).toBe(before.files);
     expect(await pids()).toEqual(before.pids);
     for (const name of ENV_NAMES) {
-      const rows = await withDatabase(tb, tb.env(name), async (c) => (await c.query("SELECT text FROM notes_note WHERE text = $1", [marker])).rowCount);
+      const rows = await appDatabase(tb, name, async (c) => (await c.query("SELECT text FROM notes_note WHERE text = $1", [marker])).rowCount);
       expect(rows, name).toBe(1);
     }
   });

@@ -42,4 +42,27 @@ it.skip("is skipped", () => {});
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("is summed up by scripts/junit-summary.mjs in the closing line .ci/run prints", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ddt-junit-summary-"));
+    try {
+      const file = join(dir, "junit.xml");
+      await writeFile(
+        file,
+        `<?xml version="1.0" encoding="UTF-8" ?>
+<testsuites><testsuite name="a" tests="5">
+<testcase classname="a" name="ok one"></testcase>
+<testcase classname="a" name="ok two"/>
+<testcase classname="a" name="broke"><failure message="x">boom</failure></testcase>
+<testcase classname="a" name="setup"><error message="y"/></testcase>
+<testcase classname="a" name="later"><skipped/></testcase>
+</testsuite></testsuites>
+`,
+      );
+      const { stdout } = await run(process.execPath, [join(PROJECT_ROOT, "scripts", "junit-summary.mjs"), file]);
+      expect(stdout).toBe("vitest: 2 passed, 2 failed, 1 skipped\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

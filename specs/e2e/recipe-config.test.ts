@@ -1,0 +1,29 @@
+import { describe, expect, it } from "vitest";
+import { fixtureNamed } from "../../harness/fixture.ts";
+import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
+import { expectGunicornSocket, expectMigrations, expectPageFromOwnDatabase, expectStaticBytes } from "./checks.ts";
+import { log, testbed, withDiagnostics } from "./support.ts";
+
+// Names that collide with environment names are where string-replaced paths went wrong
+// (WorkingDirectory=/home/%i/dev/...): every path here comes from the table's path functions.
+const CONFIG = { deployUser: "dev", project: "shop", basePort: 7100 };
+
+describe("a deployment configured otherwise: deploy user `dev`, project `shop`, ports from 7100", () => {
+  it("provisions, deploys and serves prod from its own paths, unit, socket and database", async () => {
+    await using project = await fixtureNamed(CONFIG.project);
+    await using tb = await testbed().withDeployment(CONFIG).start();
+    try {
+      await provisionAndDeploy(tb, { projectDir: project.dir, envs: ["prod"], log });
+      const prod = tb.env("prod");
+      expect(prod).toMatchObject({ port: 7102, dir: "/home/dev/prod/shop", socket: "/home/dev/prod/shop.sock", database: "shop_prod", unit: "gunicorn@prod" });
+      expect((await tb.app.exec.run("systemctl show -p WorkingDirectory gunicorn@prod")).stdout.trim()).toBe("WorkingDirectory=/home/dev/prod/shop");
+      await expectGunicornSocket(tb, "prod");
+      await expectPageFromOwnDatabase(tb, "prod", "Hello from shop");
+      await expectStaticBytes(tb, "prod", project.dir);
+      await expectMigrations(tb, "prod", project.dir);
+    } catch (err) {
+      tb.markFailed();
+      throw await withDiagnostics(tb, err);
+    }
+  });
+});
