@@ -5,18 +5,19 @@ import type { Logger } from "../log.ts";
 import { plainLog } from "../pipeline/job-script.ts";
 import { GitRepo } from "../pipeline/repo.ts";
 import { deployBranch, provisionForPipeline } from "../pipeline/testbed-deploy.ts";
-import { underTraffic } from "../probes/traffic.ts";
 import { Testbed } from "../testbed/testbed.ts";
 import { deployTimings } from "./deploy-timings.ts";
 import { median, seconds } from "./stats.ts";
 import type { EnvName } from "../envs.ts";
 import { httpGet } from "../probes/http.ts";
-import { TrafficProbe, type TrafficReport } from "../probes/traffic.ts";
+import { TrafficProbe, underTraffic, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";
 import { sh } from "../quote.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
-/** The bench's traffic: the issue's own measurement, 4 clients through nginx. */
-const BENCH_TRAFFIC = { clients: 4, maxMs: 60_000 };
+/** The bench's traffic: the issue's own measurement, 4 clients through nginx, and 300 answers each side. */
+export const BENCH_TRAFFIC = { clients: 4, maxMs: 60_000, answers: 300 };
+
+type AroundTraffic = TrafficOptions & { answers: number };
 
 export interface ActionUnderTraffic {
   requests: number;
@@ -32,13 +33,13 @@ const summary = (r: TrafficReport): ActionUnderTraffic => ({ requests: r.request
  * Traffic before, during and after `action`: 300 answers before it, then until the site has given
  * 300 more good answers after it (bounded by the probe's own limits).
  */
-export async function aroundAction(tb: StartedTestbed, env: EnvName, action: () => Promise<void>): Promise<TrafficReport> {
-  const probe = TrafficProbe.start(tb.url(env), BENCH_TRAFFIC);
+export async function aroundAction(tb: StartedTestbed, env: EnvName, action: () => Promise<void>, traffic: AroundTraffic = BENCH_TRAFFIC): Promise<TrafficReport> {
+  const probe = TrafficProbe.start(tb.url(env), traffic);
   const failure = await (async () => {
-    await waitFor("bench traffic: warm-up", async () => (probe.answered >= 300 ? true : undefined), { timeoutMs: 30_000 });
+    await waitFor("traffic: warm-up", async () => (probe.answered >= traffic.answers ? true : undefined), { timeoutMs: 30_000 });
     await action();
     const after = probe.answered;
-    await waitFor("bench traffic: after the action", async () => (probe.answered >= after + 300 ? true : undefined), { timeoutMs: 30_000 });
+    await waitFor("traffic: after the action", async () => (probe.answered >= after + traffic.answers ? true : undefined), { timeoutMs: 30_000 });
   })().then(() => undefined, (err: unknown) => err);
   const report = await probe.stop();
   if (failure) throw failure;
@@ -69,16 +70,16 @@ const answers = (tb: StartedTestbed, env: EnvName) =>
  * by systemd), on the same server and release; then a HUP after a release switch, to show which
  * code a graceful reload serves.
  */
-export async function restartComparison(tb: StartedTestbed, env: EnvName = "prod") {
+export async function restartComparison(tb: StartedTestbed, env: EnvName = "prod", traffic: AroundTraffic = BENCH_TRAFFIC) {
   const e = tb.env(env);
   const seedName = `gunicorn-seed@${env}`;
   await tb.app.exec.run(sh`cat > /etc/systemd/system/gunicorn-seed@.service` + " <<'EOF'\n" + seedUnit(tb, env) + "EOF\n");
   await tb.app.exec.run(sh`systemctl daemon-reload && systemctl stop ${e.unit} && rm -f ${e.socket} && systemctl start ${seedName}`);
   await answers(tb, env);
-  const seed = await aroundAction(tb, env, () => tb.app.exec.run(sh`systemctl restart ${seedName}`).then((r) => r.stdout).then(() => undefined));
+  const seed = await aroundAction(tb, env, async () => void (await tb.app.exec.run(sh`systemctl restart ${seedName}`)), traffic);
   await tb.app.exec.run(sh`systemctl stop ${seedName} && rm -f ${e.socket} && systemctl start ${e.unit}`);
   await answers(tb, env);
-  const ours = await aroundAction(tb, env, () => tb.app.exec.run(sh`systemctl restart ${e.unit}`).then((r) => r.stdout).then(() => undefined));
+  const ours = await aroundAction(tb, env, async () => void (await tb.app.exec.run(sh`systemctl restart ${e.unit}`)), traffic);
   return { seedRestart: summary(seed), socketActivatedRestart: summary(ours) };
 }
 

@@ -6,7 +6,8 @@ import { dbPassword } from "../../harness/recipe/secrets.ts";
 import { unitState, waitForUnitState } from "../../harness/probes/systemd.ts";
 import { sudoersRule } from "../../harness/recipe/sudoers.ts";
 import pg from "pg";
-import { onTestbed, recipeTestbed, withDiagnostics } from "./support.ts";
+import { restartComparison } from "../../harness/bench/deploy-safety.ts";
+import { onTestbed, recipeTestbed, SPEC_TRAFFIC, withDiagnostics } from "./support.ts";
 import { connectHost } from "../../harness/docker/host.ts";
 
 const shared = recipeTestbed();
@@ -48,6 +49,17 @@ describe("gunicorn.target and its instances", () => {
     expect(after[0]!.mainPid).not.toBe(before[0]!.mainPid);
     expect(after[0]!.activeState).toBe("active");
     expect(after.slice(1).map((s) => s.mainPid)).toEqual(before.slice(1).map((s) => s.mainPid));
+  });
+});
+
+describe("restarts under traffic", () => {
+  onTestbed(shared, "the seed's unit (gunicorn binding its own socket) drops requests on restart; ours, under the same traffic, drops none", async ({ tb }) => {
+    // The negative control for every "0 failed requests" in the deploy specs: the same probe, at the
+    // same rate, does see the seed's restart.
+    const r = await restartComparison(tb, "staging", { ...SPEC_TRAFFIC, answers: 40 });
+    expect(r.seedRestart.failed, JSON.stringify(r.seedRestart)).toBeGreaterThan(0);
+    expect(r.seedRestart.byStatus["502"]).toBe(r.seedRestart.failed);
+    expect(r.socketActivatedRestart.failed, JSON.stringify(r.socketActivatedRestart)).toBe(0);
   });
 });
 
