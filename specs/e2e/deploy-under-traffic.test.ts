@@ -38,11 +38,8 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     const { tb, data } = s;
     const branch = tb.config.defaultBranch;
     const prod = tb.env("prod");
-    const snapshot = await servedCommit(tb, "prod");
-    commits.push(await data.repo.sha(branch));
-    const first = await deployUnderTraffic(s, branch, "prod");
-    expect(first.result.status, jobLogs(first.result)).toBe("success");
-    expectSeamless(first.traffic, [snapshot, commits[0]!]);
+    // The first release is the one the snapshot serves (deployed by the recipe).
+    commits.push(await servedCommit(tb, "prod"));
 
     const marker = `written before the second deploy ${Date.now()}`;
     await addNote(tb, "prod", marker);
@@ -68,7 +65,7 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     // The live path is a link to the newest release; the earlier ones are kept for rollbacks.
     const live = ((await tb.app.exec.run(`readlink ${prod.dir}`)).stdout).trim();
     const releases = ((await tb.app.exec.run(`ls ${prod.releases}`)).stdout).trim().split("\n");
-    expect(releases).toHaveLength(3);
+    expect(releases).toHaveLength(2);
     expect(live).toBe(`releases/${releases.at(-1)}`);
     expect(live).toMatch(new RegExp(`-${commits[1]!.slice(0, 8)}$`));
   });

@@ -3,7 +3,10 @@ import type { EnvName } from "../../harness/envs.ts";
 import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
 import { expectDeployed, expectNoKeyIn, mainPids } from "./checks.ts";
-import { jobLogs, onTestbed, pipelineTestbed } from "./support.ts";
+import { jobLogs, onTestbed, pipelineTestbed, deployUnderTraffic, servedCommit } from "./support.ts";
+import { generateKeyPair } from "../../harness/testbed/keys.ts";
+import { httpGet } from "../../harness/probes/http.ts";
+import { FAILING_MIGRATION } from "./fixture-changes.ts";
 
 const shared = pipelineTestbed();
 
@@ -29,4 +32,51 @@ describe("the generated pipeline, branch by branch", () => {
       for (const other of tb.envs.filter((e) => e.name !== env)) expect(after[other.name], other.name).toBe(before[other.name]);
     });
   }
+});
+
+/** Every file of prod (releases, venvs, the live link) with its size and time: any change shows here. */
+const serverState = (s: ReturnType<typeof shared>) =>
+  s.tb.app.exec.run(`find ${s.tb.env("prod").root} -path '*/__pycache__' -prune -o ! -name '*.sock' -printf '%P %s %T@ %l\\n' | sort`).then((r) => r.stdout);
+
+describe("pipelines that must fail", () => {
+  onTestbed(shared, "a wrong private key fails, says why, and changes nothing", async (s) => {
+    const intruder = generateKeyPair();
+    const before = await serverState(s);
+    const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch, { variables: { SSH_PRIVATE_KEY: intruder.private } });
+    const logs = jobLogs(r);
+    expect(r.status, logs).toBe("failed");
+    expect(r.jobs[0]!.exitCode).not.toBe(0);
+    expect(logs).toMatch(/Permission denied \(publickey\)/);
+    expectNoKeyIn(logs, intruder.private);
+    expect(await serverState(s)).toBe(before);
+  });
+
+  onTestbed(shared, "a host key that does not match the server fails, says why, and changes nothing", async (s) => {
+    const impostor = generateKeyPair().public.split(" ").slice(0, 2).join(" ");
+    const before = await serverState(s);
+    const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch, { variables: { SSH_KNOWN_HOSTS: `myappserver ${impostor}` } });
+    const logs = jobLogs(r);
+    expect(r.status, logs).toBe("failed");
+    expect(logs).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
+    expectNoKeyIn(logs, s.data.target.deployKey.private);
+    expect(await serverState(s)).toBe(before);
+  });
+
+  onTestbed(shared, "a migration that raises on the server fails the pipeline with the command and its output; the previous release keeps serving", async (s) => {
+    const branch = s.tb.config.defaultBranch;
+    const served = await servedCommit(s.tb, "prod");
+    await s.data.repo.commit(branch, "A migration that fails", { write: { [FAILING_MIGRATION.path]: FAILING_MIGRATION.content } });
+    const { result: r, traffic } = await deployUnderTraffic(s, branch, "prod");
+    const logs = jobLogs(r);
+    expect(r.status, logs).toBe("failed");
+    expect(logs).toContain('$ ssh deploy-target myproject-release prod migrate "$RELEASE"\n');
+    expect(logs).toContain(FAILING_MIGRATION.message);
+    expect(logs).toContain("myproject-release: prod: migrate failed: manage.py migrate --noinput exited 1");
+    expect(logs).not.toMatch(/\$ ssh deploy-target myproject-release prod switch/);
+    expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
+    expectNoKeyIn(logs, s.data.target.deployKey.private);
+    expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+    expect(traffic.commits).toEqual([served]);
+    expect(await servedCommit(s.tb, "prod")).toBe(served);
+  });
 });
