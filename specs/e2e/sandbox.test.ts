@@ -20,14 +20,15 @@ const paste = (command: string, input = "") => {
 
 describe("sandbox", () => {
   it("prints working URLs, ssh and psql commands; deploys, survives a broken release and rolls back under constant traffic; leaves nothing", async () => {
-    const sandbox = new Sandbox({ envs: ["dev", "prod"], log });
+    // One environment (a subset, as --env gives): the others are the same code path.
+    const sandbox = new Sandbox({ envs: ["prod"], log });
     let id = "";
     try {
       const rows = await sandbox.start();
       const tb = sandbox.testbed!;
       id = tb.id;
       expect(id).toMatch(/^ddt-sandbox-/);
-      expect(rows.map((r) => r.env)).toEqual(["dev", "prod"]);
+      expect(rows.map((r) => r.env)).toEqual(["prod"]);
       for (const row of rows) {
         expect(row.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
         const page = await httpGet(row.url);
@@ -37,7 +38,7 @@ describe("sandbox", () => {
       // The printed commands, run exactly as printed: ssh logs in as the deploy user, checking the
       // host key; psql opens the environment's own database through the app server.
       expect((await paste(`${rows[0]!.ssh} whoami`)).stdout).toBe(`${tb.config.deployUser}\n`);
-      const psql = await paste(rows[1]!.database, "SELECT current_database(), 1 + 1;\n");
+      const psql = await paste(rows[0]!.database, "SELECT current_database(), 1 + 1;\n");
       expect(psql.stdout).toMatch(new RegExp(`${tb.env("prod").database}\\s*\\|\\s*2`));
 
       // Another command attaches to it, as `npm run sandbox -- deploy` and `rollback` do.
