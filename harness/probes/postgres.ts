@@ -16,7 +16,7 @@ export async function withDatabase<T>(
   as: { password: string; role?: string; database?: string },
   fn: (client: pg.Client) => Promise<T>,
 ): Promise<T> {
-  const remote = await SshRunner.connect("app server", tb.app.ssh());
+  const remote = await SshRunner.connect("app server", tb.app.sshConfig());
   try {
     const channel = (await remote.ssh.forwardOut("127.0.0.1", 0, SERVER_ALIASES.db, 5432)) as unknown as Duplex;
     // pg drives a socket; an ssh channel is already connected, so these are no-ops.

@@ -36,7 +36,7 @@ export const APP_SOURCE = "/srv/src";
 
 export async function openContext(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeContext> {
   const wanted = opts.envs ?? tb.envs.map((e) => e.name);
-  const [app, db] = await Promise.all([SshRunner.connect("app server", tb.app.ssh()), SshRunner.connect("database server", tb.db.ssh())]);
+  const [app, db] = await Promise.all([SshRunner.connect("app server", tb.app.sshConfig()), SshRunner.connect("database server", tb.db.sshConfig())]);
   return {
     tb,
     app,

@@ -35,7 +35,7 @@ export class Server {
   }
 
   /** node-ssh connection settings for `username`, with this server's own host key verified. */
-  ssh(username = "root", privateKey = this.adminKey): SshConfig {
+  sshConfig(username = "root", privateKey = this.adminKey): SshConfig {
     const expected = this.hostKey.split(/\s+/)[1] ?? "";
     return {
       host: connectHost(),

@@ -24,14 +24,14 @@ describe("testbed foundation", () => {
 
       // Key-based login from the host, with the server's own host key checked.
       const ssh = new NodeSSH();
-      await ssh.connect(tb.app.ssh());
+      await ssh.connect(tb.app.sshConfig());
       try {
         const r = await ssh.execCommand("echo $(whoami)@$(hostname)");
         expect(r.stdout).toBe("root@myappserver");
       } finally {
         ssh.dispose();
       }
-      const wrongHostKey = { ...tb.app.ssh(), hostVerifier: () => false };
+      const wrongHostKey = { ...tb.app.sshConfig(), hostVerifier: () => false };
       await expect(new NodeSSH().connect(wrongHostKey)).rejects.toThrow();
 
       // The database server answers by its alias on the testbed's own network.
