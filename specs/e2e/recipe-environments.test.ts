@@ -151,6 +151,9 @@ describe("diagnostics on failure", () => {
     const dev = tb.env("dev");
     await tb.app.exec.run(`systemctl stop ${dev.unit}`);
     try {
+      // The stop reaches the socket after the service: until then nginx's connection is accepted and
+      // then reset; once the socket is closed, nginx's error is the connect() that this checks for.
+      await waitForUnitState(tb.app, `${dev.unit}.socket`, "inactive");
       expect((await httpGet(tb.url("dev"))).status).toBe(502);
       const err = (await withDiagnostics(tb, new Error("made to fail on purpose"))) as Error;
       expect(err.message).toMatch(/^made to fail on purpose\n/);
