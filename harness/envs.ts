@@ -80,12 +80,14 @@ export interface Environment extends EnvPaths {
   role: string;
   /** nginx site name under sites-available. */
   site: string;
+  /** GitLab's deployment_tier for it. */
+  tier: "development" | "staging" | "production";
 }
 
-const ROWS: ReadonlyArray<{ name: EnvName; job: string; offset: number; branch: BranchRule }> = [
-  { name: "dev", job: "dev", offset: 0, branch: { kind: "other" } },
-  { name: "staging", job: "staging", offset: 1, branch: { kind: "named", branch: "staging" } },
-  { name: "prod", job: "production", offset: 2, branch: { kind: "default" } },
+const ROWS: ReadonlyArray<{ name: EnvName; job: string; offset: number; branch: BranchRule; tier: Environment["tier"] }> = [
+  { name: "dev", job: "dev", offset: 0, branch: { kind: "other" }, tier: "development" },
+  { name: "staging", job: "staging", offset: 1, branch: { kind: "named", branch: "staging" }, tier: "staging" },
+  { name: "prod", job: "production", offset: 2, branch: { kind: "default" }, tier: "production" },
 ];
 
 /** The unit name of an environment, or of the template with "%i". */
@@ -95,9 +97,10 @@ export function environments(config: Partial<DeploymentConfig> = {}): Environmen
   const c = { ...DEFAULT_CONFIG, ...config };
   validateConfig(c);
   const slug = c.project.toLowerCase();
-  return ROWS.map(({ name, job, offset, branch }) => ({
+  return ROWS.map(({ name, job, offset, branch, tier }) => ({
     name,
     job,
+    tier,
     port: c.basePort + offset,
     branch,
     ...envPaths(c, name),

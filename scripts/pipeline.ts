@@ -9,7 +9,7 @@ import { log, main } from "./cli.ts";
 
 const USAGE = `usage: npm run pipeline -- [--out FILE] [--project NAME] [--deploy-user USER] [--host HOST] [--port N]
        [--base-port N] [--production-branch BRANCH] [--image IMAGE] [--style rules|only-except]
-       [--check-migrations] [--env dev,staging,prod]`;
+       [--check-migrations] [--env dev,staging,prod] [--url-base http://example.com]`;
 
 await main(async () => {
   const { values } = parseArgs({
@@ -25,6 +25,7 @@ await main(async () => {
       style: { type: "string" },
       "check-migrations": { type: "boolean" },
       env: { type: "string" },
+      "url-base": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -48,6 +49,7 @@ await main(async () => {
     style: values.style as RuleStyle | undefined,
     checkMigrations: values["check-migrations"],
     envs: values.env ? parseEnvNames(values.env) : undefined,
+    urlBase: values["url-base"],
   });
   const errors = gitlabCiSchemaErrors(parse(text));
   if (errors.length) throw new Error(`the generated pipeline does not pass GitLab's CI schema:\n${errors.join("\n")}`);

@@ -17,7 +17,10 @@ export interface PipelineRun {
   /** The .gitlab-ci.yml text. */
   pipeline: string;
   repo: GitRepo;
+  /** The branch (or tag, for a tag pipeline; the source branch, for a merge request's). */
   branch: string;
+  /** What started it: a push to a branch (the default), a tag, a merge request, a schedule. */
+  source?: PipelineSource;
   /** The project's default branch ($CI_DEFAULT_BRANCH). */
   defaultBranch: string;
   /** Project CI/CD variables: they override the file's, as in GitLab. */
@@ -67,6 +70,35 @@ function expand(text: string, vars: Variables): string {
   return text.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, name: string) => vars[name] ?? "");
 }
 
+/** What started the pipeline, as $CI_PIPELINE_SOURCE says it. */
+export type PipelineSource = "push" | "tag" | "merge_request_event" | "schedule";
+
+/**
+ * The variables GitLab sets for a pipeline of this kind: a branch pipeline (push, schedule) has
+ * CI_COMMIT_BRANCH; a tag pipeline has CI_COMMIT_TAG and no branch; a merge request pipeline has
+ * CI_MERGE_REQUEST_* and no branch either.
+ */
+export function predefinedVariables(p: { ref: string; source: PipelineSource; defaultBranch: string; sha: string; projectDir: string; projectName: string }): Variables {
+  const kind: Variables =
+    p.source === "tag"
+      ? { CI_COMMIT_TAG: p.ref, CI_PIPELINE_SOURCE: "push" }
+      : p.source === "merge_request_event"
+        ? { CI_PIPELINE_SOURCE: p.source, CI_MERGE_REQUEST_IID: "1", CI_MERGE_REQUEST_SOURCE_BRANCH_NAME: p.ref, CI_MERGE_REQUEST_TARGET_BRANCH_NAME: p.defaultBranch }
+        : { CI_COMMIT_BRANCH: p.ref, CI_PIPELINE_SOURCE: p.source };
+  return {
+    CI: "true",
+    GITLAB_CI: "true",
+    ...kind,
+    CI_COMMIT_REF_NAME: p.ref,
+    CI_COMMIT_REF_SLUG: p.ref.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 63),
+    CI_COMMIT_SHA: p.sha,
+    CI_COMMIT_SHORT_SHA: p.sha.slice(0, 8),
+    CI_DEFAULT_BRANCH: p.defaultBranch,
+    CI_PROJECT_DIR: p.projectDir,
+    CI_PROJECT_NAME: p.projectName,
+  };
+}
+
 /** Runs a pipeline as GitLab Runner's docker executor would: selected jobs, stage by stage. */
 export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   const log = run.log ?? silentLogger;
@@ -76,19 +108,7 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   // Where GitLab Runner checks out: /builds/<namespace>/<project>, the project named by its directory.
   const projectName = basename(run.repo.dir);
   const projectDir = `/builds/testbed/${projectName}`;
-  const predefined: Variables = {
-    CI: "true",
-    GITLAB_CI: "true",
-    CI_COMMIT_BRANCH: run.branch,
-    CI_COMMIT_REF_NAME: run.branch,
-    CI_COMMIT_REF_SLUG: run.branch.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 63),
-    CI_COMMIT_SHA: sha,
-    CI_COMMIT_SHORT_SHA: sha.slice(0, 8),
-    CI_DEFAULT_BRANCH: run.defaultBranch,
-    CI_PROJECT_DIR: projectDir,
-    CI_PROJECT_NAME: projectName,
-    CI_PIPELINE_SOURCE: "push",
-  };
+  const predefined = predefinedVariables({ ref: run.branch, source: run.source ?? "push", defaultBranch: run.defaultBranch, sha, projectDir, projectName });
   const user = run.variables ?? {};
   const userPlain: Variables = Object.fromEntries(Object.entries(user).map(([k, v]) => [k, typeof v === "string" ? v : `${projectDir}.tmp/${k}`]));
   const globalVars = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...userPlain };

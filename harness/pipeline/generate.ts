@@ -14,14 +14,13 @@ export interface PipelineOptions {
   image?: string;
   /** `rules:` (default) or the seed's `only`/`except`. */
   style?: RuleStyle;
-  /**
-   * The branch production deploys from. Unset: `$CI_DEFAULT_BRANCH` with rules; with only/except,
-   * which cannot name a variable, the configured default branch (the seed's `master`).
-   */
+  /** The branch production deploys from. Unset: `$CI_DEFAULT_BRANCH`, in both styles. */
   productionBranch?: string;
   /** Fail a deploy whose models changed without a migration (`makemigrations --check`). */
   checkMigrations?: boolean;
   envs?: EnvName[];
+  /** Where people reach the app server, for each environment's link in GitLab (its port is added). */
+  urlBase?: string;
 }
 
 export const DEFAULT_JOB_IMAGE = "debian:12.8-slim";
@@ -82,14 +81,16 @@ function manual(selection: Record<string, unknown>): Record<string, unknown> {
   return { rules: rules.map((r) => (r.when === "never" ? r : { ...r, when: "manual" })), allow_failure: true };
 }
 
-function branchSelection(env: Environment, all: Environment[], style: RuleStyle, production: string | undefined, defaultBranch: string): Record<string, unknown> {
+function branchSelection(env: Environment, all: Environment[], style: RuleStyle, production: string | undefined): Record<string, unknown> {
   const prod = production ? ciString(production) : "$CI_DEFAULT_BRANCH";
   const named = all.flatMap((e) => (e.branch.kind === "named" ? [e.branch.branch] : []));
   if (style === "only-except") {
-    const prodBranch = production ?? defaultBranch;
-    if (env.branch.kind === "default") return { only: [prodBranch] };
-    if (env.branch.kind === "named") return { only: [env.branch.branch] };
-    return { except: [prodBranch, ...named] };
+    // Branch pipelines only (never tags or merge requests), chosen by `variables:` so that production
+    // follows $CI_DEFAULT_BRANCH as with rules, not a branch name written into the file.
+    const is = (branch: string) => `$CI_COMMIT_BRANCH == ${branch}`;
+    if (env.branch.kind === "default") return { only: { refs: ["branches"], variables: [is(prod)] } };
+    if (env.branch.kind === "named") return { only: { refs: ["branches"], variables: [is(ciString(env.branch.branch))] } };
+    return { only: { refs: ["branches"] }, except: { variables: [[prod, ...named.map(ciString)].map(is).join(" || ")] } };
   }
   if (env.branch.kind === "default") return { rules: [{ if: `$CI_COMMIT_BRANCH == ${prod}` }] };
   if (env.branch.kind === "named") return { rules: [{ if: `$CI_COMMIT_BRANCH == ${ciString(env.branch.branch)}` }] };
@@ -126,12 +127,13 @@ export function pipelineObject(opts: PipelineOptions = {}): Record<string, unkno
     const common = {
       stage: "deploy",
       image: "$DEPLOY_IMAGE",
-      environment: { name: env.name },
+      // GitLab's Environments page links here, and knows which deployments are production's.
+      environment: { name: env.name, url: `${opts.urlBase ?? "http://$DEPLOY_HOST"}:${env.port}`, deployment_tier: env.tier },
       // One deploy or rollback of an environment at a time.
       resource_group: `deploy-${env.name}`,
       timeout: "15 minutes",
     };
-    const selection = branchSelection(env, all, style, opts.productionBranch, config.defaultBranch);
+    const selection = branchSelection(env, all, style, opts.productionBranch);
     doc[env.job] = { ...common, ...selection, before_script: setupScript(), script: deployScript(env, config, opts.checkMigrations ?? false) };
     doc[rollbackJob(env)] = { ...common, ...manual(selection), before_script: setupScript(), script: rollbackScript(env, config) };
   }

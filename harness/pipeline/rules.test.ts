@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { generatePipeline } from "./generate.ts";
+import { predefinedVariables, type PipelineSource } from "./executor.ts";
 import { evaluateIf, jobWhen } from "./rules.ts";
 
 const vars = (branch: string) => ({ CI_COMMIT_BRANCH: branch, CI_COMMIT_REF_NAME: branch, CI_DEFAULT_BRANCH: "master", CI_PIPELINE_SOURCE: "push" });
@@ -53,5 +54,33 @@ describe("job selection", () => {
     expect(run("feature/login")).toEqual(["dev"]);
     expect(run("staging")).toEqual(["staging"]);
     expect(run("master")).toEqual(["production"]);
+  });
+
+  // Which deploy jobs each kind of pipeline runs, by the executor's own predefined variables.
+  const KINDS: Array<[what: string, ref: string, source: PipelineSource, expected: string[]]> = [
+    ["a push to the default branch", "DEFAULT", "push", ["production"]],
+    ["a push to staging", "staging", "push", ["staging"]],
+    ["a push to a feature branch", "feature/login", "push", ["dev"]],
+    ["a tag", "v1.0.0", "tag", []],
+    ["a merge request from a feature branch", "feature/login", "merge_request_event", []],
+    ["a merge request from staging", "staging", "merge_request_event", []],
+  ];
+  describe.each(["rules", "only-except"] as const)("deploy jobs by kind of pipeline (%s)", (style) => {
+    const doc = parse(generatePipeline({ style }));
+    for (const defaultBranch of ["master", "main"]) {
+      it.each(KINDS)(`default branch ${defaultBranch}: %s`, (_, ref, source, expected) => {
+        const v = predefinedVariables({ ref: ref === "DEFAULT" ? defaultBranch : ref, source, defaultBranch, sha: "0".repeat(40), projectDir: "/builds/x/y", projectName: "y" });
+        const jobs = Object.keys(doc).filter((j) => typeof doc[j] === "object" && doc[j].stage && jobWhen(doc[j], { ...v, CI_JOB_NAME: j }) === "on_success");
+        expect(jobs).toEqual(expected);
+        // The rollback jobs are offered (manual) exactly where the deploy jobs run.
+        const manual = Object.keys(doc).filter((j) => typeof doc[j] === "object" && doc[j].stage && jobWhen(doc[j], v) === "manual");
+        expect(manual).toEqual(expected.map((j) => `rollback-${j}`));
+      });
+    }
+  });
+
+  it("keeps a job's own when: manual with only/except", () => {
+    expect(jobWhen({ only: ["master"], when: "manual" }, vars("master"))).toBe("manual");
+    expect(jobWhen({ only: { refs: ["branches"], variables: ['$CI_COMMIT_BRANCH == "x"'] } }, vars("y"))).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Which jobs GitLab would run: `rules:` with `if:` expressions (==, !=, =~, !~, &&, ||, parentheses,
- * bare variables) and `when:`, or `only`/`except` with branch names and /regexes/.
+ * bare variables) and `when:`, or `only`/`except` with refs (branch names, /regexes/, `branches`,
+ * `tags`, `pushes`, `merge_requests`, `schedules`) and `variables` expressions, and the job's `when`.
  */
 
 export type Variables = Record<string, string>;
@@ -93,10 +94,14 @@ export interface Rule {
   when?: string;
 }
 
+type OnlyExcept = string[] | { refs?: string[]; variables?: string[] };
+
 export interface JobSelection {
   rules?: Rule[];
-  only?: string[] | { refs?: string[] };
-  except?: string[] | { refs?: string[] };
+  only?: OnlyExcept;
+  except?: OnlyExcept;
+  /** The job's own `when` (with only/except; with rules, each rule has its own). */
+  when?: string;
 }
 
 function refMatches(pattern: string, vars: Variables): boolean {
@@ -104,11 +109,25 @@ function refMatches(pattern: string, vars: Variables): boolean {
   if (pattern === "branches") return Boolean(vars.CI_COMMIT_BRANCH);
   if (pattern === "tags") return Boolean(vars.CI_COMMIT_TAG);
   if (pattern === "pushes") return vars.CI_PIPELINE_SOURCE === "push";
+  if (pattern === "merge_requests") return vars.CI_PIPELINE_SOURCE === "merge_request_event";
+  if (pattern === "schedules") return vars.CI_PIPELINE_SOURCE === "schedule";
+  // A branch or tag name (or /regex/) names branch and tag pipelines, never a merge request's.
+  if (vars.CI_PIPELINE_SOURCE === "merge_request_event") return false;
   const re = pattern.match(/^\/(.*)\/([a-z]*)$/);
   return re ? new RegExp(re[1]!, re[2]).test(ref) : pattern === ref;
 }
 
-const refs = (x: JobSelection["only"]) => (Array.isArray(x) ? x : (x?.refs ?? []));
+/**
+ * Whether an only/except block matches: every key it has (refs, variables) must have a condition
+ * that matches, as GitLab reads it. An empty block matches nothing.
+ */
+function blockMatches(block: OnlyExcept, vars: Variables): boolean {
+  const { refs, variables } = Array.isArray(block) ? { refs: block, variables: undefined } : block;
+  if (refs === undefined && variables === undefined) return false;
+  if (refs !== undefined && !refs.some((p) => refMatches(p, vars))) return false;
+  if (variables !== undefined && !variables.some((expr) => evaluateIf(expr, vars))) return false;
+  return true;
+}
 
 /** The `when` GitLab gives the job ("on_success", "manual", ...), or undefined when it does not run. */
 export function jobWhen(job: JobSelection, vars: Variables): string | undefined {
@@ -121,8 +140,7 @@ export function jobWhen(job: JobSelection, vars: Variables): string | undefined 
     }
     return undefined;
   }
-  const only = job.only === undefined ? ["branches", "tags"] : refs(job.only);
-  if (!only.some((p) => refMatches(p, vars))) return undefined;
-  if (refs(job.except).some((p) => refMatches(p, vars))) return undefined;
-  return "on_success";
+  if (!blockMatches(job.only ?? ["branches", "tags"], vars)) return undefined;
+  if (job.except !== undefined && blockMatches(job.except, vars)) return undefined;
+  return job.when ?? "on_success";
 }

@@ -80,9 +80,20 @@ describe("generated .gitlab-ci.yml", () => {
     expect(rules.production.rules).toEqual([{ if: "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" }]);
     expect(rules.staging.rules).toEqual([{ if: '$CI_COMMIT_BRANCH == "staging"' }]);
     expect(rules.dev.rules.at(-1)).toEqual({ if: "$CI_COMMIT_BRANCH" });
+    // only/except follows $CI_DEFAULT_BRANCH too (the seed wrote `master` into the file), and only
+    // branch pipelines: never a tag's or a merge request's.
     const seed = parse(generatePipeline({ style: "only-except" }));
-    expect(seed.production.only).toEqual(["master"]);
-    expect(seed.staging.only).toEqual(["staging"]);
-    expect(seed.dev.except).toEqual(["master", "staging"]);
+    expect(seed.production.only).toEqual({ refs: ["branches"], variables: ["$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH"] });
+    expect(seed.staging.only).toEqual({ refs: ["branches"], variables: ['$CI_COMMIT_BRANCH == "staging"'] });
+    expect(seed.dev.only).toEqual({ refs: ["branches"] });
+    expect(seed.dev.except).toEqual({ variables: ['$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH || $CI_COMMIT_BRANCH == "staging"'] });
+    expect(seed["rollback-production"]).toMatchObject({ only: seed.production.only, when: "manual", allow_failure: true });
+  });
+
+  it("links each environment in GitLab, with its tier", () => {
+    const doc = parse(generatePipeline());
+    expect(doc.production.environment).toEqual({ name: "prod", url: "http://$DEPLOY_HOST:7032", deployment_tier: "production" });
+    expect(doc.dev.environment).toEqual({ name: "dev", url: "http://$DEPLOY_HOST:7030", deployment_tier: "development" });
+    expect(parse(generatePipeline({ urlBase: "https://shop.example" })).staging.environment.url).toBe("https://shop.example:7031");
   });
 });
