@@ -24,5 +24,10 @@ export function secretsOf(tb: StartedTestbed): Record<EnvName, EnvSecrets> {
   return secrets;
 }
 
+/** Sets a testbed's secrets before the recipe provisions it (a spec's hostile ones, say). */
+export function useSecrets(tb: StartedTestbed, secrets: Record<EnvName, EnvSecrets>): void {
+  made.set(tb, secrets);
+}
+
 /** An environment's database password, for probes that connect as the app does. */
 export const dbPassword = (tb: StartedTestbed, env: EnvName) => secretsOf(tb)[env].dbPassword;
