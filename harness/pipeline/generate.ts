@@ -28,7 +28,8 @@ export const DEFAULT_JOB_IMAGE = "debian:12.8-slim";
 /** A string in a GitLab CI expression (rules:if), not a shell word: double-quoted, JSON-escaped. */
 const ciString = (s: string) => JSON.stringify(s);
 
-function setupScript(): string[] {
+/** The job's ssh setup: the deploy key, the server's host key and one connection for every step. */
+export function setupScript(): string[] {
   return [
     // Install only what the image lacks, with whichever package manager it has.
     [
@@ -38,9 +39,20 @@ function setupScript(): string[] {
       "fi",
     ].join("\n"),
     "install -d -m 700 ~/.ssh",
-    // SSH_PRIVATE_KEY may be a File variable (a path) or a plain one (the key); never echoed.
-    `if [ -f "$SSH_PRIVATE_KEY" ]; then install -m 600 "$SSH_PRIVATE_KEY" ~/.ssh/id_deploy; else (umask 077 && printf '%s\\n' "$SSH_PRIVATE_KEY" > ~/.ssh/id_deploy); fi`,
-    `if [ -f "$SSH_KNOWN_HOSTS" ]; then install -m 644 "$SSH_KNOWN_HOSTS" ~/.ssh/known_hosts; else printf '%s\\n' "$SSH_KNOWN_HOSTS" > ~/.ssh/known_hosts; fi`,
+    // A variable as people paste it: a File variable (a path) or a plain one, with CRLF line endings,
+    // blank lines around it, or no final newline (which ssh rejects as "error in libcrypto"). Never
+    // echoed; an empty one stops the job at once, saying where to set it. POSIX sh, for any image.
+    [
+      "write_secret() {",
+      '  eval "value=\\${$1:-}"',
+      '  if [ -z "$value" ]; then echo "ERROR: the CI/CD variable $1 is empty or not set; set it under Settings > CI/CD > Variables (a File or a plain variable)." >&2; exit 1; fi',
+      '  if [ -f "$value" ]; then value=$(cat "$value"); fi',
+      "  (umask 077 && printf '%s\\n' \"$value\" | tr -d '\\r' | sed '/^[[:space:]]*$/d' > \"$2\")",
+      '  chmod "$3" "$2"',
+      "}",
+    ].join("\n"),
+    "write_secret SSH_PRIVATE_KEY ~/.ssh/id_deploy 600",
+    "write_secret SSH_KNOWN_HOSTS ~/.ssh/known_hosts 644",
     // The server's host key is checked against SSH_KNOWN_HOSTS: StrictHostKeyChecking yes, not the seed's no.
     // One connection carries every step (ControlMaster): a login per step cost 0.2 s each.
     `printf 'Host deploy-target\\n  HostName %s\\n  Port %s\\n  User %s\\n  IdentityFile ~/.ssh/id_deploy\\n  IdentitiesOnly yes\\n  StrictHostKeyChecking yes\\n  BatchMode yes\\n  ConnectTimeout 10\\n  ServerAliveInterval 15\\n  ServerAliveCountMax 4\\n  ControlMaster auto\\n  ControlPath ~/.ssh/cm-%%C\\n  ControlPersist 60\\n' "$DEPLOY_HOST" "$DEPLOY_PORT" "$DEPLOY_USER" > ~/.ssh/config`,

@@ -1,9 +1,12 @@
+import { stringify } from "yaml";
+import { runPipeline, type VariableValue } from "../../harness/pipeline/executor.ts";
+import { pipelineObject, setupScript } from "../../harness/pipeline/generate.ts";
 import { describe, expect } from "vitest";
 import type { EnvName } from "../../harness/envs.ts";
 import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
 import { expectDeployed, expectNoKeyIn, mainPids } from "./checks.ts";
-import { jobLogs, onTestbed, pipelineTestbed, deployUnderTraffic, servedCommit } from "./support.ts";
+import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
 import { generateKeyPair } from "../../harness/testbed/keys.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { FAILING_MIGRATION } from "./fixture-changes.ts";
@@ -78,5 +81,42 @@ describe("pipelines that must fail", () => {
     expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
     expect(traffic.commits).toEqual([served]);
     expect(await servedCommit(s.tb, "prod")).toBe(served);
+  });
+});
+
+describe("keys and host keys as people paste them into CI/CD variables", () => {
+  // One job: the generated pipeline's ssh setup, then one command over ssh.
+  const pipeline = stringify({
+    stages: ["deploy"],
+    variables: pipelineObject().variables,
+    check: { stage: "deploy", image: "$DEPLOY_IMAGE", before_script: setupScript(), script: ["ssh deploy-target true", "echo connected over ssh"] },
+  });
+  const runWith = (s: ReturnType<typeof shared>, variables: Record<string, VariableValue>) =>
+    runPipeline({ pipeline, repo: s.data.repo, branch: s.tb.config.defaultBranch, defaultBranch: s.tb.config.defaultBranch, variables: { ...s.data.target.variables, ...variables }, network: s.tb.network, testbedId: s.tb.id, log });
+
+  onTestbed(shared, "CRLF line endings, blank lines around, no final newline, as File or plain variables: each connects, and no line of the key is logged", async (s) => {
+    const key = s.data.target.deployKey.private;
+    const hosts = s.data.target.variables.SSH_KNOWN_HOSTS as string;
+    const variants: Record<string, Record<string, VariableValue>> = {
+      "plain key, CRLF, no final newline": { SSH_PRIVATE_KEY: key.replace(/\n/g, "\r\n").trimEnd() },
+      "File key, blank lines around": { SSH_PRIVATE_KEY: { value: `\n\n${key}\n\n`, file: true } },
+      "File key, no final newline": { SSH_PRIVATE_KEY: { value: key.trimEnd(), file: true } },
+      "known_hosts, CRLF and blank lines, as a File": { SSH_KNOWN_HOSTS: { value: `\r\n${hosts}\r\n\r\n`, file: true } },
+    };
+    for (const [what, variables] of Object.entries(variants)) {
+      const r = await runWith(s, variables);
+      const logs = jobLogs(r);
+      expect(r.status, `${what}\n${logs}`).toBe("success");
+      expect(logs, what).toContain("connected over ssh");
+      expectNoKeyIn(logs, key);
+    }
+  });
+
+  onTestbed(shared, "an empty SSH_PRIVATE_KEY stops the job at once, saying which variable and where to set it", async (s) => {
+    const r = await runWith(s, { SSH_PRIVATE_KEY: "" });
+    const logs = jobLogs(r);
+    expect(r.status, logs).toBe("failed");
+    expect(logs).toContain("ERROR: the CI/CD variable SSH_PRIVATE_KEY is empty or not set; set it under Settings > CI/CD > Variables");
+    expect(logs).not.toContain("$ ssh deploy-target true");
   });
 });
