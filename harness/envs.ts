@@ -45,7 +45,7 @@ export const RELEASES_KEPT = 5;
  *   ~/<env>/releases/<id>    complete releases, each with its code, collected static files and a
  *                            link `myprojectenv` to its venv
  *   ~/<env>/venvs/<key>      venvs, one per requirements.txt and Python, shared by releases
- *   ~/<env>/shared/          what outlives every release (uploads)
+ *   ~/<env>/shared/media/    user uploads (MEDIA_ROOT), linked into every release as `media`
  *   ~/<env>/myproject.env    settings and secrets, mode 0600
  *   ~/<env>/myproject.sock   gunicorn's socket, held by systemd across restarts
  */
@@ -60,6 +60,7 @@ export function envPaths(config: DeploymentConfig, name: EnvName | "%i") {
     releases: `${root}/releases`,
     venvs: `${root}/venvs`,
     shared: `${root}/shared`,
+    media: `${root}/shared/media`,
     venv: `${dir}/${config.project}env`,
     staticRoot: `${dir}/static`,
     envFile: `${root}/${config.project}.env`,

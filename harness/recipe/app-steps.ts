@@ -36,6 +36,8 @@ export const appSteps: Step<RecipeContext>[] = [
       await forEachEnv(ctx, async (env) => {
         // Releases, venvs and uploads under the environment; the live path is made by the first switch.
         await ctx.app.run(sh`install -d -m 711 -o ${user} -g ${user} ${[env.root, env.releases, env.venvs, env.shared]}`);
+        // nginx (www-data) reads uploads here; Django (the deploy user) writes them.
+        await ctx.app.run(sh`install -d -m 755 -o ${user} -g ${user} ${env.media}`);
       });
     },
   },

@@ -68,6 +68,7 @@ describe("nginx site", () => {
     expect(site).toMatch(/listen 7031;/);
     expect(site).toMatch(/location \/static\/ \{\s*root \/home\/my-awesome-project\/staging\/myproject;\s*\}/);
     expect(site).toContain("proxy_pass http://unix:/home/my-awesome-project/staging/myproject.sock;");
+    expect(site).toMatch(/location \/media\/ \{\s*alias \/home\/my-awesome-project\/staging\/shared\/media\/;\s*\}/);
     expect(site).not.toMatch(/7030|7032|\/dev\//);
   });
 });

@@ -14,6 +14,10 @@ server {
     location /static/ {
         root ${env.dir};
     }
+    # Uploads live outside every release, so a deploy or a rollback never touches them.
+    location /media/ {
+        alias ${env.media}/;
+    }
     location / {
         include proxy_params;
         proxy_pass http://unix:${env.socket};

@@ -5,7 +5,8 @@ Installed by django-deploy-testbed's recipe as /usr/local/bin/<project>-release,
 in /etc/<project>-release.json. The recipe and the generated GitLab pipeline both deploy with it,
 one visible step per command, run as the deploy user:
 
-  new COMMIT                 an empty release for COMMIT; prints its path (upload the code there)
+  new COMMIT                 an empty release for COMMIT, its `media` linked to the shared uploads;
+                             prints its path (upload the code there)
   venv RELEASE [PIP ARGS]    links the release to the venv for its requirements.txt (built once)
   check RELEASE [--migrations]   manage.py check, and the WSGI application imports
   collectstatic RELEASE      into the release's own static/
@@ -71,7 +72,7 @@ class Environment:
         self.name = name
         self.project = config["project"]
         self.keep = int(config.get("keep", 5))
-        self.live, self.releases, self.venvs = e["live"], e["releases"], e["venvs"]
+        self.live, self.releases, self.venvs, self.media = e["live"], e["releases"], e["venvs"], e["media"]
         self.env_file, self.unit, self.port = e["envFile"], e["unit"], int(e["port"])
 
     # --- releases -------------------------------------------------------------------------------
@@ -209,6 +210,8 @@ def step_new(env, commit):
     os.mkdir(path, 0o755)
     with open(os.path.join(path, META), "w", encoding="utf-8") as f:
         json.dump({"release": name, "commit": commit, "environment": env.name, "created": time.time()}, f)
+    # Uploads are shared by every release: `media` links to them (the upload leaves it alone).
+    os.symlink(os.path.relpath(env.media, path), os.path.join(path, "media"))
     print(path)
 
 

@@ -14,7 +14,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const config = { ...DEFAULT_CONFIG, deployUser: "u" };
 const envs = environments(config).map((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, typeof v === "string" ? v.replace("/home/u", root) : v]))) as ReturnType<typeof environments>;
 const prod = envs[2]!;
-for (const e of envs) for (const d of [e.releases, e.venvs, e.shared]) mkdirSync(d, { recursive: true });
+for (const e of envs) for (const d of [e.releases, e.venvs, e.shared, e.media]) mkdirSync(d, { recursive: true });
 const configPath = join(root, "myproject-release.json");
 writeFileSync(configPath, releaseToolConfig(config, envs));
 const tool = join(root, "myproject-release");
@@ -39,6 +39,8 @@ describe("the release tool", () => {
     const path = r.stdout.trim();
     expect(path).toMatch(new RegExp(`^${prod.releases}/\\d{8}T\\d{6}Z-a1b2c3d4$`));
     expect(JSON.parse(readFileSync(join(path, ".release.json"), "utf8"))).toMatchObject({ commit: "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0", environment: "prod" });
+    // Uploads are the environment's, shared by every release.
+    expect(readlinkSync(join(path, "media"))).toBe("../../shared/media");
     // A second release of the same commit in the same second gets its own directory.
     const again = run("prod", "new", "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0");
     expect(again.stdout.trim()).not.toBe(path);

@@ -18,7 +18,7 @@ export const releaseTool = (config: DeploymentConfig) => `${config.project}-rele
 /** The tool's settings: each environment's paths, unit and port, from the environment table. */
 export function releaseToolConfig(config: DeploymentConfig, envs: Environment[]): string {
   const table = Object.fromEntries(
-    envs.map((e) => [e.name, { live: e.dir, releases: e.releases, venvs: e.venvs, envFile: e.envFile, unit: e.unit, port: e.port }]),
+    envs.map((e) => [e.name, { live: e.dir, releases: e.releases, venvs: e.venvs, media: e.media, envFile: e.envFile, unit: e.unit, port: e.port }]),
   );
   return JSON.stringify({ project: config.project, keep: RELEASES_KEPT, envs: table }, null, 2) + "\n";
 }
@@ -44,4 +44,4 @@ export function releaseCommand(config: DeploymentConfig, env: Environment, step:
 }
 
 /** Files rsync leaves out of a release: the repository's own metadata, anchored at its root. */
-export const UPLOAD_EXCLUDES = ["/.git/", "/.release.json", "/.release-ready"];
+export const UPLOAD_EXCLUDES = ["/.git/", "/.release.json", "/.release-ready", "/media"];

@@ -1,4 +1,8 @@
+import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { FormData, request } from "undici";
+import { fileInfo } from "../../harness/probes/files.ts";
+import { sh } from "../../harness/quote.ts";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { FIXTURE_DIR } from "../../harness/fixture.ts";
@@ -33,6 +37,9 @@ function expectSeamless(traffic: TrafficReport, commits: string[]): void {
 // The commits of this file's releases, in the order the tests make them.
 const commits: string[] = [];
 
+/** What lives on the server only: an upload through the app, a log, the environment file. */
+const serverData = { upload: randomBytes(3000), url: "", log: `server-only log line ${Date.now()}\n`, envFileSha: "" };
+
 describe("deploys and rollbacks through the pipeline, under traffic on prod", () => {
   onTestbed(shared, "a code change: a new release with a new page, a new static file and a removed file; 0 failed requests", async (s) => {
     const { tb, data } = s;
@@ -40,6 +47,15 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     const prod = tb.env("prod");
     // The first release is the one the snapshot serves (deployed by the recipe).
     commits.push(await servedCommit(tb, "prod"));
+    // A user's upload (through nginx and Django), a log and the settings: none of it may change below.
+    const form = new FormData();
+    form.append("file", new Blob([serverData.upload]), "avatar.png");
+    const posted = await request(tb.url("prod", "/upload"), { method: "POST", body: form });
+    expect(posted.statusCode).toBe(201);
+    serverData.url = ((await posted.body.json()) as { url: string }).url;
+    expect(serverData.url).toMatch(/^\/media\/uploads\/avatar.*\.png$/);
+    await tb.app.exec.run(sh`install -d ${`${prod.shared}/logs`} && printf %s ${serverData.log} > ${`${prod.shared}/logs/app.log`}`, { as: tb.config.deployUser });
+    serverData.envFileSha = (await fileInfo(tb.app, prod.envFile)).sha256;
 
     const marker = `written before the second deploy ${Date.now()}`;
     await addNote(tb, "prod", marker);
@@ -109,5 +125,17 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     });
     expect(allowed.result.status, jobLogs(allowed.result)).toBe("success");
     expectSeamless(allowed.traffic, [commits[2]!, commits[0]!]);
+  });
+
+  onTestbed(shared, "an upload, a log and the environment file outlive every deploy and rollback above, byte for byte", async ({ tb }) => {
+    const prod = tb.env("prod");
+    const served = await httpGet(tb.url("prod", serverData.url));
+    expect(served.status).toBe(200);
+    expect(served.body.equals(serverData.upload)).toBe(true);
+    expect((await tb.app.exec.run(sh`cat ${`${prod.shared}/logs/app.log`}`)).stdout).toBe(serverData.log);
+    expect((await fileInfo(tb.app, prod.envFile)).sha256).toBe(serverData.envFileSha);
+    // Each kept release links to the same uploads; none holds its own.
+    const links = await tb.app.exec.run(sh`cd ${prod.releases} && for r in */; do readlink -f "$r/media"; done | sort -u`);
+    expect(links.stdout.trim()).toBe(prod.media);
   });
 });

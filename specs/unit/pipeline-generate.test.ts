@@ -60,7 +60,7 @@ describe("generated .gitlab-ci.yml", () => {
       expect(job.image).toBe("$DEPLOY_IMAGE");
       // Code goes into a new release, never into the live path; only `switch` changes what is live.
       expect(job.script[0]).toBe(`RELEASE=$(ssh deploy-target myproject-release ${env.name} new "$CI_COMMIT_SHA")`);
-      expect(job.script[1]).toBe(`rsync -rlc --exclude=/.git/ --exclude=/.release.json --exclude=/.release-ready ./ "deploy-target:$RELEASE/"`);
+      expect(job.script[1]).toBe(`rsync -rlc --exclude=/.git/ --exclude=/.release.json --exclude=/.release-ready --exclude=/media ./ "deploy-target:$RELEASE/"`);
       expect(script).not.toMatch(/--delete|systemctl/);
       expect(script.indexOf(" migrate ")).toBeLessThan(script.indexOf(" switch "));
       const rollback = doc[`rollback-${env.job}`] as Job & { allow_failure: boolean };
