@@ -84,7 +84,7 @@ export async function floorRun(images: { appserver: string; dbserver: string }, 
       // The release layout at its simplest: one release, its venv, and the live link.
       ...envs.map((e) => `cp -r /srv/src/myproject ${e.releases}/floor && ln -s releases/floor ${e.dir} && ln -s ../../venvs/floor ${e.venv}`),
       `chown -R ${u}:${u} /home/${u}`,
-      ...envs.map((e) => `(${sh(e, `python3 -m venv ${e.venvs}/floor && ${e.venv}/bin/pip install -q --no-index --find-links /srv/wheelhouse -r requirements.txt`)}) &`),
+      ...envs.map((e) => `(${sh(e, `python3 -m venv --without-pip ${e.venvs}/floor && python3 -m pip --python ${e.venv}/bin/python install -q --no-index --find-links /srv/wheelhouse -r requirements.txt`)}) &`),
       "wait",
     ].join("\n");
     const appDeploy = [

@@ -225,8 +225,10 @@ def step_venv(env, path, pip_args):
         # Built where it will stay (venvs are not relocatable); an unfinished one is built again.
         shutil.rmtree(venv, ignore_errors=True)
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        pip = [os.path.join(venv, "bin", "pip"), "install", "--disable-pip-version-check", *pip_args, "-r", os.path.join(path, "requirements.txt")]
+        # No pip inside (ensurepip took half of a venv's build): the server's pip installs into it, and
+        # nobody pip-installs into a venv that releases share; `python3 -m pip --python VENV` reads it.
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+        pip = [sys.executable, "-m", "pip", "--python", os.path.join(venv, "bin", "python"), "install", "--disable-pip-version-check", *pip_args, "-r", os.path.join(path, "requirements.txt")]
         if subprocess.run(pip).returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
             raise Failure(f"pip install -r requirements.txt failed for {os.path.basename(path)}")

@@ -19,7 +19,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
     const branch = s.tb.config.defaultBranch;
     const prod = s.tb.env("prod");
     const oldVenv = ((await s.tb.app.exec.run(`readlink ${prod.venv}`)).stdout).trim();
-    const fingerprint = () => s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' ${`$(readlink -f ${prod.venv})`}/pyvenv.cfg && ${prod.venv}/bin/pip freeze`).then((r) => r.stdout);
+    const fingerprint = () => s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' ${`$(readlink -f ${prod.venv})`}/pyvenv.cfg && python3 -m pip --python ${prod.venv}/bin/python freeze`).then((r) => r.stdout);
     const before = { venvs: await venvs(s), old: await fingerprint() };
 
     const commit = await s.data.repo.commit(branch, "Pin sqlparse", { write: { "requirements.txt": "Django>=5.2,<5.3\ngunicorn>=22\npsycopg[binary]>=3.1\nsqlparse>=0.5\n" } });
@@ -33,7 +33,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
     expect(newVenv).not.toBe(oldVenv);
     expect((await venvs(s)).trim().split("\n")).toHaveLength(before.venvs.trim().split("\n").length + 1);
     // The previous release and its venv are untouched: same inode, same time, same packages.
-    expect((await s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' $(readlink -f ${oldLive}/myprojectenv)/pyvenv.cfg && ${oldLive}/myprojectenv/bin/pip freeze`)).stdout).toBe(before.old);
+    expect((await s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' $(readlink -f ${oldLive}/myprojectenv)/pyvenv.cfg && python3 -m pip --python ${oldLive}/myprojectenv/bin/python freeze`)).stdout).toBe(before.old);
   });
 
   for (const [what, step, changes, says] of BROKEN) {
