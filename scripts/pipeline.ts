@@ -9,7 +9,13 @@ import { log, main } from "./cli.ts";
 
 const USAGE = `usage: npm run pipeline -- [--out FILE] [--project NAME] [--deploy-user USER] [--host HOST] [--port N]
        [--base-port N] [--production-branch BRANCH] [--image IMAGE] [--style rules|only-except]
-       [--check-migrations] [--env dev,staging,prod] [--url-base http://example.com]`;
+       [--check-migrations] [--env dev,staging,prod] [--url-base http://example.com]
+       [--process-mode oldest_first|newest_first|unordered]`;
+
+function processMode(v: string | undefined): "unordered" | "oldest_first" | "newest_first" | undefined {
+  if (v === undefined || v === "unordered" || v === "oldest_first" || v === "newest_first") return v;
+  throw new Error(`--process-mode ${v}: use oldest_first, newest_first or unordered\n${USAGE}`);
+}
 
 await main(async () => {
   const { values } = parseArgs({
@@ -26,6 +32,7 @@ await main(async () => {
       "check-migrations": { type: "boolean" },
       env: { type: "string" },
       "url-base": { type: "string" },
+      "process-mode": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -50,6 +57,7 @@ await main(async () => {
     checkMigrations: values["check-migrations"],
     envs: values.env ? parseEnvNames(values.env) : undefined,
     urlBase: values["url-base"],
+    processMode: processMode(values["process-mode"]),
   });
   const errors = gitlabCiSchemaErrors(parse(text));
   if (errors.length) throw new Error(`the generated pipeline does not pass GitLab's CI schema:\n${errors.join("\n")}`);

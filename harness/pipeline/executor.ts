@@ -42,6 +42,9 @@ export interface JobResult {
   durationMs: number;
   /** Of durationMs, the time to check out the branch and start the job's container. */
   startMs: number;
+  /** When it ran (epoch ms), after any wait for its resource_group. */
+  startedAt: number;
+  finishedAt: number;
   /** The raw log (with section markers); `plainLog(log)` reads as a person would. */
   log: string;
 }
@@ -58,7 +61,20 @@ type JobDef = JobSelection & {
   before_script?: string[];
   script?: string[];
   after_script?: string[];
+  resource_group?: string;
 };
+
+/**
+ * resource_group: one job of a group at a time, across every pipeline this process runs (GitLab
+ * keys it per project; here, per testbed). A job waits for the one before it to finish, in order.
+ */
+const resourceGroups = new Map<string, Promise<unknown>>();
+function inResourceGroup<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!key) return fn();
+  const mine = (resourceGroups.get(key) ?? Promise.resolve()).then(fn, fn);
+  resourceGroups.set(key, mine.catch(() => undefined));
+  return mine;
+}
 
 const RESERVED = new Set(["stages", "variables", "default", "include", "workflow", "image", "services", "before_script", "after_script", "cache", "spec"]);
 
@@ -129,11 +145,12 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   let failed = false;
   for (const { name, job, stage } of selected) {
     if (failed) {
-      results.push({ name, stage, status: "skipped", exitCode: null, durationMs: 0, startMs: 0, log: "" });
+      results.push({ name, stage, status: "skipped", exitCode: null, durationMs: 0, startMs: 0, startedAt: 0, finishedAt: 0, log: "" });
       continue;
     }
     const vars: Variables = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...varValues(job.variables), ...userPlain, CI_JOB_NAME: name, CI_JOB_STAGE: stage };
-    const result = await runJob({ run, name, stage, job, vars, projectDir, sha, user, log });
+    const group = job.resource_group ? `${run.testbedId}/${expand(job.resource_group, vars)}` : undefined;
+    const result = await inResourceGroup(group, () => runJob({ run, name, stage, job, vars, projectDir, sha, user, log }));
     results.push(result);
     failed = result.status === "failed";
   }
@@ -158,7 +175,8 @@ async function runJob(a: {
   let startMs = 0;
   const finish = (status: JobResult["status"], exitCode: number | null, body: string): JobResult => {
     const tail = status === "success" ? "Job succeeded" : `ERROR: Job failed: exit code ${exitCode}`;
-    const result = { name: a.name, stage: a.stage, status, exitCode, durationMs: Date.now() - started, startMs, log: `${header.join("\n")}\n${body}${tail}\n` };
+    const finishedAt = Date.now();
+    const result = { name: a.name, stage: a.stage, status, exitCode, durationMs: finishedAt - started, startMs, startedAt: started, finishedAt, log: `${header.join("\n")}\n${body}${tail}\n` };
     a.log.info(`job ${a.name}: ${status} in ${formatDuration(result.durationMs)}`);
     return result;
   };

@@ -120,3 +120,14 @@ describe("keys and host keys as people paste them into CI/CD variables", () => {
     expect(logs).not.toContain("$ ssh deploy-target true");
   });
 });
+
+describe("overlapping deploys", () => {
+  onTestbed(shared, "two pipelines for one environment, started together, run their deploy jobs one after the other (resource_group)", async (s) => {
+    // A branch at the last good commit (the failing migration above is on the default branch).
+    await s.data.repo.branch("feature/overlap", `${s.tb.config.defaultBranch}~1`);
+    const [a, b] = await Promise.all([deployBranch(s.data.target, s.data.repo, "feature/overlap"), deployBranch(s.data.target, s.data.repo, "feature/overlap")]);
+    for (const r of [a, b]) expect(r.status, jobLogs(r)).toBe("success");
+    const [first, second] = [a.jobs[0]!, b.jobs[0]!].sort((x, y) => x.startedAt - y.startedAt);
+    expect(second!.startedAt, `${first!.startedAt}–${first!.finishedAt} and ${second!.startedAt}–${second!.finishedAt}`).toBeGreaterThanOrEqual(first!.finishedAt);
+  });
+});

@@ -90,6 +90,16 @@ describe("generated .gitlab-ci.yml", () => {
     expect(seed["rollback-production"]).toMatchObject({ only: seed.production.only, when: "manual", allow_failure: true });
   });
 
+  it("says how to make each resource group process the oldest pipeline first (GitLab sets it by API)", () => {
+    const text = generatePipeline();
+    for (const env of environments()) {
+      expect(parse(text)[env.job].resource_group).toBe(`deploy-${env.name}`);
+      expect(text).toContain(`/resource_groups/deploy-${env.name}?process_mode=oldest_first"`);
+    }
+    expect(generatePipeline({ processMode: "newest_first" })).toContain("process_mode=newest_first");
+    expect(text).toContain("Prevent outdated deployment jobs");
+  });
+
   it("links each environment in GitLab, with its tier", () => {
     const doc = parse(generatePipeline());
     expect(doc.production.environment).toEqual({ name: "prod", url: "http://$DEPLOY_HOST:7032", deployment_tier: "production" });
