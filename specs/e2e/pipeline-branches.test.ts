@@ -112,6 +112,16 @@ describe("keys and host keys as people paste them into CI/CD variables", () => {
     }
   });
 
+  onTestbed(shared, "a server that does not answer fails the job within seconds, naming the host and port", async (s) => {
+    const started = Date.now();
+    const r = await runWith(s, { DEPLOY_PORT: "2" });
+    const logs = jobLogs(r);
+    expect(r.status, logs).toBe("failed");
+    expect(logs).toMatch(/ssh: connect to host myappserver port 2: Connection refused/);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(setupScript().join("\n")).toMatch(/ConnectTimeout 10\\n  ServerAliveInterval 15/);
+  });
+
   onTestbed(shared, "an empty SSH_PRIVATE_KEY stops the job at once, saying which variable and where to set it", async (s) => {
     const r = await runWith(s, { SSH_PRIVATE_KEY: "" });
     const logs = jobLogs(r);

@@ -74,6 +74,24 @@ describe("pipeline executor", () => {
       expect(deploy).toContain("$ false | cat\n");
       expect(deploy).not.toContain("never reached");
       expect(deploy).toMatch(/ERROR: Job failed: exit code 1\n$/);
+      // A tag pipeline: CI_COMMIT_TAG and no branch, the tag checked out; rules that ask for a branch skip.
+      await repo.git("tag", "v1.0.0", "feature/x");
+      const tagged = await runPipeline({
+        pipeline: stringify({
+          tag_job: { stage: "test", image: "$JOB_IMAGE", script: ['echo "tag=$CI_COMMIT_TAG branch=[$CI_COMMIT_BRANCH] ref=$CI_COMMIT_REF_NAME"', "git describe --tags"] },
+          branch_only: { stage: "test", image: "$JOB_IMAGE", rules: [{ if: "$CI_COMMIT_BRANCH" }], script: ["echo nope"] },
+        }),
+        repo,
+        branch: "v1.0.0",
+        source: "tag",
+        defaultBranch: "master",
+        network,
+        testbedId: id,
+        variables: { JOB_IMAGE: runner },
+        log,
+      });
+      expect(tagged.jobs.map((j) => [j.name, j.status])).toEqual([["tag_job", "success"]]);
+      expect(plainLog(tagged.jobs[0]!.log)).toContain("tag=v1.0.0 branch=[] ref=v1.0.0\n$ git describe --tags\nv1.0.0\n");
       const left = await listLabelled(id);
       expect(left.containers).toEqual([]);
     } finally {

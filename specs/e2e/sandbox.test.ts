@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { FormData, request } from "undici";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
@@ -44,6 +46,13 @@ describe("sandbox", () => {
       // Another command attaches to it, as `npm run sandbox -- deploy` and `rollback` do.
       const handle = await attachSandbox(id, log);
       const first = await servedCommit(tb, "prod");
+      // A user's upload before the deploys: it must be served the same after all of them.
+      const upload = randomBytes(2048);
+      const form = new FormData();
+      form.append("file", new Blob([upload]), "report.pdf");
+      const posted = await request(tb.url("prod", "/upload"), { method: "POST", body: form });
+      expect(posted.statusCode).toBe(201);
+      const uploadUrl = ((await posted.body.json()) as { url: string }).url;
       const probe = TrafficProbe.start(tb.url("prod"), SPEC_TRAFFIC);
       let changed = "";
       try {
@@ -60,6 +69,7 @@ describe("sandbox", () => {
 
         await rollbackSandbox(handle, { env: "prod", log });
         expect(await servedCommit(tb, "prod")).toBe(first);
+        expect((await httpGet(tb.url("prod", uploadUrl))).body.equals(upload)).toBe(true);
       } finally {
         const traffic = await probe.stop();
         log.info(trafficLine("prod", traffic, "a deploy, a broken deploy and a rollback"));
