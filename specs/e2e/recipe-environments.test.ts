@@ -49,6 +49,13 @@ describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
     const asNginx = await tb.app.exec.run(`cat ${env.envFile}`, { as: "www-data", allowFailure: true });
     expect(asNginx.exitCode).not.toBe(0);
   });
+
+  onTestbed(shared, name === "dev" ? "shows Django's debug page for an unknown URL (DEBUG on in dev only)" : "answers an unknown URL with the plain 404, never the debug page", async ({ tb }) => {
+    const r = await httpGet(tb.url(name, "/no-such-page"));
+    expect(r.status).toBe(404);
+    // The debug page lists the URL patterns: in staging or production that tells anyone the site's map.
+    expect(r.text.includes("Using the URLconf defined in"), r.text.slice(0, 200)).toBe(name === "dev");
+  });
 });
 
 describe("gunicorn.target and its instances", () => {
