@@ -102,7 +102,7 @@ describe("restarts under traffic", () => {
   onTestbed(shared, "the seed's unit (gunicorn binding its own socket) drops requests on restart; ours, under the same traffic, drops none", async ({ tb }) => {
     // The negative control for every "0 failed requests" in the deploy specs: the same probe, at the
     // same rate, does see the seed's restart.
-    const r = await restartComparison(tb, "staging", { ...SPEC_TRAFFIC, answers: 20 });
+    const r = await restartComparison(tb, "staging", { ...SPEC_TRAFFIC, answers: 10 });
     expect(r.seedRestart.failed, JSON.stringify(r.seedRestart)).toBeGreaterThan(0);
     expect(r.seedRestart.byStatus["502"]).toBe(r.seedRestart.failed);
     expect(r.socketActivatedRestart.failed, JSON.stringify(r.socketActivatedRestart)).toBe(0);
