@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
 // Unit specs are pure and fast; e2e specs start real servers, so they get long timeouts and
-// a global setup that builds images once and sweeps what a killed run left behind.
+// a global setup that builds images once and sweeps what a killed run left behind. Both run in one
+// group: the unit specs take a few seconds of one core while the first e2e testbeds boot.
 export default defineConfig({
   test: {
     reporters: ["default", "junit"],
@@ -12,12 +13,13 @@ export default defineConfig({
           name: "unit",
           sequence: { groupOrder: 0 },
           include: ["harness/**/*.test.ts", "specs/unit/**/*.test.ts"],
+          maxWorkers: 2,
         },
       },
       {
         test: {
           name: "e2e",
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 0 },
           include: ["specs/e2e/**/*.test.ts"],
           globalSetup: ["specs/e2e/global-setup.ts"],
           testTimeout: 180_000,
