@@ -88,8 +88,7 @@ class Environment:
         return os.path.basename(os.path.realpath(self.live))
 
     def all_releases(self):
-        names = sorted(n for n in os.listdir(self.releases) if os.path.isfile(os.path.join(self.releases, n, META)))
-        return [n for n in names]
+        return sorted(n for n in os.listdir(self.releases) if os.path.isfile(os.path.join(self.releases, n, META)))
 
     def ready_releases(self):
         return [n for n in self.all_releases() if os.path.exists(os.path.join(self.releases, n, READY))]
