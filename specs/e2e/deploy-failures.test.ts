@@ -1,5 +1,7 @@
 import { describe, expect } from "vitest";
-import type { FixtureChanges } from "../../harness/fixture.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FIXTURE_DIR, type FixtureChanges } from "../../harness/fixture.ts";
 import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
 import { underTraffic } from "../../harness/probes/traffic.ts";
 import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC } from "./support.ts";
@@ -12,6 +14,12 @@ const venvs = (s: ReturnType<typeof shared>) => s.tb.app.exec.run(`ls ${s.tb.env
 const BROKEN: Array<[what: string, step: string, changes: FixtureChanges, says: RegExp]> = [
   ["an import error in the new code", "check", { write: { "notes/views.py": "import notes.no_such_module\n" } }, /ModuleNotFoundError: No module named 'notes\.no_such_module'/],
   ["a requirement pip cannot install", "venv", { write: { "requirements.txt": "Django>=5.2,<5.3\ngunicorn>=22\npsycopg[binary]>=3.1\nddt-no-such-package==9.9.9\n" } }, /No matching distribution found for ddt-no-such-package==9\.9\.9/],
+  [
+    "a STATIC_ROOT the deploy user cannot write",
+    "collectstatic",
+    { write: { "myproject/settings.py": `${readFileSync(join(FIXTURE_DIR, "myproject", "settings.py"), "utf8")}\nSTATIC_ROOT = "/root/static"\n` } },
+    /PermissionError: \[Errno 13\] Permission denied: '\/root\/static'/,
+  ],
 ];
 
 describe("releases under traffic on prod: requirements, broken releases, deploys in a row", () => {
