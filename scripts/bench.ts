@@ -4,7 +4,7 @@ import { cpus, totalmem } from "node:os";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { runSandboxCommand, runTestSuite } from "../harness/bench/cli-runs.ts";
-import { deployTimings } from "../harness/bench/deploy-timings.ts";
+import { deployTimings, inSeconds } from "../harness/bench/deploy-timings.ts";
 import { deployFigures } from "../harness/bench/deploy-safety.ts";
 import { floorRun } from "../harness/bench/floor.ts";
 import { median, seconds, timeRuns } from "../harness/bench/stats.ts";
@@ -89,8 +89,7 @@ await main(async () => {
         await repo.branch(branch, tb.config.defaultBranch);
         const r = await deployBranch(target, repo, branch);
         if (r.status !== "success") throw new Error(`bench: deploy of ${env.name} failed`);
-        const d = deployTimings(r.jobs[0]!);
-        deploys[env.name] = Object.fromEntries(Object.entries(d).map(([k, v]) => [k.replace(/Ms$/, "S"), typeof v === "number" ? seconds(v) : v]));
+        deploys[env.name] = inSeconds(deployTimings(r.jobs[0]!));
       }
       fig.deploys = deploys;
     } finally {

@@ -6,7 +6,7 @@ import { plainLog } from "../pipeline/job-script.ts";
 import { GitRepo } from "../pipeline/repo.ts";
 import { deployBranch, provisionForPipeline } from "../pipeline/testbed-deploy.ts";
 import { Testbed } from "../testbed/testbed.ts";
-import { deployTimings } from "./deploy-timings.ts";
+import { deployTimings, inSeconds } from "./deploy-timings.ts";
 import { median, seconds } from "./stats.ts";
 import type { EnvName } from "../envs.ts";
 import { httpGet } from "../probes/http.ts";
@@ -90,7 +90,7 @@ export async function hupAfterSwitch(tb: StartedTestbed, env: EnvName = "prod") 
   const live = ((await tb.app.exec.run(sh`basename "$(readlink -f ${e.dir})"`)).stdout).trim();
   const other = releases.filter((r) => r !== live).at(-1);
   if (!other) throw new Error(`bench: ${env} needs two releases to switch between (has ${releases.join(", ")})`);
-  const link = (name: string) => tb.app.exec.run(sh`cd ${e.root} && ln -s ${`releases/${name}`} .hup-link && mv -T .hup-link ${e.dir}`, { as: tb.config.deployUser }).then((r) => r.stdout);
+  const link = (name: string) => tb.app.exec.run(sh`cd ${e.root} && ln -s ${`releases/${name}`} .hup-link && mv -T .hup-link ${e.dir}`, { as: tb.config.deployUser });
   const report = await aroundAction(tb, env, async () => {
     await link(other);
     await tb.app.exec.run(sh`systemctl reload ${e.unit}`);
@@ -132,7 +132,7 @@ export async function deployFigures(images: Partial<ImageSet>, runs: number, log
   const hup = await hupAfterSwitch(tb, "prod");
   return {
     deployUnchangedRequirementsS: seconds(median(alone.map((j) => j.durationMs))),
-    deployUnchangedRequirementsSteps: Object.fromEntries(Object.entries(deployTimings(alone.at(-1)!)).map(([k, v]) => [k.replace(/Ms$/, "S"), typeof v === "number" ? seconds(v) : v])),
+    deployUnchangedRequirementsSteps: inSeconds(deployTimings(alone.at(-1)!)),
     deployUnderTrafficS: seconds(median(loadedJobs.map((j) => j.durationMs))),
     deployUnderTraffic: { requests: loaded.reduce((s, r) => s + r.requests, 0), failed: loaded.reduce((s, r) => s + r.failed, 0), p99Ms: Math.max(...loaded.map((r) => r.p99Ms)), maxMs: Math.max(...loaded.map((r) => r.maxMs)) },
     deployChangedRequirementsS: seconds(requirements.durationMs),

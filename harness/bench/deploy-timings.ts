@@ -1,5 +1,6 @@
 import type { JobResult } from "../pipeline/executor.ts";
 import { commandTimings } from "../pipeline/job-script.ts";
+import { seconds } from "./stats.ts";
 
 export interface DeployTimings {
   job: string;
@@ -13,6 +14,11 @@ export interface DeployTimings {
   migrateMs: number;
   switchMs: number;
   verifyMs: number;
+}
+
+/** The same split in seconds, keyed `totalS`, `venvS`...: how the bench reports it. */
+export function inSeconds(d: DeployTimings): Record<string, string | number> {
+  return Object.fromEntries(Object.entries(d).map(([k, v]) => [k.replace(/Ms$/, "S"), typeof v === "number" ? seconds(v) : v]));
 }
 
 /** Splits a deploy job's time by the release tool's steps, read from the log's timestamps. */
