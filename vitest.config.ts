@@ -22,6 +22,7 @@ export default defineConfig({
           sequence: { groupOrder: 0 },
           include: ["specs/e2e/**/*.test.ts"],
           globalSetup: ["specs/e2e/global-setup.ts"],
+          setupFiles: ["specs/e2e/setup-guard.ts"],
           testTimeout: 180_000,
           hookTimeout: 600_000,
           pool: "forks",

@@ -1,10 +1,11 @@
 import { cp, mkdtemp, readdir, readFile, rename, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { injectFixture } from "./faults/inject.ts";
 import { PROJECT_ROOT } from "./paths.ts";
 
-/** The sample Django project the specs deploy. */
-export const FIXTURE_DIR = join(PROJECT_ROOT, "fixtures", "myproject");
+/** The sample Django project the specs deploy (a changed copy while a catalogued fault is injected). */
+export const FIXTURE_DIR = injectFixture(join(PROJECT_ROOT, "fixtures", "myproject"));
 
 export interface FixtureChanges {
   /** Files to write, relative to the project root. */

@@ -1,5 +1,6 @@
 import { NodeSSH, type Config as SshConfig } from "node-ssh";
 import { TimeoutError, waitFor } from "./deadline.ts";
+import { injectFile, injectMode } from "./faults/inject.ts";
 import { raw, sh } from "./quote.ts";
 import { checked, type CommandResult, type Runner, type RunOptions } from "./runner.ts";
 
@@ -52,7 +53,9 @@ export class SshRunner implements Runner {
    * Writes a file only when its content differs, so re-running changes nothing.
    * Returns whether it changed.
    */
-  async writeFile(path: string, content: string, mode: string, owner = "root:root"): Promise<boolean> {
+  async writeFile(path: string, text: string, fileMode: string, owner = "root:root"): Promise<boolean> {
+    // Every file the recipe puts on a server passes here: the one place a catalogued fault changes one.
+    const [content, mode] = [injectFile(path, text), injectMode(path, fileMode)];
     const [user, group] = owner.split(":") as [string, string];
     const script =
       sh`tmp=$(mktemp) && cat > "$tmp" && ` +

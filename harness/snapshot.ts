@@ -1,9 +1,11 @@
 import { docker } from "./docker/client.ts";
+import { activeFault, faultShapesServers } from "./faults/inject.ts";
 import { contentHash, listFiles } from "./images/hash.ts";
 import { IMAGE_LABEL, imageExists, pruneOlderTags } from "./images/build.ts";
 import { ensureImages } from "./images/catalog.ts";
 import { formatDuration, type Logger } from "./log.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
+import { diagnostics } from "./probes/diagnostics.ts";
 import { PROJECT_ROOT } from "./paths.ts";
 import { deploy, provision } from "./recipe/recipe.ts";
 import { Testbed, type StartedTestbed } from "./testbed/testbed.ts";
@@ -26,10 +28,14 @@ export type Snapshots = Record<SnapshotStage, Snapshot>;
 export async function ensureSnapshots(opts: { base?: string; log: Logger }): Promise<Snapshots> {
   const images = await ensureImages({ base: opts.base, log: opts.log });
   const ids = await Promise.all([images.appserver, images.dbserver].map(async (r) => (await docker().getImage(r).inspect()).Id));
-  const key = await contentHash(PROJECT_ROOT, await snapshotInputs(), ids);
+  // A catalogued fault that changes the servers gets snapshots of its own, under its own name, so
+  // it never replaces (or prunes) the real ones; `npm run faults` removes them after each fault.
+  const fault = faultShapesServers() ? activeFault()!.id : undefined;
+  const key = await contentHash(PROJECT_ROOT, await snapshotInputs(), fault ? [...ids, fault] : ids);
+  const prefix = fault ? `fault-${fault}-` : "";
   const refs = (stage: SnapshotStage): Snapshot => ({
-    appserver: `django-deploy-testbed/appserver-${stage}:${key}`,
-    dbserver: `django-deploy-testbed/dbserver-${stage}:${key}`,
+    appserver: `django-deploy-testbed/${prefix}appserver-${stage}:${key}`,
+    dbserver: `django-deploy-testbed/${prefix}dbserver-${stage}:${key}`,
   });
   const snapshots: Snapshots = { provisioned: refs("provisioned"), deployed: refs("deployed") };
   const all = Object.values(snapshots).flatMap((s) => [s.appserver, s.dbserver]);
@@ -43,9 +49,14 @@ export async function ensureSnapshots(opts: { base?: string; log: Logger }): Pro
     await commit(tb, snapshots.provisioned, "provisioned");
     await deploy(tb, { projectDir: FIXTURE_DIR, log: opts.log });
     await commit(tb, snapshots.deployed, "deployed");
+  } catch (err) {
+    // The servers go with the finally below: what they said goes with the error.
+    if (err instanceof Error) err.message += `\n\nDiagnostics from the snapshot testbed ${tb.id}:\n${await diagnostics(tb)}`;
+    throw err;
   } finally {
     await tb.stop();
   }
+  if (fault) return snapshots;
   // Older generations go, children first (a deployed snapshot is built on a provisioned one, which
   // is built on the server image): otherwise the engine refuses to remove the parents.
   for (const stage of ["deployed", "provisioned"] as const) {

@@ -5,6 +5,7 @@ import { docker } from "../docker/client.ts";
 import { DockerExecRunner } from "../docker/exec.ts";
 import { labelsFor } from "../docker/labels.ts";
 import { imageExists } from "../images/build.ts";
+import { injectPipeline } from "../faults/inject.ts";
 import { formatDuration, silentLogger, type Logger } from "../log.ts";
 import { StartedWhenRunning } from "../testbed/systemd-container.ts";
 import { jobScript } from "./job-script.ts";
@@ -118,7 +119,7 @@ export function predefinedVariables(p: { ref: string; source: PipelineSource; de
 /** Runs a pipeline as GitLab Runner's docker executor would: selected jobs, stage by stage. */
 export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   const log = run.log ?? silentLogger;
-  const doc = parse(run.pipeline) as Record<string, unknown>;
+  const doc = parse(injectPipeline(run.pipeline)) as Record<string, unknown>;
   const stages = (doc.stages as string[] | undefined) ?? ["build", "test", "deploy"];
   const sha = await run.repo.sha(run.branch);
   // Where GitLab Runner checks out: /builds/<namespace>/<project>, the project named by its directory.

@@ -8,7 +8,8 @@ one visible step per command, run as the deploy user:
   new COMMIT                 an empty release for COMMIT, its `media` linked to the shared uploads;
                              prints its path (upload the code there)
   venv RELEASE [PIP ARGS]    links the release to the venv for its requirements.txt (built once)
-  check RELEASE [--migrations]   manage.py check, and the WSGI application imports
+  check RELEASE [--migrations]   manage.py check (with --deploy, failing on warnings, in production),
+                             and the WSGI application imports
   collectstatic RELEASE      into the release's own static/
   migrate RELEASE            manage.py migrate --noinput (migrations must suit the live code too)
   switch RELEASE             makes it live by one rename, restarts gunicorn (its socket is held by
@@ -74,6 +75,8 @@ class Environment:
         self.keep = int(config.get("keep", 5))
         self.live, self.releases, self.venvs, self.media = e["live"], e["releases"], e["venvs"], e["media"]
         self.env_file, self.unit, self.port = e["envFile"], e["unit"], int(e["port"])
+        # "production" runs the deployment checks; an older config without tiers means none.
+        self.tier = e.get("tier", "")
 
     # --- releases -------------------------------------------------------------------------------
     def release_path(self, release):
@@ -241,10 +244,13 @@ def step_venv(env, path, pip_args):
 
 
 def step_check(env, path, migrations):
-    """Django's checks and an import of the WSGI application, in one process (one Django start-up)."""
+    """Django's checks and an import of the WSGI application, in one process (one Django start-up).
+    Production also runs the deployment checks (DEBUG, security middleware, cookies...) and fails
+    on their warnings: a release that would serve production unsafely never goes live."""
+    checks = "call_command('check', deploy=True, fail_level='WARNING')" if env.tier == "production" else "call_command('check')"
     code = "\n".join([
         "from django.core.management import call_command",
-        "call_command('check')",
+        checks,
         f"import {env.project}.wsgi as w",
         "assert callable(w.application)",
         *(["call_command('makemigrations', check=True, dry_run=True)"] if migrations else []),

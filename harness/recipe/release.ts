@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { RELEASES_KEPT, type DeploymentConfig, type Environment } from "../envs.ts";
+import { injectSteps } from "../faults/inject.ts";
 import { sh, type ShellText } from "../quote.ts";
 
 /**
@@ -18,7 +19,7 @@ export const releaseTool = (config: DeploymentConfig) => `${config.project}-rele
 /** The tool's settings: each environment's paths, unit and port, from the environment table. */
 export function releaseToolConfig(config: DeploymentConfig, envs: Environment[]): string {
   const table = Object.fromEntries(
-    envs.map((e) => [e.name, { live: e.dir, releases: e.releases, venvs: e.venvs, media: e.media, envFile: e.envFile, unit: e.unit, port: e.port }]),
+    envs.map((e) => [e.name, { live: e.dir, releases: e.releases, venvs: e.venvs, media: e.media, envFile: e.envFile, unit: e.unit, port: e.port, tier: e.tier }]),
   );
   return JSON.stringify({ project: config.project, keep: RELEASES_KEPT, envs: table }, null, 2) + "\n";
 }
@@ -26,14 +27,14 @@ export function releaseToolConfig(config: DeploymentConfig, envs: Environment[])
 export type ReleaseStep = "venv" | "check" | "collectstatic" | "migrate" | "switch" | "verify";
 
 /** What a deploy does once the code is uploaded into a new release, in order. */
-export const RELEASE_STEPS: ReadonlyArray<{ step: ReleaseStep; title: string }> = [
+export const RELEASE_STEPS: ReadonlyArray<{ step: ReleaseStep; title: string }> = injectSteps([
   { step: "venv", title: "requirements (a venv per requirements.txt, reused when unchanged)" },
   { step: "check", title: "manage.py check" },
   { step: "collectstatic", title: "manage.py collectstatic" },
   { step: "migrate", title: "manage.py migrate" },
   { step: "switch", title: "switch the live release" },
   { step: "verify", title: "verify through nginx" },
-];
+]);
 
 /**
  * One step as a command on the server. `release` is the release's path, or shell text such as

@@ -5,6 +5,7 @@ import { removeOrphanKeyDirs, removeTestbeds } from "../../harness/testbed/clean
 import type { TestProject } from "vitest/node";
 import { ensureSnapshots, type Snapshots } from "../../harness/snapshot.ts";
 import { streamLogger } from "../../harness/log.ts";
+import { StepError } from "../../harness/lifecycle/runner.ts";
 
 const log = streamLogger(process.stderr, { progress: process.env.TESTBED_QUIET !== "1" });
 
@@ -21,16 +22,37 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
     detached: true,
     stdio: ["ignore", "ignore", "inherit"],
   }).unref();
-  // Made once per change of images, recipe or sample project; spec files start from them.
-  project.provide("snapshots", await ensureSnapshots({ base: process.env.TESTBED_BASE, log }));
+  // Made once per change of images, recipe or sample project; spec files start from them. A failure
+  // here is not thrown: vitest would then run nothing and report no failed test. It becomes the
+  // failed test of setup.test.ts, named after the step, and every other e2e test is skipped.
+  try {
+    project.provide("snapshots", await ensureSnapshots({ base: process.env.TESTBED_BASE, log }));
+  } catch (err) {
+    const failure = setupFailure(err);
+    log.info(`global setup failed at ${failure.step}; the e2e specs are skipped`);
+    project.provide("setupFailure", failure);
+  }
   return async () => {
     // Whatever this run created and did not keep on purpose goes, even if a spec forgot it.
     await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => isOwnedBy(l) && !isKept(l) });
   };
 }
 
+/** What failed in the global setup: the step (as the step runner names it) and the whole message. */
+export interface SetupFailure {
+  step: string;
+  message: string;
+}
+
+export function setupFailure(err: unknown): SetupFailure {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const step = e instanceof StepError ? `step "${e.step}" (${e.phase})` : "images and snapshots";
+  return { step, message: e.message };
+}
+
 declare module "vitest" {
   export interface ProvidedContext {
     snapshots: Snapshots;
+    setupFailure?: SetupFailure;
   }
 }

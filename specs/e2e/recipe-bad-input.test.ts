@@ -4,13 +4,14 @@ import { fixtureVariant } from "../../harness/fixture.ts";
 import { StepError } from "../../harness/lifecycle/runner.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
-import { log, testbed } from "./support.ts";
+import { log, setupFailed, testbed } from "./support.ts";
 import { FAILING_MIGRATION } from "./fixture-changes.ts";
 
 // One testbed for both failures: the recipe is re-runnable, so the second starts where the first
 // stopped, as a person fixing one thing after another would.
 let tb: StartedTestbed | undefined;
 beforeAll(async () => {
+  if (setupFailed()) return;
   tb = await testbed("deployed").start();
 });
 afterAll(async () => {

@@ -16,6 +16,9 @@ import { STEADY_TRAFFIC, underTraffic } from "../../harness/probes/traffic.ts";
 
 export const log = streamLogger(process.stderr, { progress: false });
 
+/** Whether the global setup failed: then nothing starts, and setup-guard.ts skips every test. */
+export const setupFailed = () => inject("setupFailure") !== undefined;
+
 /**
  * A Testbed configured from the environment (TESTBED_BASE, TESTBED_KEEP): fresh servers, or servers
  * from a snapshot the recipe already provisioned (or deployed), made once by the global setup.
@@ -41,6 +44,7 @@ export function sharedTestbed<T>(prepare: (tb: StartedTestbed) => Promise<T>, fr
   let shared: Shared<T> | undefined;
   let started: StartedTestbed | undefined;
   beforeAll(async () => {
+    if (setupFailed()) return;
     started = await testbed(from).start();
     try {
       shared = { tb: started, data: await prepare(started) };

@@ -1,0 +1,305 @@
+import { parse, stringify } from "yaml";
+
+/**
+ * Realistic deployment faults, as data: the seed's mistakes, the breakages the README names, and what
+ * the deploy issues found. `npm run faults` injects each one (through harness/faults/inject.ts) into a
+ * run of the specs that concern it, and counts it caught only if a spec fails with its words.
+ */
+export type FaultPlace = "unit template" | "socket unit" | "nginx site" | "env file" | "sudoers" | "pg_hba" | "release tool" | "release steps" | "pipeline job" | "fixture";
+
+export interface FaultInjection {
+  /** A file the recipe writes to a server, by its path there. */
+  file?: (path: string, text: string) => string;
+  /** The mode the recipe gives a file. */
+  mode?: (path: string, mode: string) => string;
+  /** A pipeline as the executor receives it (the generated .gitlab-ci.yml, or a spec's from its parts). */
+  pipeline?: (yaml: string) => string;
+  /** The release steps, as the recipe and the pipeline run them. */
+  steps?: (steps: ReadonlyArray<{ step: string }>) => ReadonlyArray<{ step: string }>;
+  /** Files of the sample project, by path inside it. */
+  fixture?: Record<string, (text: string) => string>;
+}
+
+export interface Fault {
+  id: string;
+  description: string;
+  where: FaultPlace;
+  inject: FaultInjection;
+  /** Words the first failure's message must contain, each (case-insensitive): the cause, named. */
+  words: string[];
+  /** The e2e spec files that concern it (under specs/e2e, without `.test.ts`). */
+  specs: string[];
+  /** Only the tests whose full name matches (vitest's -t); all of the files' tests when absent. */
+  tests?: string;
+}
+
+/** Replaces `from` in `text`, and fails loudly if it is not there: a fault that changes nothing would count as missed. */
+export function mustReplace(text: string, from: string | RegExp, to: string, what: string): string {
+  const next = text.replace(from, to);
+  if (next === text) throw new Error(`fault ${what}: ${String(from)} not found in the text it changes; update harness/faults/catalogue.ts`);
+  return next;
+}
+
+/** A change to the files whose server path matches `path`; every other file passes through. */
+const onFile = (id: string, path: RegExp, change: (text: string) => string) => (p: string, text: string) => (path.test(p) ? change(text) : text);
+const replaceIn = (id: string, path: RegExp, from: string | RegExp, to: string) => onFile(id, path, (t) => mustReplace(t, from, to, id));
+
+const SERVICE = /\/etc\/systemd\/system\/gunicorn@\.service$/;
+const SOCKET = /\/etc\/systemd\/system\/gunicorn@\.socket$/;
+const SITE = /\/etc\/nginx\/sites-available\//;
+const ENV_FILE = /\/[^/]+\.env$/;
+const PROD_ENV_FILE = /\/prod\/[^/]+\.env$/;
+const SUDOERS = /\/etc\/sudoers\.d\//;
+const PG_HBA = /pg_hba\.conf$/;
+const RELEASE_TOOL = /\/usr\/local\/bin\/[^/]+-release$/;
+
+const RECIPE = ["recipe-environments"];
+
+/**
+ * A change to a pipeline as a document (its jobs by name), written back as YAML. Pipelines a spec
+ * builds from the generator's parts may lack the job; a unit spec checks that each pipeline fault
+ * does change the generated pipeline.
+ */
+const onPipeline = (change: (doc: Record<string, Record<string, unknown>>) => void) => (yaml: string) => {
+  const doc = parse(yaml) as Record<string, Record<string, unknown>>;
+  change(doc);
+  return stringify(doc, { lineWidth: 0 });
+};
+
+export const FAULTS: ReadonlyArray<Fault> = [
+  {
+    id: "workdir-tilde",
+    description: "The seed's WorkingDirectory=~/home/...: not a path systemd accepts",
+    where: "unit template",
+    inject: { file: replaceIn("workdir-tilde", SERVICE, /^WorkingDirectory=\/home\//m, "WorkingDirectory=~/home/") },
+    words: ["WorkingDirectory"],
+    specs: RECIPE,
+    tests: "gunicorn is active",
+  },
+  {
+    id: "no-partof",
+    description: "The instances and their sockets are not PartOf=gunicorn.target: stopping the target leaves them running",
+    where: "unit template",
+    inject: {
+      file: (p, t) => (SERVICE.test(p) || SOCKET.test(p) ? mustReplace(t, /^PartOf=gunicorn\.target\n/m, "", "no-partof") : t),
+    },
+    words: ["PartOf"],
+    specs: RECIPE,
+    tests: "stop gunicorn.target stops all three",
+  },
+  {
+    id: "gunicorn-binds-socket",
+    description: "The seed's unit: gunicorn binds its own socket, so each restart refuses connections",
+    where: "unit template",
+    inject: {
+      file: (p, t) => {
+        // The socket unit never starts, and gunicorn binds the same path itself (the live dir + ".sock").
+        if (SOCKET.test(p)) return mustReplace(t, /^ConditionPathExists=.*$/m, "ConditionPathExists=/nonexistent", "gunicorn-binds-socket");
+        if (!SERVICE.test(p)) return t;
+        const dir = /^WorkingDirectory=(.*)$/m.exec(t)?.[1];
+        const unbound = mustReplace(mustReplace(t, /^Requires=.*\n/m, "", "gunicorn-binds-socket"), /^After=network\.target .*$/m, "After=network.target", "gunicorn-binds-socket");
+        return mustReplace(unbound, "--workers 2", `--workers 2 --bind unix:${dir}.sock`, "gunicorn-binds-socket");
+      },
+    },
+    words: ["502", "failed"],
+    specs: ["deploy-under-traffic"],
+    tests: "a code change",
+  },
+  {
+    id: "media-in-release",
+    description: "Uploads saved inside the release (no link to shared/media): the next deploy loses them",
+    where: "release tool",
+    inject: { file: replaceIn("media-in-release", RELEASE_TOOL, 'os.symlink(os.path.relpath(env.media, path), os.path.join(path, "media"))', 'os.makedirs(os.path.join(path, "media"))') },
+    words: ["upload"],
+    specs: ["deploy-under-traffic"],
+  },
+  {
+    id: "secret-unquoted",
+    description: "The environment file's values written as they are: a secret with $, ( or & reads differently in systemd and in a shell",
+    where: "env file",
+    inject: { file: onFile("secret-unquoted", ENV_FILE, (t) => mustReplace(t, /^([A-Z_]+)="(.*)"$/gm, "$1=$2", "secret-unquoted").replace(/\\([\\"`$])/g, "$1")) },
+    words: ["secret key"],
+    specs: ["recipe-secrets"],
+  },
+  {
+    id: "debug-on-in-prod",
+    description: "DEBUG left on in production's environment file",
+    where: "env file",
+    inject: { file: replaceIn("debug-on-in-prod", PROD_ENV_FILE, 'DJANGO_DEBUG="0"', 'DJANGO_DEBUG="1"') },
+    words: ["security.W018", "DEBUG"],
+    specs: RECIPE,
+    tests: "plain 404",
+  },
+  {
+    id: "debug-hardcoded",
+    description: "DEBUG = True written into the project's settings, whatever the environment says",
+    where: "fixture",
+    inject: { fixture: { "myproject/settings.py": (t) => `${t}\nDEBUG = True\n` } },
+    words: ["security.W018"],
+    specs: RECIPE,
+    tests: "plain 404",
+  },
+  {
+    id: "env-file-readable",
+    description: "The environment file (secrets) readable by everyone on the server",
+    where: "env file",
+    inject: { mode: (p, m) => (ENV_FILE.test(p) ? "644" : m) },
+    words: ["mode", "600"],
+    specs: RECIPE,
+    tests: "keeps its secrets",
+  },
+  {
+    id: "allowed-hosts-empty",
+    description: "DJANGO_ALLOWED_HOSTS left empty: Django answers 400 to every request",
+    where: "env file",
+    inject: { file: replaceIn("allowed-hosts-empty", ENV_FILE, /^DJANGO_ALLOWED_HOSTS=".*"$/m, 'DJANGO_ALLOWED_HOSTS=""') },
+    words: ["400"],
+    specs: RECIPE,
+    tests: "serves the page from its own database",
+  },
+  {
+    id: "nginx-static-alias",
+    description: "/static/ mapped to the release itself (alias without static/): every static file 404s",
+    where: "nginx site",
+    inject: { file: onFile("nginx-static-alias", SITE, (t) => mustReplace(t, /^(\s+)root (.*);$/m, "$1alias $2/;", "nginx-static-alias")) },
+    words: ["static", "404"],
+    specs: RECIPE,
+    tests: "serves /static/",
+  },
+  {
+    id: "nginx-wrong-socket",
+    description: "nginx proxies to a socket gunicorn does not listen on: 502 for every page",
+    where: "nginx site",
+    inject: { file: replaceIn("nginx-wrong-socket", SITE, /proxy_pass http:\/\/unix:[^;]+;/, "proxy_pass http://unix:/run/gunicorn.sock;") },
+    words: ["502"],
+    specs: RECIPE,
+    tests: "serves the page from its own database",
+  },
+  {
+    id: "sudoers-all",
+    description: "The deploy user may run anything as root (NOPASSWD: ALL)",
+    where: "sudoers",
+    inject: { file: replaceIn("sudoers-all", SUDOERS, /NOPASSWD: \S+$/m, "NOPASSWD: ALL") },
+    words: ["sudo"],
+    specs: RECIPE,
+    tests: "sudo -l allows exactly",
+  },
+  {
+    id: "sudoers-no-restart",
+    description: "sudoers does not let the deploy user restart gunicorn: every switch fails",
+    where: "sudoers",
+    inject: { file: replaceIn("sudoers-no-restart", SUDOERS, /\/usr\/bin\/systemctl restart /g, "/usr/bin/systemctl status ") },
+    words: ["sudo", "restart"],
+    specs: RECIPE,
+    tests: "gunicorn is active",
+  },
+  {
+    id: "pg-hba-anywhere",
+    description: "pg_hba admits the roles from any address, not only the app server",
+    where: "pg_hba",
+    inject: { file: replaceIn("pg-hba-anywhere", PG_HBA, /(\d+\.\d+\.\d+\.\d+)\/32 /g, "0.0.0.0/0 ") },
+    words: ["pg_hba"],
+    specs: RECIPE,
+    tests: "cannot connect from anywhere but the app server",
+  },
+  {
+    id: "pg-hba-wrong-host",
+    description: "pg_hba admits 127.0.0.1, not the app server: the app cannot reach its database",
+    where: "pg_hba",
+    inject: { file: replaceIn("pg-hba-wrong-host", PG_HBA, /(\d+\.\d+\.\d+\.\d+)\/32 /g, "127.0.0.1/32 ") },
+    words: ["pg_hba.conf"],
+    specs: RECIPE,
+    tests: "has every migration",
+  },
+  {
+    id: "no-collectstatic",
+    description: "collectstatic never runs: the release has no static/ and nginx 404s",
+    where: "release steps",
+    inject: { steps: (s) => s.filter((x) => x.step !== "collectstatic") },
+    words: ["collectstatic", "404"],
+    specs: RECIPE,
+    tests: "serves /static/",
+  },
+  {
+    id: "no-migrate",
+    description: "migrate never runs: new tables and columns are missing",
+    where: "release steps",
+    inject: { steps: (s) => s.filter((x) => x.step !== "migrate") },
+    words: ["migration", "notes.0002_note_pinned"],
+    specs: RECIPE,
+    tests: "has every migration",
+  },
+  {
+    id: "switch-before-migrate",
+    description: "The release goes live before its migrations ran: a failing migration leaves new code serving",
+    where: "release steps",
+    inject: {
+      steps: (s) => {
+        const sw = s.find((x) => x.step === "switch")!;
+        const rest = s.filter((x) => x !== sw);
+        const at = rest.findIndex((x) => x.step === "migrate");
+        return [...rest.slice(0, at), sw, ...rest.slice(at)];
+      },
+    },
+    words: ["switch"],
+    specs: ["pipeline-branches"],
+    tests: "a migration that raises",
+  },
+  {
+    id: "rollback-ignores-migrations",
+    description: "A rollback past a migration goes ahead without a word: old code on a newer schema",
+    where: "release tool",
+    inject: { file: replaceIn("rollback-ignores-migrations", RELEASE_TOOL, "if missing and not allow_migrations:", "if False:") },
+    words: ["rollback", "--allow-migrations"],
+    specs: ["deploy-under-traffic"],
+    tests: "rollback past it stops",
+  },
+  {
+    id: "strict-host-key-no",
+    description: "The seed's StrictHostKeyChecking no: a job deploys to whichever server answers",
+    where: "pipeline job",
+    inject: { pipeline: (y) => y.replace(/StrictHostKeyChecking yes/g, "StrictHostKeyChecking no") },
+    words: ["Permanently added"],
+    specs: ["pipeline-branches"],
+    tests: "a host key that does not match",
+  },
+  {
+    id: "prod-on-every-branch",
+    description: "The production job runs on every branch",
+    where: "pipeline job",
+    inject: { pipeline: onPipeline((doc) => doc.production && Object.assign(doc.production, { rules: [{ if: "$CI_COMMIT_BRANCH" }] })) },
+    words: ["production"],
+    specs: ["pipeline-branches"],
+    tests: "runs only dev",
+  },
+  {
+    id: "key-crlf-kept",
+    description: "The deploy key's CRLF line endings are kept: ssh cannot load the key",
+    where: "pipeline job",
+    inject: { pipeline: (y) => y.replaceAll(" | tr -d '\\r'", "") },
+    words: ["CRLF", "libcrypto"],
+    specs: ["pipeline-branches"],
+    tests: "CRLF line endings",
+  },
+  {
+    id: "no-resource-group",
+    description: "No resource_group: two pipelines deploy one environment at the same time",
+    where: "pipeline job",
+    inject: { pipeline: onPipeline((doc) => Object.values(doc).forEach((job) => delete job.resource_group)) },
+    words: ["one after the other"],
+    specs: ["pipeline-branches"],
+    tests: "resource_group",
+  },
+  {
+    id: "rsync-delete-venv",
+    description: "A second upload with rsync --delete after the venv step removes the release's venv link",
+    where: "pipeline job",
+    inject: {
+      pipeline: (y) => y.replace(/^(\s+- )(ssh deploy-target \S+ \w+ venv "\$RELEASE".*)$/gm, '$1$2\n$1rsync -rlc --delete --itemize-changes --exclude=/media ./ "deploy-target:$$RELEASE/"'),
+    },
+    words: ["venv", "myprojectenv"],
+    specs: ["pipeline-branches"],
+    tests: "runs only production",
+  },
+];
+
