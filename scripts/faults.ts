@@ -3,36 +3,19 @@
 // without naming the cause, or missed, and reports/faults.json holds the kill rate.
 //   npm run faults -- --only workdir-tilde,no-partof     some faults only
 //   npm run faults -- --no-baseline                      skip the run without any fault
-import { spawn } from "node:child_process";
-import { openSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { docker } from "../harness/docker/client.ts";
 import type { Fault } from "../harness/faults/catalogue.ts";
-import { runFaults, selectFaults, type SpecRun } from "../harness/faults/run.ts";
+import { runFaults, selectFaults } from "../harness/faults/run.ts";
+import { runVitest } from "../harness/faults/vitest.ts";
 import { faultsTable } from "../harness/faults/verdict.ts";
 import { PROJECT_ROOT } from "../harness/paths.ts";
 import { log, main } from "./cli.ts";
 
 const REPORTS = join(PROJECT_ROOT, "reports", "faults");
-
-/** vitest on some e2e files, its JUnit report where the verdict reads it; its own output goes to a log. */
-async function runSpecs(run: SpecRun): Promise<void> {
-  const args = ["run", "--project", "e2e", "--reporter=dot", "--reporter=junit", `--outputFile.junit=${run.junitPath}`, ...(run.testFilter ? ["-t", run.testFilter] : []), ...run.files];
-  const out = openSync(run.junitPath.replace(/\.junit\.xml$/, ".log"), "w");
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, "node_modules", "vitest", "vitest.mjs"), ...args], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...run.env, TESTBED_QUIET: "1" },
-      stdio: ["ignore", out, out],
-    });
-    child.on("error", reject);
-    // A red run is the point; only a run that wrote no report is an error (the verdict reads it).
-    child.on("exit", () => resolve());
-  });
-}
 
 /** A fault's own snapshots and fixture copies: nothing of it may outlive its run. */
 async function cleanup(fault: Fault): Promise<void> {
@@ -50,7 +33,7 @@ await main(async () => {
   const { values } = parseArgs({ options: { only: { type: "string" }, "no-baseline": { type: "boolean" } } });
   const faults = selectFaults(values.only?.split(",").map((s) => s.trim()).filter(Boolean));
   await mkdir(REPORTS, { recursive: true });
-  const report = await runFaults(faults, { runSpecs, readText: (p) => readFile(p, "utf8"), cleanup, log, now: Date.now }, { baseline: !values["no-baseline"], reportsDir: REPORTS });
+  const report = await runFaults(faults, { runSpecs: async (run) => void (await runVitest(run)), readText: (p) => readFile(p, "utf8"), cleanup, log, now: Date.now }, { baseline: !values["no-baseline"], reportsDir: REPORTS });
   const path = join(PROJECT_ROOT, "reports", "faults.json");
   await writeFile(path, JSON.stringify(report, null, 2) + "\n");
   process.stdout.write(`\n${faultsTable(report)}\n\nreport: ${path} (each run's JUnit and log: ${REPORTS}/)\n`);

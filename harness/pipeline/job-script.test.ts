@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { commandTimings, jobScript, plainLog } from "./job-script.ts";
+import { commandTimings, jobScript, plainLog, tellingLines } from "./job-script.ts";
 
 const bash = (script: string) => {
   try {
@@ -29,5 +29,21 @@ describe("job script", () => {
     expect(t.map((x) => x.command)).toEqual(["sleep 0.2", "true"]);
     expect(t[0]!.ms).toBeGreaterThanOrEqual(150);
     expect(t[1]!.ms).toBeLessThan(150);
+  });
+});
+
+describe("telling lines of a job log", () => {
+  it("quotes the lines that explain an outcome, with what each means, and nothing when none is there", () => {
+    const log = [
+      "\x1b[32;1m$ ssh deploy-target true\x1b[0;m",
+      "Warning: Permanently added 'myappserver' (ED25519) to the list of known hosts.",
+      "*deleting   myprojectenv",
+      "Load key \"/root/.ssh/id_deploy\": error in libcrypto",
+    ].join("\n");
+    const said = tellingLines(log);
+    expect(said).toContain(`StrictHostKeyChecking is not yes): "Warning: Permanently added 'myappserver' (ED25519) to the list of known hosts."`);
+    expect(said).toContain(`rsync --delete removed the release's venv link: "*deleting   myprojectenv"`);
+    expect(said).toContain(`CRLF line endings, a truncated key?): "Load key "/root/.ssh/id_deploy": error in libcrypto"`);
+    expect(tellingLines("$ true\nall fine\n")).toBe("");
   });
 });

@@ -39,3 +39,23 @@ export function commandTimings(log: string): CommandTiming[] {
 export function plainLog(log: string): string {
   return log.replace(/section_(?:start|end):[^\r]*\r\x1b\[0K/g, "").replace(/\x1b\[[0-9;]*m/g, "");
 }
+
+/** Lines of a job log that explain an outcome by themselves, with what each means. */
+const TELLING_LINES: ReadonlyArray<[RegExp, string]> = [
+  [/^.*Permanently added .* to the list of known hosts.*$/m, "ssh trusted a host key it was not given (StrictHostKeyChecking is not yes)"],
+  [/^.*REMOTE HOST IDENTIFICATION HAS CHANGED.*$/m, "the server's host key is not the one in SSH_KNOWN_HOSTS"],
+  [/^.*authentication is disabled to avoid man-in-the-middle attacks.*$/m, "ssh went on despite the changed host key (StrictHostKeyChecking is not yes)"],
+  [/^\*deleting\s+\S*env\/?$/m, "rsync --delete removed the release's venv link"],
+  [/^.*: has no venv: .*$/m, "the release's venv is gone"],
+  [/^.*Load key .*: (?:invalid format|error in libcrypto).*$/m, "ssh cannot read the deploy key as written (CRLF line endings, a truncated key?)"],
+];
+
+/** The telling lines of a job log, quoted, for the top of an assertion message; empty if none. */
+export function tellingLines(log: string): string {
+  const plain = plainLog(log);
+  const found = TELLING_LINES.flatMap(([re, meaning]) => {
+    const m = re.exec(plain);
+    return m ? [`  ${meaning}: "${m[0].trim()}"`] : [];
+  });
+  return found.length ? `What the log says:\n${found.join("\n")}\n` : "";
+}

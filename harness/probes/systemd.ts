@@ -38,3 +38,9 @@ export async function waitForUnitState(server: Server, unit: string, activeState
     { timeoutMs, describe: () => `last state: ${last?.activeState}/${last?.subState}` },
   );
 }
+
+/** Some of a unit's properties as systemd has them loaded ("PartOf=gunicorn.target"), one line. */
+export async function unitProperties(server: Server, unit: string, props: string[]): Promise<string> {
+  const out = (await server.exec.run(sh`systemctl show -p ${props.join(",")} ${unit}`, { allowFailure: true })).stdout.trim();
+  return `${unit}: ${out.split("\n").join(", ") || "(no such unit)"}`;
+}

@@ -11,6 +11,20 @@ import { RELEASE_TOOL_SOURCE, releaseToolConfig, releaseToolConfigPath, releaseT
 import { sudoersRule } from "./sudoers.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "./units.ts";
 
+/**
+ * systemd's own verdict on the units before they are loaded: a bad setting is named here, with the
+ * file and line ("WorkingDirectory= path is not absolute"), instead of a unit that later fails to
+ * start with "bad unit file setting". The one complaint expected before the first deploy, a venv
+ * that does not exist yet, is left out.
+ */
+async function verifyUnits(app: RecipeContext["app"], units: string[]): Promise<void> {
+  const r = await app.run(sh`systemd-analyze verify gunicorn.target ${units} 2>&1`, { allowFailure: true });
+  const problems = r.stdout.split("\n").filter((l) => l.trim() && !/: Command \S+\/bin\/gunicorn is not executable: No such file or directory$/.test(l));
+  if (problems.length) {
+    throw new Error(`systemd-analyze verify rejects the gunicorn units (harness/recipe/units.ts):\n  ${problems.join("\n  ")}\nNothing was reloaded or enabled; fix the template and run the recipe again.`);
+  }
+}
+
 /** One-time setup of the app server: the deploy user, its directories, units, sites, sudo, release tool. */
 export const appSteps: Step<RecipeContext>[] = [
   {
@@ -89,7 +103,11 @@ export const appSteps: Step<RecipeContext>[] = [
         await app.writeFile("/etc/systemd/system/gunicorn@.service", gunicornTemplate(tb.config), "644"),
         await app.writeFile("/etc/systemd/system/gunicorn@.socket", gunicornSocket(tb.config), "644"),
       ];
-      if (written.some(Boolean)) await app.run("systemctl daemon-reload");
+      const units = envs.flatMap((e) => [`${e.unit}.service`, `${e.unit}.socket`]);
+      if (written.some(Boolean)) {
+        await verifyUnits(app, units);
+        await app.run("systemctl daemon-reload");
+      }
       await app.run(sh`systemctl enable --quiet gunicorn.target ${envs.map((e) => e.unit)}`);
     },
   },

@@ -132,7 +132,10 @@ class Environment:
     def manage(self, path, *args, capture=False):
         python = os.path.join(path, f"{self.project}env", "bin", "python")
         if not os.path.exists(python):
-            raise Failure(f"{os.path.basename(path)}: has no venv yet (run the venv step first)")
+            raise Failure(
+                f"{os.path.basename(path)}: has no venv: {os.path.dirname(os.path.dirname(python))} is missing. The venv step makes it; "
+                "if that step ran, something removed it since (an rsync --delete into the release, say)"
+            )
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
         env.update(read_env_file(self.env_file))
         run = subprocess.run([python, "manage.py", *args], cwd=path, env=env, text=True, stdout=subprocess.PIPE if capture else None)
@@ -265,8 +268,31 @@ def step_verify(env, name):
     started = time.monotonic()
     problem = env.wait_served(name, "/")
     if problem:
-        raise Failure(f"{env.name}: GET / through nginx on port {env.port} did not answer 200 from {name}: {problem}")
+        raise Failure(f"{env.name}: GET / through nginx on port {env.port} did not answer 200 from {name}: {problem}{server_error_hint(env, name, problem)}")
     say(f"{env.name}: {name} ({env.meta(name)['commit'][:8]}) answers 200 through nginx on port {env.port} ({time.monotonic() - started:.1f} s)")
+
+
+UNAPPLIED_MIGRATIONS = """
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+executor = MigrationExecutor(connection)
+for migration, _ in executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    print(f"unapplied-migration {migration.app_label}.{migration.name}")
+"""
+
+
+def server_error_hint(env, name, problem):
+    """A 500 from a new release is most often a schema it expects and the database lacks: say so."""
+    if not problem.startswith("500"):
+        return ""
+    try:
+        out = env.manage(os.path.join(env.releases, name), "shell", "-v", "0", "-c", UNAPPLIED_MIGRATIONS, capture=True)
+    except Failure:
+        return ""
+    unapplied = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("unapplied-migration ")]
+    if not unapplied:
+        return ""
+    return f"; the database lacks {len(unapplied)} unapplied migration(s) of this release: {', '.join(unapplied)} (did migrate run?)"
 
 
 MISSING_MIGRATIONS = """

@@ -6,6 +6,7 @@ import { httpGet } from "../../harness/probes/http.ts";
 import { appliedMigrations, withDatabase } from "../../harness/probes/postgres.ts";
 import { listeningTcpPorts, unixSocket } from "../../harness/probes/socket.ts";
 import { unitState } from "../../harness/probes/systemd.ts";
+import { explainStaticMiss } from "../../harness/probes/static-files.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
 import type pg from "pg";
@@ -46,7 +47,7 @@ export async function expectPageFromOwnDatabase(tb: StartedTestbed, name: EnvNam
 export async function expectStaticBytes(tb: StartedTestbed, name: EnvName, projectDir: string, files = ["css/site.css", "img/logo.png"]): Promise<void> {
   for (const f of files) {
     const r = await httpGet(tb.url(name, `/static/${f}`));
-    expect(r.status, f).toBe(200);
+    if (r.status !== 200) expect.fail(`GET /static/${f} on ${name} answered ${r.status}, not 200.\n${await explainStaticMiss(tb.app, tb.env(name), f)}`);
     expect(r.body.equals(await readFile(join(projectDir, "assets", f))), `${f} bytes`).toBe(true);
   }
 }

@@ -1,3 +1,4 @@
+import { trafficLine } from "../../harness/probes/traffic.ts";
 import { describe, expect } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +21,13 @@ const BROKEN: Array<[what: string, step: string, changes: FixtureChanges, says: 
     { write: { "myproject/settings.py": `${readFileSync(join(FIXTURE_DIR, "myproject", "settings.py"), "utf8")}\nSTATIC_ROOT = "/root/static"\n` } },
     /PermissionError: \[Errno 13\] Permission denied: '\/root\/static'/,
   ],
+  [
+    // Production runs `check --deploy` and fails on its warnings (W018: DEBUG on).
+    "DEBUG switched on in the settings",
+    "check",
+    { write: { "myproject/settings.py": `${readFileSync(join(FIXTURE_DIR, "myproject", "settings.py"), "utf8")}\nDEBUG = True\n` } },
+    /\(security\.W018\) You should not have DEBUG set to True in deployment/,
+  ],
 ];
 
 describe("releases under traffic on prod: requirements, broken releases, deploys in a row", () => {
@@ -35,7 +43,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
     const second = await deployUnderTraffic(s, branch, "prod");
     expect(second.result.status, jobLogs(second.result)).toBe("success");
     expect(jobLogs(second.result)).toMatch(/built venv py\d+-[0-9a-f]{16} in/);
-    expect(second.traffic.failed, JSON.stringify(second.traffic)).toBe(0);
+    expect(second.traffic.failed, `${trafficLine("prod", second.traffic)}: requests failed during the deploy`).toBe(0);
     expect(second.traffic.commits.at(-1)).toBe(commit);
     const newVenv = ((await s.tb.app.exec.run(`readlink ${prod.venv}`)).stdout).trim();
     expect(newVenv).not.toBe(oldVenv);
@@ -60,7 +68,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
       expect(logs).toMatch(new RegExp(`myproject-release: prod: ${step} failed`));
       expect(logs).toMatch(/removed the half-made release \S+ \(\w+ failed\); \S+ is live/);
       expect(await releases(s)).toBe(before);
-      expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+      expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
       expect(traffic.commits).toEqual([served]);
       await s.data.repo.git("revert", "--no-edit", "HEAD");
     });
@@ -83,7 +91,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
       expect(jobLogs(r)).toContain("myproject-release: prod: requirements unchanged, reusing venv");
       expect(jobLogs(r)).not.toContain("built venv");
     }
-    expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+    expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
     expect(traffic.commits).toEqual([served, value.a, value.b]);
   });
 });

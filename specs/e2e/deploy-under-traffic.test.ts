@@ -9,7 +9,7 @@ import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { appliedMigrations } from "../../harness/probes/postgres.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
-import type { TrafficReport } from "../../harness/probes/traffic.ts";
+import { trafficLine, type TrafficReport } from "../../harness/probes/traffic.ts";
 import { addNote, appDatabase, expectNoKeyIn } from "./checks.ts";
 import { deployUnderTraffic, jobLogs, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
 
@@ -29,9 +29,9 @@ const BADGE = `<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rec
 
 /** No request failed, and the commits answered in exactly this order (no old answer after the new). */
 function expectSeamless(traffic: TrafficReport, commits: string[]): void {
-  expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+  expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
   expect(traffic.requests).toBeGreaterThan(20);
-  expect(traffic.commits, JSON.stringify(traffic)).toEqual(commits);
+  expect(traffic.commits, trafficLine("prod", traffic)).toEqual(commits);
 }
 
 // The commits of this file's releases, in the order the tests make them.
@@ -114,7 +114,7 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     // The previous release (the second) has no 0003: the rollback stops, names it, and changes nothing.
     const refused = await deployUnderTraffic(s, branch, "prod", { jobs: ["rollback-production"] });
     const logs = jobLogs(refused.result);
-    expect(refused.result.status, logs).toBe("failed");
+    expect(refused.result.status, `a rollback past migration notes.0003_note_author went ahead without --allow-migrations:\n${logs}`).toBe("failed");
     expect(logs).toMatch(/rollback to \S+ stopped: the database has migrations that release lacks:\n\s+notes\.0003_note_author\n/);
     expect(logs).toContain("roll back with --allow-migrations");
     expectSeamless(refused.traffic, [commits[2]!]);
@@ -130,8 +130,8 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
   onTestbed(shared, "an upload, a log and the environment file outlive every deploy and rollback above, byte for byte", async ({ tb }) => {
     const prod = tb.env("prod");
     const served = await httpGet(tb.url("prod", serverData.url));
-    expect(served.status).toBe(200);
-    expect(served.body.equals(serverData.upload)).toBe(true);
+    expect(served.status, `the upload ${serverData.url}, made before the deploys, answers ${served.status} after them`).toBe(200);
+    expect(served.body.equals(serverData.upload), `the upload ${serverData.url} changed`).toBe(true);
     expect((await tb.app.exec.run(sh`cat ${`${prod.shared}/logs/app.log`}`)).stdout).toBe(serverData.log);
     expect((await fileInfo(tb.app, prod.envFile)).sha256).toBe(serverData.envFileSha);
     // Each kept release links to the same uploads; none holds its own.

@@ -1,3 +1,4 @@
+import { trafficLine } from "../../harness/probes/traffic.ts";
 import { stringify } from "yaml";
 import { runPipeline, type VariableValue } from "../../harness/pipeline/executor.ts";
 import { pipelineObject, setupScript } from "../../harness/pipeline/generate.ts";
@@ -26,7 +27,8 @@ describe("the generated pipeline, branch by branch", () => {
       const before = await mainPids(tb);
       const result = await deployBranch(data.target, data.repo, branch);
       const logs = jobLogs(result);
-      expect(result.jobs.map((j) => j.name), logs).toEqual([job]);
+      const ran = result.jobs.map((j) => j.name);
+      expect(ran, `${branch} ran ${ran.join(", ") || "no job"}, not only ${job}\n${logs}`).toEqual([job]);
       expect(result.status, logs).toBe("success");
       expectNoKeyIn(logs, data.target.deployKey.private);
       await expectDeployed(tb, env, FIXTURE_DIR);
@@ -54,6 +56,16 @@ describe("pipelines that must fail", () => {
     expect(await serverState(s)).toBe(before);
   });
 
+  onTestbed(shared, "SSH_KNOWN_HOSTS without this server fails, says why, and changes nothing", async (s) => {
+    const other = generateKeyPair().public.split(" ").slice(0, 2).join(" ");
+    const before = await serverState(s);
+    const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch, { variables: { SSH_KNOWN_HOSTS: `some-other-server ${other}` } });
+    const logs = jobLogs(r);
+    expect(r.status, logs).toBe("failed");
+    expect(logs).toMatch(/Host key verification failed/);
+    expect(await serverState(s)).toBe(before);
+  });
+
   onTestbed(shared, "a host key that does not match the server fails, says why, and changes nothing", async (s) => {
     const impostor = generateKeyPair().public.split(" ").slice(0, 2).join(" ");
     const before = await serverState(s);
@@ -75,10 +87,11 @@ describe("pipelines that must fail", () => {
     expect(logs).toContain('$ ssh deploy-target myproject-release prod migrate "$RELEASE"\n');
     expect(logs).toContain(FAILING_MIGRATION.message);
     expect(logs).toContain("myproject-release: prod: migrate failed: manage.py migrate --noinput exited 1");
-    expect(logs).not.toMatch(/\$ ssh deploy-target myproject-release prod switch/);
+    const ran = [...logs.matchAll(/^\$ ssh deploy-target myproject-release prod (\w+) /gm)].map((m) => m[1]);
+    expect(ran, `the job ran ${ran.join(" → ")}: "switch" ran before the failing "migrate", so the release went live before its migrations`).not.toContain("switch");
     expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
     expectNoKeyIn(logs, s.data.target.deployKey.private);
-    expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+    expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
     expect(traffic.commits).toEqual([served]);
     expect(await servedCommit(s.tb, "prod")).toBe(served);
   });
@@ -138,6 +151,7 @@ describe("overlapping deploys", () => {
     const [a, b] = await Promise.all([deployBranch(s.data.target, s.data.repo, "feature/overlap"), deployBranch(s.data.target, s.data.repo, "feature/overlap")]);
     for (const r of [a, b]) expect(r.status, jobLogs(r)).toBe("success");
     const [first, second] = [a.jobs[0]!, b.jobs[0]!].sort((x, y) => x.startedAt - y.startedAt);
-    expect(second!.startedAt, `${first!.startedAt}–${first!.finishedAt} and ${second!.startedAt}–${second!.finishedAt}`).toBeGreaterThanOrEqual(first!.finishedAt);
+    const overlap = `the second deploy job started ${second!.startedAt - first!.finishedAt} ms after the first finished (${first!.startedAt}–${first!.finishedAt} and ${second!.startedAt}–${second!.finishedAt}); deploys of one environment must run one after the other (resource_group)`;
+    expect(second!.startedAt, overlap).toBeGreaterThanOrEqual(first!.finishedAt);
   });
 });

@@ -5,11 +5,12 @@ import { fileInfo } from "../../harness/probes/files.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { expectGunicornSocket, expectMigrations, expectPageFromOwnDatabase, expectStaticBytes, addNote, appDatabase } from "./checks.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
-import { unitState, waitForUnitState } from "../../harness/probes/systemd.ts";
+import { unitProperties, unitState, waitForUnitState } from "../../harness/probes/systemd.ts";
 import { log, onTestbed, recipeTestbed, SPEC_TRAFFIC, withDiagnostics } from "./support.ts";
 import { withDatabase } from "../../harness/probes/postgres.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
 import { sudoersRule } from "../../harness/recipe/sudoers.ts";
+import { HBA_BEGIN, HBA_END } from "../../harness/recipe/pg-hba.ts";
 import pg from "pg";
 import { restartComparison } from "../../harness/bench/deploy-safety.ts";
 import { connectHost } from "../../harness/docker/host.ts";
@@ -62,7 +63,12 @@ describe("gunicorn.target and its instances", () => {
   onTestbed(shared, "stop gunicorn.target stops all three (nginx answers 502), start brings them back", async ({ tb }) => {
     await tb.app.exec.run("systemctl stop gunicorn.target");
     for (const name of ENV_NAMES) {
-      await waitForUnitState(tb.app, tb.env(name).unit, "inactive");
+      const unit = tb.env(name).unit;
+      // `systemctl stop` returns once the stop jobs ran; a unit still up then is not part of the target.
+      await waitForUnitState(tb.app, unit, "inactive", 5_000).catch(async (err: Error) => {
+        const loaded = [await unitProperties(tb.app, `${unit}.service`, ["PartOf", "Requires"]), await unitProperties(tb.app, `${unit}.socket`, ["PartOf"])];
+        throw new Error(`${unit} outlived "systemctl stop gunicorn.target" (${err.message}). As loaded:\n  ${loaded.join("\n  ")}\nAn instance and its socket stop with the target only if both units say PartOf=gunicorn.target.`);
+      });
       expect((await httpGet(tb.url(name))).status, name).toBe(502);
     }
     await tb.app.exec.run("systemctl start gunicorn.target");
@@ -127,8 +133,13 @@ describe("database isolation", () => {
       password: dbPassword(tb, "dev"),
       database: dev.database,
     });
-    await expect(client.connect()).rejects.toThrow(/no pg_hba\.conf entry/);
+    const refused = await client.connect().then(() => undefined, (err: Error) => err);
     await client.end().catch(() => undefined);
+    if (!refused) {
+      const block = await tb.db.exec.run(`sed -n '/^${HBA_BEGIN}/,/^${HBA_END}/p' "$(runuser -u postgres -- psql -tAc 'SHOW hba_file')"`);
+      expect.fail(`${dev.role} connected from this host, which is not the app server: pg_hba.conf admits it:\n${block.stdout.trim()}`);
+    }
+    expect(refused.message).toMatch(/no pg_hba\.conf entry/);
   });
 });
 
@@ -139,10 +150,11 @@ describe("the deploy user's sudo", () => {
     const allowed = listing.slice(listing.indexOf("may run the following commands"));
     const commands = [...allowed.matchAll(/\/usr\/bin\/systemctl \w+ gunicorn@\w+/g)].map((m) => m[0]).sort();
     const expected = [...sudoersRule(tb.config, tb.envs).matchAll(/\/usr\/bin\/systemctl \w+ gunicorn@\w+/g)].map((m) => m[0]).sort();
-    expect(commands).toEqual(expected);
-    expect(commands).toEqual(tb.envs.map((e) => `/usr/bin/systemctl restart ${e.unit}`).sort());
-    expect(allowed).toMatch(/\(root\) NOPASSWD:/);
-    expect(allowed).not.toMatch(/\(ALL(\s*:\s*ALL)?\)\s*ALL/);
+    const said = `sudo -l -U ${user} says:\n${allowed}`;
+    expect(commands, said).toEqual(expected);
+    expect(commands, said).toEqual(tb.envs.map((e) => `/usr/bin/systemctl restart ${e.unit}`).sort());
+    expect(allowed, said).toMatch(/\(root\) NOPASSWD:/);
+    expect(allowed, said).not.toMatch(/\(ALL(\s*:\s*ALL)?\)\s*ALL|NOPASSWD:\s*ALL\b/);
 
     const ok = await tb.app.exec.run(`sudo -n systemctl restart gunicorn@dev`, { as: user, allowFailure: true });
     expect(ok.exitCode, ok.output).toBe(0);

@@ -73,7 +73,7 @@ describe("sandbox", () => {
       } finally {
         const traffic = await probe.stop();
         log.info(trafficLine("prod", traffic, "a deploy, a broken deploy and a rollback"));
-        expect(traffic.failed, JSON.stringify(traffic)).toBe(0);
+        expect(traffic.failed, `${trafficLine("prod", traffic, "a deploy, a broken deploy and a rollback")}: requests failed`).toBe(0);
         expect(traffic.commits).toEqual([first, changed, first]);
       }
     } finally {

@@ -7,7 +7,7 @@ import { provisionAndDeploy, type RecipeReport } from "../../harness/recipe/reci
 import type { SnapshotStage } from "../../harness/snapshot.ts";
 import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
 import type { PipelineResult } from "../../harness/pipeline/executor.ts";
-import { plainLog } from "../../harness/pipeline/job-script.ts";
+import { plainLog, tellingLines } from "../../harness/pipeline/job-script.ts";
 import { GitRepo } from "../../harness/pipeline/repo.ts";
 import { deployBranch, provisionForPipeline, type PipelineTarget } from "../../harness/pipeline/testbed-deploy.ts";
 import type { EnvName } from "../../harness/envs.ts";
@@ -109,9 +109,9 @@ export function pipelineTestbed(from: SnapshotStage = "deployed"): () => Shared<
   }, from);
 }
 
-/** The job logs of a pipeline, as a person reads them, for assertion messages. */
+/** The job logs of a pipeline, as a person reads them, for assertion messages; telling lines first. */
 export function jobLogs(result: PipelineResult): string {
-  return result.jobs.map((j) => `--- job ${j.name}: ${j.status}\n${plainLog(j.log)}`).join("\n");
+  return result.jobs.map((j) => `--- job ${j.name}: ${j.status}\n${tellingLines(j.log)}${plainLog(j.log)}`).join("\n");
 }
 
 /** Traffic in specs: steady, so that deploys under it keep the cores they need. */

@@ -16,4 +16,12 @@ describe("the project's own .gitlab-ci.yml (the regression gate)", () => {
     expect(job.services[0].name).toMatch(/dind/);
     expect(job.variables).toMatchObject({ DOCKER_HOST: "tcp://docker:2375", TESTCONTAINERS_HOST_OVERRIDE: "docker", TESTBED_BASE: "ubuntu:24.04" });
   });
+
+  it("runs the fault catalogue on scheduled pipelines only, with the gate's engine", async () => {
+    const doc = parse(await readFile(join(PROJECT_ROOT, ".gitlab-ci.yml"), "utf8"));
+    expect(doc.faults.extends).toBe("testbed");
+    expect(doc.faults.rules).toEqual([{ if: '$CI_PIPELINE_SOURCE == "schedule"' }]);
+    expect(doc.faults.script).toEqual(["npm run faults"]);
+    expect(doc.faults.artifacts.paths).toContain("reports/");
+  });
 });

@@ -1,0 +1,71 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_CONFIG, environments } from "../envs.ts";
+import { FIXTURE_DIR } from "../fixture.ts";
+import { generatePipeline } from "../pipeline/generate.ts";
+import { envFile } from "../recipe/env-file.ts";
+import { nginxSite } from "../recipe/nginx.ts";
+import { pgHbaBlock, withHbaBlock } from "../recipe/pg-hba.ts";
+import { RELEASE_TOOL_SOURCE, releaseToolPath } from "../recipe/release.ts";
+import { sudoersRule } from "../recipe/sudoers.ts";
+import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
+import { FAULTS, mustReplace } from "./catalogue.ts";
+import { activeFault, faultShapesServers } from "./inject.ts";
+import { selectFaults } from "./run.ts";
+
+// Every file the recipe writes, by its path on the server, as the generators make it.
+const envs = environments(DEFAULT_CONFIG);
+const secrets = { secretKey: "k", dbPassword: "p" };
+const FILES: Record<string, string> = {
+  "/etc/systemd/system/gunicorn.target": gunicornTarget(),
+  "/etc/systemd/system/gunicorn@.service": gunicornTemplate(DEFAULT_CONFIG),
+  "/etc/systemd/system/gunicorn@.socket": gunicornSocket(DEFAULT_CONFIG),
+  [`/etc/sudoers.d/${DEFAULT_CONFIG.deployUser}`]: sudoersRule(DEFAULT_CONFIG, envs),
+  "/etc/postgresql/15/main/pg_hba.conf": withHbaBlock("local all postgres peer\n", pgHbaBlock(envs, "172.18.0.3")),
+  [releaseToolPath(DEFAULT_CONFIG)]: RELEASE_TOOL_SOURCE,
+  ...Object.fromEntries(envs.flatMap((e) => [[`/etc/nginx/sites-available/${e.site}`, nginxSite(e)], [e.envFile, envFile(e, secrets, "db", ["localhost"])]])),
+};
+const STEPS = ["venv", "check", "collectstatic", "migrate", "switch", "verify"].map((step) => ({ step }));
+
+describe("the fault catalogue", () => {
+  it("holds at least 20 faults with unique ids, words, and spec files that exist", () => {
+    expect(FAULTS.length).toBeGreaterThanOrEqual(20);
+    expect(new Set(FAULTS.map((f) => f.id)).size).toBe(FAULTS.length);
+    for (const f of FAULTS) {
+      expect(f.words.length, f.id).toBeGreaterThan(0);
+      for (const spec of f.specs) expect(existsSync(join("specs", "e2e", `${spec}.test.ts`)), `${f.id}: specs/e2e/${spec}.test.ts`).toBe(true);
+    }
+  });
+
+  // A fault that no longer matches what the generators make would change nothing and count as missed.
+  it.each(FAULTS.map((f) => [f.id, f] as const))("%s changes what the recipe or the generator makes today", (_id, f) => {
+    const changed: string[] = [];
+    if (f.inject.file) for (const [path, text] of Object.entries(FILES)) if (f.inject.file(path, text) !== text) changed.push(path);
+    if (f.inject.mode) for (const path of Object.keys(FILES)) if (f.inject.mode(path, "600") !== "600") changed.push(`mode of ${path}`);
+    if (f.inject.pipeline && f.inject.pipeline(generatePipeline()) !== generatePipeline()) changed.push(".gitlab-ci.yml");
+    if (f.inject.steps && JSON.stringify(f.inject.steps(STEPS)) !== JSON.stringify(STEPS)) changed.push("release steps");
+    for (const [path, change] of Object.entries(f.inject.fixture ?? {})) {
+      const text = readFileSync(join(FIXTURE_DIR, path), "utf8");
+      if (change(text) !== text) changed.push(`fixture ${path}`);
+    }
+    expect(changed, f.id).not.toEqual([]);
+  });
+
+  it("mustReplace fails loudly when there is nothing to replace", () => {
+    expect(() => mustReplace("abc", "x", "y", "some-fault")).toThrow(/fault some-fault: x not found/);
+  });
+
+  it("no fault is active unless TESTBED_FAULT names one; an unknown name lists the known ones", () => {
+    expect(activeFault({})).toBeUndefined();
+    expect(activeFault({ TESTBED_FAULT: "no-partof" })?.id).toBe("no-partof");
+    expect(() => activeFault({ TESTBED_FAULT: "nope" })).toThrow(/TESTBED_FAULT=nope: no such fault .*known: workdir-tilde/);
+    expect(faultShapesServers(FAULTS.find((f) => f.id === "strict-host-key-no"))).toBe(false);
+    expect(faultShapesServers(FAULTS.find((f) => f.id === "workdir-tilde"))).toBe(true);
+  });
+
+  it("--only picks faults by id and names an unknown one", () => {
+    expect(selectFaults(["no-partof", "no-migrate"]).map((f) => f.id)).toEqual(["no-partof", "no-migrate"]);
+    expect(() => selectFaults(["no-partof", "typo"])).toThrow(/--only: no fault typo/);
+  });
+});

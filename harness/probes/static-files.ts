@@ -1,0 +1,24 @@
+import type { Environment } from "../envs.ts";
+import { sh } from "../quote.ts";
+import type { Server } from "../testbed/server.ts";
+
+/**
+ * Why /static/<file> did not answer 200, in the deploy's own terms: did collectstatic run in the live
+ * release, where did it write, is the file there, and what nginx says it tried to open.
+ */
+export async function explainStaticMiss(app: Server, env: Environment, file: string): Promise<string> {
+  const live = (await app.exec.run(sh`readlink -f ${env.dir}`, { allowFailure: true })).stdout.trim() || "(no live release)";
+  const staticRoot = `${live}/static`;
+  const count = await app.exec.run(sh`test -d ${staticRoot} && find ${staticRoot} -type f | wc -l`, { allowFailure: true });
+  const collected = count.exitCode === 0 ? Number(count.stdout.trim()) : -1;
+  const present = (await app.exec.run(sh`test -f ${`${staticRoot}/${file}`}`, { allowFailure: true })).exitCode === 0;
+  const nginx = (await app.exec.run(sh`grep -F ${file} /var/log/nginx/error.log | tail -n 2`, { allowFailure: true })).stdout.trim();
+  const lines = [
+    collected < 0
+      ? `The live release ${live} has no static/ directory: collectstatic did not run there (or STATIC_ROOT points somewhere else).`
+      : `collectstatic wrote ${collected} files to ${staticRoot}/ (the live release's STATIC_ROOT); ${file} is ${present ? "among them" : "not among them"}.`,
+    nginx ? `nginx: ${nginx}` : `nginx logged no error for ${file}: its location /static/ (root or alias) maps the URL somewhere else, or the request never reached it.`,
+  ];
+  if (collected >= 0 && present) lines.push(`The file is where collectstatic put it, so nginx looks elsewhere: check the site's location /static/ (root ${env.dir}).`);
+  return lines.join("\n");
+}
