@@ -10,6 +10,7 @@ import { ensureSnapshots } from "./snapshot.ts";
 import { Lifecycle } from "./lifecycle/lifecycle.ts";
 import { concurrently, type Step } from "./lifecycle/runner.ts";
 import type { Logger } from "./log.ts";
+import { hostFlags } from "./docker/host-flags.ts";
 import { plainLog } from "./pipeline/job-script.ts";
 import { GitRepo } from "./pipeline/repo.ts";
 import { branchFor, deployBranch, provisionForPipeline, type PipelineTarget } from "./pipeline/testbed-deploy.ts";
@@ -74,6 +75,7 @@ export class Sandbox {
         name: "boot servers",
         phase: "boot",
         run: async (c) => {
+          this.opts.log?.info(`engine: ${(await hostFlags()).line}`);
           const tb = new Testbed().withKind("sandbox").withLogger(this.opts.log).withKeep(this.opts.keep ? "always" : "never").withImages(c.images ?? {});
           c.tb = await (this.opts.base ? tb.withBase(this.opts.base) : tb).start();
         },

@@ -44,7 +44,8 @@ class Failure(Exception):
 
 
 def say(message):
-    print(f"{PROG}: {message}", flush=True)
+    # stderr: stdout carries only what a caller captures (`RELEASE=$(... new COMMIT)`, list, current).
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
 def read_env_file(path):

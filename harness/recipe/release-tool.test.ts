@@ -41,9 +41,14 @@ describe("the release tool", () => {
     expect(JSON.parse(readFileSync(join(path, ".release.json"), "utf8"))).toMatchObject({ commit: "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0", environment: "prod" });
     // Uploads are the environment's, shared by every release.
     expect(readlinkSync(join(path, "media"))).toBe("../../shared/media");
-    // A second release of the same commit in the same second gets its own directory.
+    // stdout is the path alone (the job captures it); messages go to stderr.
+    expect(r.stdout).toBe(`${path}\n`);
+    // A second release of the same commit in the same second gets its own directory (the first is
+    // ready, so `new` does not clean it away as unfinished).
+    writeFileSync(join(path, ".release-ready"), "");
     const again = run("prod", "new", "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0");
     expect(again.stdout.trim()).not.toBe(path);
+    expect(existsSync(join(path, ".release.json"))).toBe(true);
   });
 
   it("refuses a bad commit, an unknown environment and a path outside the releases, naming each", () => {

@@ -2,6 +2,7 @@ import { GenericContainer, type WaitStrategy } from "testcontainers";
 import { DockerExecRunner } from "../docker/exec.ts";
 import { waitFor } from "../deadline.ts";
 import { publishHostIp } from "../docker/host.ts";
+import type { HostFlags } from "../docker/host-flags.ts";
 
 /** Readiness is judged by the caller (waitForSystemd, a job's exec), not by a port: sites come later. */
 export class StartedWhenRunning implements WaitStrategy {
@@ -20,19 +21,21 @@ export class StartedWhenRunning implements WaitStrategy {
 }
 
 /**
- * A container that runs systemd as PID 1 with the least this engine needs (no --privileged),
- * and publishes its ports on loopback only.
+ * A container that runs systemd as PID 1 with the least this engine needs (no --privileged, the
+ * flags from the host table in harness/docker/host-flags.ts), and publishes its ports on loopback only.
  */
 export class SystemdContainer extends GenericContainer {
-  constructor(image: string) {
+  constructor(image: string, flags: HostFlags) {
     super(image);
     this.withAddedCapabilities("SYS_ADMIN")
       .withSecurityOpt("seccomp=unconfined")
       .withTmpFs({ "/run": "rw,exec", "/run/lock": "rw", "/tmp": "rw,exec" })
-      .withBindMounts([{ source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", mode: "rw" }])
       .withWaitStrategy(new StartedWhenRunning());
-    // Systemd needs the host cgroup namespace with this engine (cgroup v1); the API knows the field.
-    (this.hostConfig as { CgroupnsMode?: string }).CgroupnsMode = process.env.TESTBED_CGROUPNS ?? "host";
+    if (flags.bindCgroup) this.withBindMounts([{ source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", mode: "rw" }]);
+    if (flags.writableCgroups) this.withSecurityOpt("writable-cgroups=true");
+    if (flags.apparmorUnconfined) this.withSecurityOpt("apparmor=unconfined");
+    // testcontainers has no setter for it; the engine's API has the field.
+    (this.hostConfig as { CgroupnsMode?: string }).CgroupnsMode = flags.cgroupns;
   }
 
   /** Joins only the testbed's own network, under the given aliases (not the default bridge too). */

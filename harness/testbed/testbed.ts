@@ -15,6 +15,7 @@ import { generateKeyPair } from "./keys.ts";
 import { Server, SERVER_ALIASES, type ServerRole } from "./server.ts";
 import { SystemdContainer, waitForSystemd } from "./systemd-container.ts";
 import { connectHost } from "../docker/host.ts";
+import { bootAdvice, hostFlags, type HostFlags } from "../docker/host-flags.ts";
 
 export interface KeyPair {
   private: string;
@@ -59,6 +60,7 @@ export class Testbed {
     const started = Date.now();
     try {
       const images = isComplete(this.images) ? this.images : { ...(await ensureImages({ base: this.base, log: this.log })), ...this.images };
+      const host = await hostFlags();
       this.log.info(`testbed ${id}: starting`);
       await mkdir(keyDir, { recursive: true, mode: 0o700 });
       const admin = await makeKey(keyDir, "admin", `admin@${id}`);
@@ -70,7 +72,7 @@ export class Testbed {
       // while the cleanup below runs.
       const settled = await Promise.allSettled(
         (["app", "db"] as const).map((role) =>
-          startServer({ id, role, image: imageOf[role], labels, network, ports: serverPorts[role], admin, bootTimeoutMs: this.bootTimeoutMs }),
+          startServer({ id, role, image: imageOf[role], labels, network, ports: serverPorts[role], admin, bootTimeoutMs: this.bootTimeoutMs, flags: host.flags }),
         ),
       );
       const failure = settled.find((r) => r.status === "rejected");
@@ -108,6 +110,7 @@ async function startServer(a: {
   ports: number[];
   admin: KeyPair;
   bootTimeoutMs: number;
+  flags: HostFlags;
 }): Promise<Server> {
   const alias = SERVER_ALIASES[a.role];
   const where = `${alias} (${a.role === "app" ? "app server" : "database server"})`;
@@ -115,7 +118,7 @@ async function startServer(a: {
   if (!(await imageExists(a.image))) {
     throw new TestbedStartError(`${where}: image ${a.image} is not on this engine (run 'npm run images' to build the project's images)`, a.id);
   }
-  const c = await new SystemdContainer(a.image)
+  const c = await new SystemdContainer(a.image, a.flags)
     .withName(`${a.id}-${a.role}`)
     .withHostname(alias)
     .withLabels(a.labels)
@@ -123,9 +126,11 @@ async function startServer(a: {
     .withExposedPorts(...a.ports)
     .withCopyContentToContainer([{ content: a.admin.public + "\n", target: "/root/.ssh/authorized_keys", mode: 0o600 }])
     .start();
-  const boot = await waitForSystemd(c.getId(), where, a.bootTimeoutMs);
+  const boot = await waitForSystemd(c.getId(), where, a.bootTimeoutMs).catch((err: Error) => {
+    throw new TestbedStartError(`${err.message}\n${bootAdvice(a.flags)}`, a.id, { cause: err });
+  });
   if (boot.state !== "running") {
-    throw new TestbedStartError(`${where}: systemd is ${boot.state}, not running; failed units:\n${boot.failed}`, a.id);
+    throw new TestbedStartError(`${where}: systemd is ${boot.state}, not running; failed units:\n${boot.failed}\n${bootAdvice(a.flags)}`, a.id);
   }
   const hostKey = await readHostKey(new DockerExecRunner(c.getId(), `${where} (docker exec)`));
   // Every ssh connection checks this key: an empty or garbled read would fail them all later.

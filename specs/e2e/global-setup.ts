@@ -6,12 +6,15 @@ import type { TestProject } from "vitest/node";
 import { ensureSnapshots, type Snapshots } from "../../harness/snapshot.ts";
 import { streamLogger } from "../../harness/log.ts";
 import { StepError } from "../../harness/lifecycle/runner.ts";
+import { hostFlags } from "../../harness/docker/host-flags.ts";
 
 const log = streamLogger(process.stderr, { progress: process.env.TESTBED_QUIET !== "1" });
 
 /** Builds images once for all spec files and sweeps testbeds whose run was killed. */
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
   process.env.TESTBED_OWNER_PID = String(process.pid);
+  // Once per run: the kind of host, and the flags the servers get on it (harness/docker/host-flags.ts).
+  log.info(`engine: ${(await hostFlags()).line}`);
   const swept = await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => isAbandoned(l) });
   if (swept.containers.length + swept.networks.length + swept.volumes.length > 0) {
     log.info(`swept a killed run's leftovers: ${[...swept.containers, ...swept.networks, ...swept.volumes].join(", ")}`);

@@ -149,9 +149,10 @@ describe("overlapping deploys", () => {
     // A branch at the last good commit (the failing migration above is on the default branch).
     await s.data.repo.branch("feature/overlap", `${s.tb.config.defaultBranch}~1`);
     const [a, b] = await Promise.all([deployBranch(s.data.target, s.data.repo, "feature/overlap"), deployBranch(s.data.target, s.data.repo, "feature/overlap")]);
-    for (const r of [a, b]) expect(r.status, jobLogs(r)).toBe("success");
+    // The order first: two deploys that overlap break each other, and that is the cause to report.
     const [first, second] = [a.jobs[0]!, b.jobs[0]!].sort((x, y) => x.startedAt - y.startedAt);
-    const overlap = `the second deploy job started ${second!.startedAt - first!.finishedAt} ms after the first finished (${first!.startedAt}–${first!.finishedAt} and ${second!.startedAt}–${second!.finishedAt}); deploys of one environment must run one after the other (resource_group)`;
+    const overlap = `the second deploy job started ${first!.finishedAt - second!.startedAt} ms before the first finished (${first!.startedAt}–${first!.finishedAt} and ${second!.startedAt}–${second!.finishedAt}); deploys of one environment must run one after the other (resource_group)`;
     expect(second!.startedAt, overlap).toBeGreaterThanOrEqual(first!.finishedAt);
+    for (const r of [a, b]) expect(r.status, jobLogs(r)).toBe("success");
   });
 });

@@ -28,7 +28,7 @@ describe("a provisioning that fails in the global setup", () => {
     expect(others.length).toBeGreaterThan(0);
     expect(others.every((c) => c.skipped !== undefined && !c.failure)).toBe(true);
     // vitest's own summary counts it.
-    expect(output).toMatch(/Tests\s+1 failed \| \d+ skipped/);
+    expect(output.replace(/\x1b\[[0-9;]*m/g, "")).toMatch(/Tests\s+1 failed \| \d+ skipped/);
     // The fault's snapshots never came to be, and its servers are gone.
     const tags = (await docker().listImages()).flatMap((i) => i.RepoTags ?? []);
     expect(tags.filter((t) => t.includes("/fault-workdir-tilde-"))).toEqual([]);
