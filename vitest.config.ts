@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { WeightedSequencer } from "./specs/sequencer.ts";
 
 // Unit specs are pure and fast; e2e specs start real servers, so they get long timeouts and
 // a global setup that builds images once and sweeps what a killed run left behind. Both run in one
@@ -6,6 +7,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     reporters: ["default", "junit"],
+    // `npm test -- --shard=i/n` splits by measured time (specs/shard-weights.json), not file count.
+    sequence: { sequencer: WeightedSequencer },
     outputFile: { junit: "reports/junit.xml" },
     projects: [
       {

@@ -6,7 +6,8 @@ import { ensureImages } from "./images/catalog.ts";
 import { formatDuration, type Logger } from "./log.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
 import { diagnostics } from "./probes/diagnostics.ts";
-import { PROJECT_ROOT } from "./paths.ts";
+import { cacheDir, PROJECT_ROOT } from "./paths.ts";
+import { withLock } from "./lock.ts";
 import { deploy, provision } from "./recipe/recipe.ts";
 import { Testbed, type StartedTestbed } from "./testbed/testbed.ts";
 
@@ -26,6 +27,11 @@ export type Snapshots = Record<SnapshotStage, Snapshot>;
  * (secrets, keys, the app server's address in pg_hba) instead of building it all again.
  */
 export async function ensureSnapshots(opts: { base?: string; log: Logger }): Promise<Snapshots> {
+  // One run at a time per machine builds them; a second (a shard beside it) waits and reuses them.
+  return withLock(cacheDir("locks", "snapshots"), "snapshots", 20 * 60_000, () => makeSnapshots(opts));
+}
+
+async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snapshots> {
   const images = await ensureImages({ base: opts.base, log: opts.log });
   const ids = await Promise.all([images.appserver, images.dbserver].map(async (r) => (await docker().getImage(r).inspect()).Id));
   // A catalogued fault that changes the servers gets snapshots of its own, under its own name, so
