@@ -3,7 +3,7 @@ import type { Step } from "../lifecycle/runner.ts";
 import { raw, sh } from "../quote.ts";
 import { ensureWheelhouse } from "../wheelhouse.ts";
 import { APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
-import { ALLOWED_HOSTS, DB_HOST } from "./hosts.ts";
+import { allowedHosts, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
 import { secretsOf } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
@@ -76,7 +76,7 @@ export const appSteps: Step<RecipeContext>[] = [
     async run(ctx) {
       const user = ctx.tb.config.deployUser;
       await forEachEnv(ctx, async (env) => {
-        const content = envFile(env, secretsOf(ctx.tb)[env.name], DB_HOST, ALLOWED_HOSTS);
+        const content = envFile(env, secretsOf(ctx.tb)[env.name], DB_HOST, allowedHosts());
         if (!(await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`))) return;
         // A running gunicorn still holds the old settings (a new database password, say): restart it.
         if ((await ctx.app.run(sh`systemctl is-active --quiet ${env.unit}`, { allowFailure: true })).exitCode === 0) {

@@ -1,6 +1,7 @@
 import { NodeSSH } from "node-ssh";
 import { describe, expect, it } from "vitest";
 import { docker } from "../../harness/docker/client.ts";
+import { engineTcpHost } from "../../harness/docker/host.ts";
 import { listLabelled } from "../../harness/docker/labels.ts";
 import { TestbedStartError } from "../../harness/testbed/testbed.ts";
 import { testbed } from "./support.ts";
@@ -14,12 +15,13 @@ describe("testbed foundation", () => {
         expect((await server.exec.run("systemctl is-system-running", { allowFailure: true })).stdout.trim(), server.label).toBe("running");
         expect((await server.exec.run("systemctl --failed --no-legend --plain", { allowFailure: true })).stdout.trim(), server.label).toBe("");
         expect((await server.exec.run("cat /proc/1/comm")).stdout.trim(), server.label).toBe("systemd");
-        // Published on loopback only, never on 0.0.0.0.
+        // Published on loopback only (or, for an engine reached over TCP, on its address), never on 0.0.0.0.
         const bindings = (await docker().getContainer(server.containerId).inspect()).NetworkSettings.Ports;
         const hostIps = Object.values(bindings).flatMap((b) => (b ?? []).map((x) => x.HostIp));
         expect(hostIps.length).toBeGreaterThan(0);
         // In docker-in-docker the engine's "host" is a private container, so all its interfaces are fine.
-        expect(new Set(hostIps)).toEqual(new Set([process.env.TESTCONTAINERS_HOST_OVERRIDE ? "0.0.0.0" : "127.0.0.1"]));
+        const expected = process.env.TESTCONTAINERS_HOST_OVERRIDE ? "0.0.0.0" : (engineTcpHost() ?? "127.0.0.1");
+        expect(new Set(hostIps)).toEqual(new Set([expected]));
       }
 
       // Key-based login from the host, with the server's own host key checked.

@@ -1,0 +1,55 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { junitCases } from "../../harness/faults/verdict.ts";
+import { runVitest } from "../../harness/faults/vitest.ts";
+
+const dir = await mkdtemp(join(tmpdir(), "ddt-remote-engine-"));
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+/** This machine's engine, reached over TCP on another loopback address, as a remote engine would be. */
+async function engineOverTcp(): Promise<{ url: string; seen: () => string; close: () => Promise<void> }> {
+  let sent = "";
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const engine = createConnection({ path: "/var/run/docker.sock" });
+    sockets.add(client).add(engine);
+    // What the harness asks the engine (container specs included), for the assertions below.
+    client.on("data", (b: Buffer) => void (sent = (sent + b.toString("latin1")).slice(-2_000_000)));
+    client.pipe(engine).pipe(client);
+    for (const s of [client, engine]) s.on("error", () => undefined).on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.2", resolve));
+  return {
+    url: `tcp://127.0.0.2:${(server.address() as AddressInfo).port}`,
+    seen: () => sent,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+// In the GitLab gate the engine is already remote (dind): that job is this test.
+describe.skipIf(process.env.TESTCONTAINERS_HOST_OVERRIDE || process.env.DOCKER_HOST)("an engine reached by DOCKER_HOST=tcp://…", () => {
+  it("boots, provisions and deploys with ports published on the engine's address and every probe sent there", async () => {
+    const engine = await engineOverTcp();
+    try {
+      const junitPath = join(dir, "junit.xml");
+      const code = await runVitest({ files: ["specs/e2e/setup.test.ts", "specs/e2e/testbed.test.ts", "specs/e2e/recipe-secrets.test.ts"], env: { DOCKER_HOST: engine.url }, junitPath });
+      const output = await readFile(join(dir, "junit.log"), "utf8");
+      expect(code, output).toBe(0);
+      const cases = junitCases(await readFile(junitPath, "utf8"));
+      expect(cases.filter((c) => c.failure || c.skipped !== undefined).map((c) => c.name), output).toEqual([]);
+      expect(cases.length).toBeGreaterThanOrEqual(5);
+      // The servers' ports were published on 127.0.0.2 only (so 127.0.0.1 would not have reached them).
+      const bindings = [...engine.seen().matchAll(/"HostIp":"([^"]*)"/g)].map((m) => m[1]);
+      expect(bindings.length).toBeGreaterThan(0);
+      expect(new Set(bindings)).toEqual(new Set(["127.0.0.2"]));
+    } finally {
+      await engine.close();
+    }
+  });
+});
