@@ -1,9 +1,9 @@
-// `npm run bench [-- --runs 3 --skip-cold --skip-suite]`: where the time goes, against the targets.
+// `npm run bench [-- --runs 3 --skip-cold --skip-suite --shards 2]`: where the time goes, against the targets.
 // Prints the figures and writes them to reports/bench.json. Timings are never asserted in tests.
 import { cpus, totalmem } from "node:os";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { runSandboxCommand, runTestSuite } from "../harness/bench/cli-runs.ts";
+import { fileTimes, runSandboxCommand, runTestSuite } from "../harness/bench/cli-runs.ts";
 import { deployTimings, inSeconds } from "../harness/bench/deploy-timings.ts";
 import { deployFigures } from "../harness/bench/deploy-safety.ts";
 import { floorRun } from "../harness/bench/floor.ts";
@@ -42,7 +42,7 @@ async function removeImages(keepBase: boolean): Promise<void> {
 }
 
 await main(async () => {
-  const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, "skip-cold": { type: "boolean" }, "skip-suite": { type: "boolean" } } });
+  const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, "skip-cold": { type: "boolean" }, "skip-suite": { type: "boolean" }, shards: { type: "string", default: "2" } } });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs ${values.runs}: a whole number from 1`);
   const fig: Record<string, unknown> = {};
@@ -121,6 +121,18 @@ await main(async () => {
     const suite = await runTestSuite();
     fig.suiteS = seconds(suite.ms);
     fig.suiteSummary = suite.summary;
+    fig.slowestFiles = fileTimes(await readFile(`${PROJECT_ROOT}reports/junit.xml`, "utf8")).slice(0, 5);
+    // What each runner of a `parallel: N` gate sees: every shard alone, one after another.
+    const n = Number(values.shards);
+    if (n > 1) {
+      const shards = [];
+      for (let i = 1; i <= n; i++) {
+        step(`npm test -- --shard=${i}/${n}, alone`);
+        shards.push(seconds((await runTestSuite([`--shard=${i}/${n}`, `--outputFile.junit=reports/junit-shard-${i}.xml`])).ms));
+      }
+      fig.shardsS = shards;
+      fig.shardedSuiteS = Math.max(...shards);
+    }
   }
 
   const info = await docker().version();
@@ -142,6 +154,7 @@ await main(async () => {
     ["harness ÷ floor, sandbox path", fig.ratioSandboxToFloor, `≤ ${TARGETS.ratio}: ${check(fig.ratioSandboxToFloor, TARGETS.ratio)}`],
     ["harness ÷ floor, sandbox --fresh", fig.ratioFreshSandboxToFloor, ""],
     ["whole npm test (s)", fig.suiteS, `≤ ${TARGETS.suiteS}: ${check(fig.suiteS, TARGETS.suiteS)}`],
+    [`npm test in ${values.shards} shards, slowest shard alone (s)`, fig.shardedSuiteS, `each: ${JSON.stringify(fig.shardsS ?? [])}`],
     ["cold, from nothing, to sandbox table (s)", fig.coldSandboxS, `≤ ${TARGETS.coldS}: ${check(fig.coldSandboxS, TARGETS.coldS)}`],
     ["cold image build, base included (s)", fig.coldImagesWithBaseS, ""],
     ["cold image build, base kept (s)", fig.coldImagesWithoutBaseS, ""],
@@ -159,5 +172,6 @@ await main(async () => {
   process.stdout.write(`\n${rows.map(([k, v, t]) => `${k.padEnd(w)}  ${String(v ?? "-").padStart(6)}  ${t}`).join("\n")}\n`);
   process.stdout.write(`\nprovisioning steps (s): ${JSON.stringify(fig.provisionSteps)}\ndeploys (s): ${JSON.stringify(fig.deploys)}\n`);
   process.stdout.write(`prod deploy steps, requirements unchanged (s): ${JSON.stringify(fig.deployUnchangedRequirementsSteps)}\n`);
+  process.stdout.write(`slowest spec files (s): ${JSON.stringify(fig.slowestFiles ?? [])}\n`);
   process.stdout.write(`\nwritten to reports/bench.json (${report.machine.cpus} cores, ${report.machine.memoryGiB} GiB, engine ${info.Version})\n`);
 });

@@ -49,13 +49,20 @@ export interface SuiteRun {
 }
 
 /** Runs `npm test` and returns its wall time and vitest's summary line. */
-export async function runTestSuite(): Promise<SuiteRun> {
+export async function runTestSuite(args: string[] = []): Promise<SuiteRun> {
   const started = Date.now();
-  const child = spawn("npm", ["test"], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TESTBED_QUIET: "1", NO_COLOR: "1" } });
+  const child = spawn("npm", ["test", ...(args.length ? ["--", ...args] : [])], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TESTBED_QUIET: "1", NO_COLOR: "1" } });
   let out = "";
   child.stdout.on("data", (b: Buffer) => (out += b.toString()));
   child.stderr.on("data", () => {});
   const exitCode = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   const summary = out.replace(/\x1b\[[0-9;]*m/g, "").match(/Tests\s+(.*)/)?.[1]?.trim() ?? "(no summary)";
   return { ms: Date.now() - started, exitCode, summary };
+}
+
+/** Seconds per spec file from a vitest JUnit report (its testsuite elements), slowest first. */
+export function fileTimes(junitXml: string): Array<{ file: string; s: number }> {
+  return [...junitXml.matchAll(/<testsuite name="([^"]+)"[^>]*? time="([\d.]+)"/g)]
+    .map((m) => ({ file: m[1]!, s: Math.round(Number(m[2]) * 10) / 10 }))
+    .sort((a, b) => b.s - a.s);
 }
