@@ -6,6 +6,7 @@ import { docker } from "../harness/docker/client.ts";
 import { removeTestbeds } from "../harness/testbed/cleanup.ts";
 import { IMAGE_LABEL } from "../harness/images/build.ts";
 import { cacheDir } from "../harness/paths.ts";
+import { CGROUP2_ENGINE, stopCgroup2Engine } from "../harness/engine-cgroup2.ts";
 import { log, main } from "./cli.ts";
 
 await main(async () => {
@@ -17,6 +18,9 @@ await main(async () => {
     const images = await docker().listImages({ filters: { label: [IMAGE_LABEL] } });
     for (const img of images) await docker().getImage(img.Id).remove({ force: true });
     await rm(cacheDir(), { recursive: true, force: true });
-    log.info(`removed ${images.length} images and ${cacheDir()}`);
+    // The emulated cgroup v2 engine's images live in its own data root (npm run test:cgroup2).
+    await stopCgroup2Engine(log);
+    await rm(CGROUP2_ENGINE.dataRoot, { recursive: true, force: true });
+    log.info(`removed ${images.length} images, ${cacheDir()} and ${CGROUP2_ENGINE.dataRoot}`);
   }
 });

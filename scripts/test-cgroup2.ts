@@ -1,0 +1,30 @@
+// `npm run test:cgroup2`: the servers' flags on a cgroup v2 engine, as most users' hosts have, on
+// this cgroup v1 machine. It starts an emulated cgroup v2 engine (harness/engine-cgroup2.ts), runs
+// the foundation spec and a full provision-and-deploy spec against it through DOCKER_HOST, and
+// stops it again; its images stay in its own data root for the next run.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { startCgroup2Engine, stopCgroup2Engine } from "../harness/engine-cgroup2.ts";
+import { PROJECT_ROOT } from "../harness/paths.ts";
+import { log, main } from "./cli.ts";
+
+const SPECS = ["specs/e2e/setup.test.ts", "specs/e2e/testbed.test.ts", "specs/e2e/recipe-secrets.test.ts"];
+
+await main(async () => {
+  const dockerHost = await startCgroup2Engine(log);
+  try {
+    const args = ["run", "--project", "e2e", "--outputFile.junit=reports/junit-cgroup2.xml", ...SPECS];
+    log.info(`cgroup v2 engine: DOCKER_HOST=${dockerHost} vitest ${args.join(" ")}`);
+    return await new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, [join(PROJECT_ROOT, "node_modules", "vitest", "vitest.mjs"), ...args], {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, DOCKER_HOST: dockerHost },
+        stdio: "inherit",
+      });
+      child.on("error", reject);
+      child.on("exit", (code) => resolve(code ?? 1));
+    });
+  } finally {
+    await stopCgroup2Engine(log);
+  }
+});
