@@ -3,6 +3,7 @@ import { existsSync, openSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import Docker from "dockerode";
 import { waitFor } from "./deadline.ts";
+import { docker } from "./docker/client.ts";
 import { EngineError } from "./engine.ts";
 import { formatDuration, type Logger } from "./log.ts";
 
@@ -25,6 +26,9 @@ export const CGROUP2_ENGINE = {
   addressPool: "base=10.214.0.0/16,size=24",
   log: "/var/log/django-deploy-testbed-cgroup2.log",
 } as const;
+
+/** Traffic between this engine's testbed networks (its address pool), allowed through FORWARD. */
+const FORWARD_RULE = ["FORWARD", "-s", "10.214.0.0/16", "-d", "10.214.0.0/16", "-j", "ACCEPT", "-m", "comment", "--comment", "django-deploy-testbed cgroup2 engine"];
 
 export const cgroup2DockerHost = () => `unix://${CGROUP2_ENGINE.socket}`;
 
@@ -65,6 +69,12 @@ export async function startCgroup2Engine(log: Logger): Promise<string> {
       const r = run("ip", args);
       if (!r.ok) throw new EngineError(`cgroup v2 engine: ip ${args.join(" ")} failed: ${r.out}`);
     }
+  }
+  // The first engine set FORWARD's policy to DROP, and bridged traffic passes through it
+  // (br_netfilter): let this engine's networks reach each other, as its own iptables would have.
+  if (!run("iptables", ["-C", ...FORWARD_RULE]).ok) {
+    const r = run("iptables", ["-I", ...FORWARD_RULE]);
+    if (!r.ok) throw new EngineError(`cgroup v2 engine: iptables -I ${FORWARD_RULE.join(" ")} failed: ${r.out}`);
   }
   const dockerd = [
     "/usr/sbin/dockerd",
@@ -116,5 +126,23 @@ export async function stopCgroup2Engine(log: Logger): Promise<void> {
     log.info("cgroup v2 engine: stopped");
   }
   if (run("ip", ["link", "show", CGROUP2_ENGINE.bridge]).ok) run("ip", ["link", "delete", CGROUP2_ENGINE.bridge]);
+  while (run("iptables", ["-C", ...FORWARD_RULE]).ok) run("iptables", ["-D", ...FORWARD_RULE]);
   await rm("/run/ddt-cgroup2", { recursive: true, force: true });
+}
+
+/**
+ * Copies images from the first engine (docker save) into the cgroup v2 one (docker load), unless it
+ * has the very same image (by id: a tag built there from another base would make other refs).
+ */
+export async function copyImages(refs: string[], log: Logger): Promise<void> {
+  const target = new Docker({ socketPath: CGROUP2_ENGINE.socket });
+  for (const ref of refs) {
+    const want = (await docker().getImage(ref).inspect()).Id;
+    if ((await target.getImage(ref).inspect().then((i) => i.Id, () => undefined)) === want) continue;
+    const started = Date.now();
+    const tar = await docker().getImage(ref).get();
+    const loading = await target.loadImage(tar, { quiet: true });
+    await new Promise<void>((resolve, reject) => target.modem.followProgress(loading, (err) => (err ? reject(err) : resolve())));
+    log.info(`cgroup v2 engine: loaded ${ref} in ${formatDuration(Date.now() - started)}`);
+  }
 }
