@@ -41,8 +41,8 @@ export function mustReplace(text: string, from: string | RegExp, to: string, wha
 }
 
 /** A change to the files whose server path matches `path`; every other file passes through. */
-const onFile = (id: string, path: RegExp, change: (text: string) => string) => (p: string, text: string) => (path.test(p) ? change(text) : text);
-const replaceIn = (id: string, path: RegExp, from: string | RegExp, to: string) => onFile(id, path, (t) => mustReplace(t, from, to, id));
+const onFile = (path: RegExp, change: (text: string) => string) => (p: string, text: string) => (path.test(p) ? change(text) : text);
+const replaceIn = (id: string, path: RegExp, from: string | RegExp, to: string) => onFile(path, (t) => mustReplace(t, from, to, id));
 
 const SERVICE = /\/etc\/systemd\/system\/gunicorn@\.service$/;
 const SOCKET = /\/etc\/systemd\/system\/gunicorn@\.socket$/;
@@ -117,7 +117,7 @@ export const FAULTS: ReadonlyArray<Fault> = [
     id: "secret-unquoted",
     description: "The environment file's values written as they are: a secret with $, ( or & reads differently in systemd and in a shell",
     where: "env file",
-    inject: { file: onFile("secret-unquoted", ENV_FILE, (t) => mustReplace(t, /^([A-Z_]+)="(.*)"$/gm, "$1=$2", "secret-unquoted").replace(/\\([\\"`$])/g, "$1")) },
+    inject: { file: onFile(ENV_FILE, (t) => mustReplace(t, /^([A-Z_]+)="(.*)"$/gm, "$1=$2", "secret-unquoted").replace(/\\([\\"`$])/g, "$1")) },
     words: ["password authentication failed"],
     specs: ["recipe-secrets"],
   },
@@ -162,7 +162,7 @@ export const FAULTS: ReadonlyArray<Fault> = [
     id: "nginx-static-alias",
     description: "/static/ mapped to the release itself (alias without static/): every static file 404s",
     where: "nginx site",
-    inject: { file: onFile("nginx-static-alias", SITE, (t) => mustReplace(t, /^(\s+)root (.*);$/m, "$1alias $2/;", "nginx-static-alias")) },
+    inject: { file: onFile(SITE, (t) => mustReplace(t, /^(\s+)root (.*);$/m, "$1alias $2/;", "nginx-static-alias")) },
     words: ["static", "404"],
     specs: RECIPE,
     tests: "serves /static/",
