@@ -96,6 +96,7 @@ export async function startCgroup2Engine(log: Logger): Promise<string> {
   let exited: number | null | undefined;
   child.on("exit", (code) => (exited = code));
   child.unref();
+  const firstBridge = await defaultBridge();
   await waitFor(
     "cgroup v2 engine: dockerd did not answer",
     async () => {
@@ -104,6 +105,7 @@ export async function startCgroup2Engine(log: Logger): Promise<string> {
     },
     { timeoutMs: 30_000, describe: (e) => (e instanceof EngineError ? e.message : `see ${CGROUP2_ENGINE.log}`) },
   );
+  await restoreBridge(firstBridge, log);
   const info = (await client.info()) as { CgroupVersion?: string };
   if (info.CgroupVersion !== "2") {
     await stopCgroup2Engine(log);
@@ -111,6 +113,30 @@ export async function startCgroup2Engine(log: Logger): Promise<string> {
   }
   log.info(`cgroup v2 engine: answering on ${cgroup2DockerHost()} after ${formatDuration(Date.now() - started)} (cgroup v2)`);
   return cgroup2DockerHost();
+}
+
+/** The first engine's default bridge (docker0), as its own API describes it. */
+async function defaultBridge(): Promise<{ name: string; address: string } | undefined> {
+  const net = (await docker().getNetwork("bridge").inspect().catch(() => undefined)) as
+    | { Options?: Record<string, string>; IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string }> } }
+    | undefined;
+  const config = net?.IPAM?.Config?.[0];
+  if (!net || !config?.Subnet || !config.Gateway) return undefined;
+  return { name: net.Options?.["com.docker.network.bridge.name"] ?? "docker0", address: `${config.Gateway}/${config.Subnet.split("/")[1]}` };
+}
+
+/**
+ * A second dockerd deletes the first one's docker0 when it starts (measured: with `--bridge none`,
+ * and with a bridge of its own), and the first engine's builds then fail with "could not find bridge
+ * docker0". Put it back as the first engine had it.
+ */
+async function restoreBridge(bridge: { name: string; address: string } | undefined, log: Logger): Promise<void> {
+  if (!bridge || run("ip", ["link", "show", bridge.name]).ok) return;
+  for (const args of [["link", "add", bridge.name, "type", "bridge"], ["addr", "add", bridge.address, "dev", bridge.name], ["link", "set", bridge.name, "up"]]) {
+    const r = run("ip", args);
+    if (!r.ok) throw new EngineError(`cgroup v2 engine: restoring the first engine's ${bridge.name} failed at ip ${args.join(" ")}: ${r.out}. Restart the first dockerd to get it back.`);
+  }
+  log.info(`cgroup v2 engine: restored the first engine's ${bridge.name} (${bridge.address}), which starting a second dockerd removes`);
 }
 
 function tail(path: string, lines = 15): string {
