@@ -6,6 +6,7 @@ import { waitFor } from "./deadline.ts";
 import { docker } from "./docker/client.ts";
 import { EngineError } from "./engine.ts";
 import { formatDuration, type Logger } from "./log.ts";
+import { processAlive } from "./process.ts";
 
 /**
  * A second Docker engine that reports cgroup v2, on a cgroup v1 host like this one: dockerd (and the
@@ -45,15 +46,6 @@ function preconditions(): string | undefined {
   return undefined;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const enginePid = () => (existsSync(CGROUP2_ENGINE.pidFile) ? Number(readFileSync(CGROUP2_ENGINE.pidFile, "utf8").trim()) : 0);
 
 /** Starts the cgroup v2 engine (or finds it running) and returns its DOCKER_HOST. */
@@ -62,7 +54,7 @@ export async function startCgroup2Engine(log: Logger): Promise<string> {
   if (missing) throw new EngineError(`cgroup v2 engine: cannot start: ${missing}. On a cgroup v2 host, plain \`npm test\` already runs on one.`);
   const client = new Docker({ socketPath: CGROUP2_ENGINE.socket });
   const answers = () => client.ping().then(() => true, () => false);
-  if (pidAlive(enginePid()) && (await answers())) return cgroup2DockerHost();
+  if (processAlive(enginePid()) && (await answers())) return cgroup2DockerHost();
 
   if (!run("ip", ["link", "show", CGROUP2_ENGINE.bridge]).ok) {
     for (const args of [["link", "add", CGROUP2_ENGINE.bridge, "type", "bridge"], ["addr", "add", CGROUP2_ENGINE.bridgeAddress, "dev", CGROUP2_ENGINE.bridge], ["link", "set", CGROUP2_ENGINE.bridge, "up"]]) {
@@ -146,9 +138,9 @@ function tail(path: string, lines = 15): string {
 /** Stops the engine and removes its bridge; its data root (images) stays for the next run. */
 export async function stopCgroup2Engine(log: Logger): Promise<void> {
   const pid = enginePid();
-  if (pid && pidAlive(pid)) {
+  if (pid && processAlive(pid)) {
     process.kill(pid, "SIGTERM");
-    await waitFor("cgroup v2 engine: dockerd did not stop", async () => (pidAlive(pid) ? undefined : true), { timeoutMs: 30_000 });
+    await waitFor("cgroup v2 engine: dockerd did not stop", async () => (processAlive(pid) ? undefined : true), { timeoutMs: 30_000 });
     log.info("cgroup v2 engine: stopped");
   }
   if (run("ip", ["link", "show", CGROUP2_ENGINE.bridge]).ok) run("ip", ["link", "delete", CGROUP2_ENGINE.bridge]);

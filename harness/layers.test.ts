@@ -14,7 +14,7 @@ const LAYERS: Array<[layer: string, rank: number, files: RegExp]> = [
   ["recipe", 3, /^harness\/recipe\//],
   ["probes/testbed", 2, /^harness\/(probes\/|testbed\/|remote)/],
   ["images/docker", 1, /^harness\/(docker\/|images\/|engine|wheelhouse)/],
-  ["leaves", 0, /^harness\/(envs|quote|runner|deadline|log|paths|fixture|shards|lock|lifecycle\/|faults\/)/],
+  ["leaves", 0, /^harness\/(envs|quote|runner|deadline|log|paths|fixture|shards|lock|process|lifecycle\/|faults\/)/],
 ];
 
 const layerOf = (file: string) => {

@@ -1,15 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { waitFor } from "./deadline.ts";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+import { processAlive } from "./process.ts";
 
 /**
  * Runs `fn` while holding a lock directory, so that two runs on one engine (two shards side by side,
@@ -29,7 +21,7 @@ export async function withLock<T>(path: string, what: string, timeoutMs: number,
         if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
         const owner = Number(await readFile(`${path}/pid`, "utf8").catch(() => "0"));
         // A lock just made may not have its pid yet; only a dead owner's lock is taken over.
-        if (owner && !alive(owner)) await rm(path, { recursive: true, force: true });
+        if (owner && !processAlive(owner)) await rm(path, { recursive: true, force: true });
         return undefined;
       }
     },

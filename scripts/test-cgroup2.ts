@@ -2,10 +2,10 @@
 // this cgroup v1 machine. It starts an emulated cgroup v2 engine (harness/engine-cgroup2.ts), gives
 // it this engine's images (it has no NAT to build them with), runs the foundation spec and a full
 // provision-and-deploy spec against it through DOCKER_HOST, and stops it again, also on Ctrl-C.
-import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { copyImages, startCgroup2Engine, stopCgroup2Engine } from "../harness/engine-cgroup2.ts";
 import { ensureImages } from "../harness/images/catalog.ts";
+import { runVitest } from "../harness/faults/vitest.ts";
 import { PROJECT_ROOT } from "../harness/paths.ts";
 import { log, main } from "./cli.ts";
 
@@ -18,17 +18,8 @@ await main(async () => {
   process.once("SIGINT", stop).once("SIGTERM", stop);
   try {
     await copyImages(Object.values(images), log);
-    const args = ["run", "--project", "e2e", "--outputFile.junit=reports/junit-cgroup2.xml", ...SPECS];
-    log.info(`cgroup v2 engine: DOCKER_HOST=${dockerHost} vitest ${args.join(" ")}`);
-    return await new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, [join(PROJECT_ROOT, "node_modules", "vitest", "vitest.mjs"), ...args], {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, DOCKER_HOST: dockerHost },
-        stdio: "inherit",
-      });
-      child.on("error", reject);
-      child.on("exit", (code) => resolve(code ?? 1));
-    });
+    log.info(`cgroup v2 engine: DOCKER_HOST=${dockerHost} vitest ${SPECS.join(" ")}`);
+    return await runVitest({ files: SPECS, env: { DOCKER_HOST: dockerHost }, junitPath: join(PROJECT_ROOT, "reports", "junit-cgroup2.xml") }, "inherit");
   } finally {
     await stopCgroup2Engine(log);
   }

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { waitFor } from "../deadline.ts";
 import { docker } from "./client.ts";
+import { processAlive } from "../process.ts";
 
 /** Every container, network and volume the project creates carries these labels. */
 export const LABEL = {
@@ -38,15 +39,8 @@ export function labelsFor(testbedId: string, kind: ResourceKind, extra: Record<s
   };
 }
 
-/** Whether a process lives: EPERM means it exists but belongs to another user, so it is alive. */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+// The one liveness check lives with the leaves (the lock needs it too); owners are judged by it here.
+export { processAlive };
 
 /** Made by `owner`: by default, this run (see ownerLabel). */
 export function isOwnedBy(labels: Record<string, string>, owner = ownerLabel()): boolean {
