@@ -5,7 +5,7 @@ import { IMAGE_LABEL, imageExists, pruneOlderTags } from "./images/build.ts";
 import { ensureImages } from "./images/catalog.ts";
 import { formatDuration, type Logger } from "./log.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
-import { diagnostics } from "./probes/diagnostics.ts";
+import { withDiagnostics } from "./probes/diagnostics.ts";
 import { cacheDir, PROJECT_ROOT } from "./paths.ts";
 import { withLock } from "./lock.ts";
 import { deploy, provision } from "./recipe/recipe.ts";
@@ -57,8 +57,7 @@ async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snap
     await commit(tb, snapshots.deployed, "deployed");
   } catch (err) {
     // The servers go with the finally below: what they said goes with the error.
-    if (err instanceof Error) err.message += `\n\nDiagnostics from the snapshot testbed ${tb.id}:\n${await diagnostics(tb)}`;
-    throw err;
+    throw await withDiagnostics(tb, err, "the snapshot testbed");
   } finally {
     await tb.stop();
   }

@@ -1,7 +1,7 @@
 import { FAULTS, type Fault } from "./catalogue.ts";
 import { FAULT_VARIABLE } from "./inject.ts";
 import type { Logger } from "../log.ts";
-import { faultsReport, junitCases, verdictOf, type FaultResult, type FaultsReport } from "./verdict.ts";
+import { caseCounts, faultsReport, junitCases, verdictOf, type FaultResult, type FaultsReport } from "./verdict.ts";
 
 /** One vitest run of some e2e spec files: the caller spawns it and it writes a JUnit file. */
 export interface SpecRun {
@@ -50,7 +50,7 @@ export async function runFaults(faults: Fault[], io: FaultRunIo, opts: { baselin
     await io.runSpecs({ files: [SETUP_SPEC, ...files], env: {}, junitPath });
     const cases = junitCases(await io.readText(junitPath));
     const failed = cases.filter((c) => c.failure);
-    baseline = { passed: cases.length - failed.length - cases.filter((c) => c.skipped !== undefined).length, failed: failed.length, skipped: cases.filter((c) => c.skipped !== undefined).length, durationMs: io.now() - started };
+    baseline = { ...caseCounts(cases), durationMs: io.now() - started };
     if (failed.length) throw new Error(`faults: the baseline run (no fault injected) failed ${failed.map((c) => `"${c.name}"`).join(", ")}: fix that first, or no fault's result means anything. Report: ${junitPath}`);
   }
   const results: FaultResult[] = [];

@@ -41,6 +41,13 @@ export function junitCases(xml: string): Case[] {
   });
 }
 
+/** Passed, failed and skipped cases, as a JUnit reader counts them (a failure outranks a skip mark). */
+export function caseCounts(cases: Case[]): { passed: number; failed: number; skipped: number } {
+  const failed = cases.filter((c) => c.failure).length;
+  const skipped = cases.filter((c) => c.skipped !== undefined && !c.failure).length;
+  return { passed: cases.length - failed - skipped, failed, skipped };
+}
+
 /** The part of a failure message that names the cause: the diagnostics appended after it do not count. */
 export function causeOf(message: string): string {
   return message.split(/\n\s*Diagnostics from (?:the snapshot )?testbed /)[0]!.trim();
@@ -54,7 +61,7 @@ export function verdictOf(fault: Fault, xml: string, durationMs: number): FaultR
   const cases = junitCases(xml);
   const failed = cases.filter((c) => c.failure);
   const first = failed.find((c) => c.classname.endsWith("setup.test.ts")) ?? failed[0];
-  const tests = { passed: cases.length - failed.length - cases.filter((c) => c.skipped !== undefined && !c.failure).length, failed: failed.length, skipped: cases.filter((c) => c.skipped !== undefined && !c.failure).length };
+  const tests = caseCounts(cases);
   const base = { id: fault.id, description: fault.description, where: fault.where, words: fault.words, tests, durationMs };
   if (!first) return { ...base, verdict: "missed", missingWords: fault.words };
   const message = causeOf(first.failure?.message ?? first.failure?.text ?? "");

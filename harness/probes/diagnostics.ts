@@ -19,3 +19,14 @@ export async function diagnostics(tb: StartedTestbed, envs: Environment[] = tb.e
     return `(diagnostics unavailable: ${(err as Error).message})`;
   }
 }
+
+/**
+ * Appends a testbed's diagnostics to an error's message (once), so the failure carries what the
+ * servers said; `which` names the testbed in the heading ("testbed", "the snapshot testbed").
+ */
+export async function withDiagnostics(tb: StartedTestbed, err: unknown, which = "testbed"): Promise<unknown> {
+  if (err instanceof Error && !err.message.includes("--- journalctl")) {
+    err.message += `\n\nDiagnostics from ${which} ${tb.id}:\n${await diagnostics(tb)}`;
+  }
+  return err;
+}

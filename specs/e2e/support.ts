@@ -2,7 +2,7 @@ import { afterAll, beforeAll, inject, it } from "vitest";
 import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { parseKeepPolicy } from "../../harness/lifecycle/keep.ts";
 import { streamLogger } from "../../harness/log.ts";
-import { diagnostics } from "../../harness/probes/diagnostics.ts";
+import { withDiagnostics } from "../../harness/probes/diagnostics.ts";
 import { provisionAndDeploy, type RecipeReport } from "../../harness/recipe/recipe.ts";
 import type { SnapshotStage } from "../../harness/snapshot.ts";
 import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
@@ -68,12 +68,7 @@ export function recipeTestbed(from: "fresh" | SnapshotStage = "deployed"): () =>
 }
 
 /** Appends the servers' journals, nginx errors and failed units to an error's message. */
-export async function withDiagnostics(tb: StartedTestbed, err: unknown): Promise<unknown> {
-  if (err instanceof Error && !err.message.includes("--- journalctl")) {
-    err.message += `\n\nDiagnostics from testbed ${tb.id}:\n${await diagnostics(tb)}`;
-  }
-  return err;
-}
+export { withDiagnostics };
 
 /** A test on a shared testbed: on failure it carries diagnostics and marks the testbed failed. */
 export function onTestbed<T>(get: () => Shared<T>, name: string, fn: (s: Shared<T>) => Promise<void>, timeout?: number): void {
