@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, openSync, readFileSync } from "node:fs";
 import { engineAnswers } from "./docker/client.ts";
 import { waitFor } from "./deadline.ts";
-import { DEFAULT_BASE } from "./images/base.ts";
+import { selectedPlatform } from "./images/platform.ts";
 import { formatDuration, type Logger } from "./log.ts";
 
 export class EngineError extends Error {
@@ -40,7 +40,7 @@ function aptInstall(packages: string[], log: Logger): void {
  * docker.io and starts dockerd; anywhere else, one clear error saying what to do.
  */
 export async function ensureEngine(log: Logger, opts: { timeoutMs?: number } = {}): Promise<void> {
-  const needDebootstrap = (process.env.TESTBED_BASE ?? DEFAULT_BASE) === DEFAULT_BASE && !existsSync("/usr/sbin/debootstrap");
+  const needDebootstrap = selectedPlatform().suite !== undefined && !existsSync("/usr/sbin/debootstrap");
   if (await engineAnswers()) {
     if (needDebootstrap && canInstall() === undefined) aptInstall(["debootstrap"], log);
     return;

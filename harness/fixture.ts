@@ -1,4 +1,5 @@
 import { cp, mkdtemp, readdir, readFile, rename, rm, writeFile, mkdir } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { injectFixture } from "./faults/inject.ts";
@@ -6,6 +7,12 @@ import { PROJECT_ROOT } from "./paths.ts";
 
 /** The sample Django project the specs deploy (a changed copy while a catalogued fault is injected). */
 export const FIXTURE_DIR = injectFixture(join(PROJECT_ROOT, "fixtures", "myproject"));
+
+/** The sample project's requirements.txt with `extra` lines added (for a spec that changes them). */
+export function fixtureRequirements(...extra: string[]): string {
+  const text = readFileSync(join(FIXTURE_DIR, "requirements.txt"), "utf8");
+  return `${text.trimEnd()}\n${extra.map((l) => `${l}\n`).join("")}`;
+}
 
 export interface FixtureChanges {
   /** Files to write, relative to the project root. */

@@ -3,6 +3,7 @@ import { activeFault, faultShapesServers } from "./faults/inject.ts";
 import { contentHash, listFiles } from "./images/hash.ts";
 import { IMAGE_LABEL, imageExists, pruneOlderTags } from "./images/build.ts";
 import { ensureImages } from "./images/catalog.ts";
+import { PLATFORM_LABEL, selectedPlatform, type Platform } from "./images/platform.ts";
 import { formatDuration, type Logger } from "./log.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
 import { withDiagnostics } from "./probes/diagnostics.ts";
@@ -32,6 +33,7 @@ export async function ensureSnapshots(opts: { base?: string; log: Logger }): Pro
 }
 
 async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snapshots> {
+  const platform = selectedPlatform(opts.base);
   const images = await ensureImages({ base: opts.base, log: opts.log });
   const ids = await Promise.all([images.appserver, images.dbserver].map(async (r) => (await docker().getImage(r).inspect()).Id));
   // A catalogued fault that changes the servers gets snapshots of its own, under its own name, so
@@ -40,8 +42,8 @@ async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snap
   const key = await contentHash(PROJECT_ROOT, await snapshotInputs(), fault ? [...ids, fault] : ids);
   const prefix = fault ? `fault-${fault}-` : "";
   const refs = (stage: SnapshotStage): Snapshot => ({
-    appserver: `django-deploy-testbed/${prefix}appserver-${stage}:${key}`,
-    dbserver: `django-deploy-testbed/${prefix}dbserver-${stage}:${key}`,
+    appserver: `django-deploy-testbed/${prefix}appserver-${stage}:${platform.slug}-${key}`,
+    dbserver: `django-deploy-testbed/${prefix}dbserver-${stage}:${platform.slug}-${key}`,
   });
   const snapshots: Snapshots = { provisioned: refs("provisioned"), deployed: refs("deployed") };
   const all = Object.values(snapshots).flatMap((s) => [s.appserver, s.dbserver]);
@@ -52,9 +54,9 @@ async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snap
   const tb = await new Testbed().withKind("test").withLogger(opts.log).withImages(images).start();
   try {
     await provision(tb, { projectDir: FIXTURE_DIR, log: opts.log });
-    await commit(tb, snapshots.provisioned, "provisioned");
+    await commit(tb, snapshots.provisioned, "provisioned", platform);
     await deploy(tb, { projectDir: FIXTURE_DIR, log: opts.log });
-    await commit(tb, snapshots.deployed, "deployed");
+    await commit(tb, snapshots.deployed, "deployed", platform);
   } catch (err) {
     // The servers go with the finally below: what they said goes with the error.
     throw await withDiagnostics(tb, err, "the snapshot testbed");
@@ -65,11 +67,11 @@ async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snap
   // Older generations go, children first (a deployed snapshot is built on a provisioned one, which
   // is built on the server image): otherwise the engine refuses to remove the parents.
   for (const stage of ["deployed", "provisioned"] as const) {
-    await pruneOlderTags(`appserver-${stage}`, snapshots[stage].appserver);
-    await pruneOlderTags(`dbserver-${stage}`, snapshots[stage].dbserver);
+    await pruneOlderTags(`appserver-${stage}`, snapshots[stage].appserver, platform);
+    await pruneOlderTags(`dbserver-${stage}`, snapshots[stage].dbserver, platform);
   }
-  await pruneOlderTags("appserver", images.appserver);
-  await pruneOlderTags("dbserver", images.dbserver);
+  await pruneOlderTags("appserver", images.appserver, platform);
+  await pruneOlderTags("dbserver", images.dbserver, platform);
   opts.log.info(`snapshots: ready in ${formatDuration(Date.now() - started)}`);
   return snapshots;
 }
@@ -84,13 +86,13 @@ export async function snapshotInputs(root = PROJECT_ROOT): Promise<string[]> {
   return [...harness, "fixtures/myproject"];
 }
 
-async function commit(tb: StartedTestbed, snapshot: Snapshot, stage: SnapshotStage): Promise<void> {
+async function commit(tb: StartedTestbed, snapshot: Snapshot, stage: SnapshotStage, platform: Platform): Promise<void> {
   // Services are stopped first so the images hold cleanly shut down data, not a crash to recover.
   await tb.db.exec.run("systemctl stop postgresql");
   await tb.app.exec.run("systemctl stop gunicorn.target nginx");
   for (const [server, ref, name] of [[tb.app, snapshot.appserver, "appserver"], [tb.db, snapshot.dbserver, "dbserver"]] as const) {
     const [repo, tag] = ref.split(":") as [string, string];
-    await docker().getContainer(server.containerId).commit({ repo, tag, pause: true, changes: [`LABEL ${IMAGE_LABEL}=${name}-${stage}`] } as never);
+    await docker().getContainer(server.containerId).commit({ repo, tag, pause: true, changes: [`LABEL ${IMAGE_LABEL}=${name}-${stage}`, `LABEL ${PLATFORM_LABEL}=${platform.slug}`] } as never);
   }
   await tb.db.exec.run("systemctl start postgresql");
   await tb.app.exec.run("systemctl start nginx gunicorn.target");

@@ -1,5 +1,5 @@
 import { waitFor } from "../deadline.ts";
-import { FIXTURE_DIR, type FixtureChanges } from "../fixture.ts";
+import { FIXTURE_DIR, fixtureRequirements, type FixtureChanges } from "../fixture.ts";
 import type { ImageSet } from "../images/catalog.ts";
 import type { Logger } from "../log.ts";
 import { plainLog } from "../pipeline/job-script.ts";
@@ -12,6 +12,7 @@ import type { EnvName } from "../envs.ts";
 import { httpGet } from "../probes/http.ts";
 import { TrafficProbe, underTraffic, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";
 import { sh } from "../quote.ts";
+import { gunicornCommands } from "../recipe/units.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
 /** The bench's traffic: the issue's own measurement, 4 clients through nginx, and 300 answers each side. */
@@ -79,7 +80,7 @@ export async function restartComparison(tb: StartedTestbed, env: EnvName = "prod
   const seed = await aroundAction(tb, env, async () => void (await tb.app.exec.run(sh`systemctl restart ${seedName}`)), traffic);
   await tb.app.exec.run(sh`systemctl stop ${seedName} && rm -f ${e.socket} && systemctl start ${e.unit}`);
   await answers(tb, env);
-  const ours = await aroundAction(tb, env, async () => void (await tb.app.exec.run(sh`systemctl restart ${e.unit}`)), traffic);
+  const ours = await aroundAction(tb, env, async () => void (await tb.app.exec.run(sh`${gunicornCommands(e.unit).restart}`)), traffic);
   return { seedRestart: summary(seed), socketActivatedRestart: summary(ours) };
 }
 
@@ -97,7 +98,7 @@ export async function hupAfterSwitch(tb: StartedTestbed, env: EnvName = "prod") 
   });
   const served = String((await httpGet(tb.url(env))).headers["x-release"]);
   await link(live);
-  await tb.app.exec.run(sh`systemctl restart ${e.unit}`);
+  await tb.app.exec.run(sh`${gunicornCommands(e.unit).restart}`);
   return { ...summary(report), servesSwitchedRelease: served === other, served, switchedTo: other };
 }
 
@@ -127,7 +128,7 @@ export async function deployFigures(images: Partial<ImageSet>, runs: number, log
     loaded.push(traffic);
     loadedJobs.push(value);
   }
-  const requirements = await deploy({ write: { "requirements.txt": `Django>=5.2,<5.3\ngunicorn>=22\npsycopg[binary]>=3.1\nsqlparse>=0.5 # bench ${n}\n` } });
+  const requirements = await deploy({ write: { "requirements.txt": fixtureRequirements(`sqlparse>=0.5 # bench ${n}`) } });
   const restarts = await restartComparison(tb, "prod");
   const hup = await hupAfterSwitch(tb, "prod");
   return {

@@ -24,6 +24,11 @@ export interface HostFlags {
   writableCgroups: boolean;
   /** AppArmor's docker-default profile denies the mounts systemd makes. */
   apparmorUnconfined: boolean;
+  /**
+   * systemd ≥ 256 refuses a cgroup v1 host unless told otherwise (systemd#31442); a container's
+   * systemd reads its "kernel command line" from PID 1's arguments. Older systemd ignores it.
+   */
+  legacyCgroupForce: boolean;
   /** The row of the table that chose them, as the README names it. */
   row: string;
   /** Whether that row was run on this project's machine, or is taken from others' reports. */
@@ -39,6 +44,10 @@ export function engineMajor(version: string): number {
 
 /** The decision table. Each row says why; the README prints the same table. */
 export function chooseHostFlags(facts: EngineFacts): HostFlags {
+  return { ...chooseRow(facts), legacyCgroupForce: facts.cgroupVersion === "1" };
+}
+
+function chooseRow(facts: EngineFacts): Omit<HostFlags, "legacyCgroupForce"> {
   const apparmorUnconfined = option(facts, "apparmor");
   if (facts.podman) {
     // Podman runs an /sbin/init image in systemd mode by itself and ignores CgroupnsMode.
@@ -71,6 +80,9 @@ export function describeHostFlags(facts: EngineFacts, flags: HostFlags): string 
   return `${host}: ${flagWords(flags).join(" + ")} (row "${flags.row}", ${flags.verified})`;
 }
 
+/** PID 1's argument that lets systemd ≥ 256 boot on a cgroup v1 host. */
+export const LEGACY_FORCE = "SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1";
+
 /** The flags in words, as a person would type them to docker run. */
 export function flagWords(flags: HostFlags): string[] {
   return [
@@ -80,6 +92,7 @@ export function flagWords(flags: HostFlags): string[] {
     ...(flags.bindCgroup ? ["/sys/fs/cgroup bound rw"] : []),
     ...(flags.writableCgroups ? ["writable-cgroups=true"] : []),
     ...(flags.apparmorUnconfined ? ["apparmor=unconfined"] : []),
+    ...(flags.legacyCgroupForce ? [`init ${LEGACY_FORCE}`] : []),
   ];
 }
 

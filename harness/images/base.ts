@@ -8,10 +8,8 @@ import { docker } from "../docker/client.ts";
 import type { Logger } from "../log.ts";
 import { formatDuration } from "../log.ts";
 import { IMAGE_LABEL, imageExists } from "./build.ts";
+import { DEFAULT_SUITE, PLATFORM_LABEL, type Platform } from "./platform.ts";
 
-/** `debootstrap` builds Debian bookworm locally (no registry needed); anything else is an image reference. */
-export const DEFAULT_BASE = "debootstrap";
-const SUITE = "bookworm";
 // Bump when the way the rootfs is made changes, so the tag changes with it.
 const RECIPE_VERSION = "1";
 
@@ -58,14 +56,15 @@ function run(cmd: string, args: string[], log: Logger, label: string): Promise<s
 }
 
 /** Returns the base image reference, building the debootstrap one if it is not there yet. */
-export async function ensureBaseImage(base: string, log: Logger): Promise<string> {
-  if (base !== DEFAULT_BASE) {
-    if (!(await imageExists(base))) await pullImage(base, log);
-    return base;
+export async function ensureBaseImage(platform: Platform, log: Logger): Promise<string> {
+  if (platform.image) {
+    if (!(await imageExists(platform.image))) await pullImage(platform.image, log);
+    return platform.image;
   }
+  const suite = platform.suite!;
   const mirror = hostDebianMirror();
-  const tag = createHash("sha256").update(`${SUITE}|minbase|${mirror ?? "default"}|${RECIPE_VERSION}`).digest("hex").slice(0, 12);
-  const ref = `django-deploy-testbed/base:${SUITE}-${tag}`;
+  const tag = createHash("sha256").update(`${suite}|minbase|${mirror ?? "default"}|${RECIPE_VERSION}`).digest("hex").slice(0, 12);
+  const ref = `django-deploy-testbed/base:${suite}-${tag}`;
   if (await imageExists(ref)) return ref;
   if (process.getuid?.() !== 0 || !existsSync("/usr/sbin/debootstrap")) {
     throw new BaseImageError(
@@ -74,10 +73,10 @@ export async function ensureBaseImage(base: string, log: Logger): Promise<string
     );
   }
   const started = Date.now();
-  log.info(`image base: debootstrap ${SUITE} into a rootfs${mirror ? ` from ${mirror}` : ""}`);
+  log.info(`image base: debootstrap ${suite} into a rootfs${mirror ? ` from ${mirror}` : ""}`);
   const dir = await mkdtemp(join(tmpdir(), "ddt-rootfs-"));
   try {
-    await run("/usr/sbin/debootstrap", ["--variant=minbase", SUITE, dir, ...(mirror ? [mirror] : [])], log, "base");
+    await run("/usr/sbin/debootstrap", ["--variant=minbase", suite, dir, ...(mirror ? [mirror] : [])], log, "base");
     // Device nodes belong to the engine, and a rootfs copy of them cannot be imported unprivileged.
     await rm(join(dir, "dev"), { recursive: true, force: true });
     await rm(join(dir, "var/cache/apt/archives"), { recursive: true, force: true });
@@ -85,7 +84,7 @@ export async function ensureBaseImage(base: string, log: Logger): Promise<string
     const stream: NodeJS.ReadableStream = await docker().importImage(tarProc.stdout as never, {
       repo: ref.split(":")[0],
       tag: ref.split(":")[1],
-      changes: [`LABEL ${IMAGE_LABEL}=base`, 'CMD ["/bin/bash"]'],
+      changes: [`LABEL ${IMAGE_LABEL}=base`, `LABEL ${PLATFORM_LABEL}=${platform.slug}`, 'CMD ["/bin/bash"]'],
     } as never) as unknown as NodeJS.ReadableStream;
     await new Promise<void>((resolve, reject) => docker().modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())));
   } finally {
@@ -105,7 +104,7 @@ async function pullImage(ref: string, log: Logger): Promise<void> {
     );
   } catch (err) {
     throw new BaseImageError(
-      `base image: cannot pull ${ref}: ${(err as Error).message}. No registry is reachable? Unset TESTBED_BASE to build Debian ${SUITE} locally with debootstrap.`,
+      `base image: cannot pull ${ref}: ${(err as Error).message}. No registry is reachable? Unset TESTBED_BASE to build Debian ${DEFAULT_SUITE} locally with debootstrap.`,
     );
   }
 }

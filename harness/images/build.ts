@@ -2,6 +2,7 @@ import tar from "tar-fs";
 import { docker, isNotFound } from "../docker/client.ts";
 import type { Logger } from "../log.ts";
 import { formatDuration } from "../log.ts";
+import { DEFAULT_SUITE, PLATFORM_LABEL, type Platform } from "./platform.ts";
 
 export const IMAGE_LABEL = "io.django-deploy-testbed.image";
 
@@ -41,6 +42,7 @@ export async function buildImage(opts: {
   entries: string[];
   dockerfile: string;
   buildArgs?: Record<string, string>;
+  platform: Platform;
   log: Logger;
 }): Promise<void> {
   const started = Date.now();
@@ -50,7 +52,7 @@ export async function buildImage(opts: {
     t: opts.ref,
     dockerfile: opts.dockerfile,
     buildargs: opts.buildArgs,
-    labels: { [IMAGE_LABEL]: opts.name },
+    labels: { [IMAGE_LABEL]: opts.name, [PLATFORM_LABEL]: opts.platform.slug },
     rm: true,
     forcerm: true,
   });
@@ -85,9 +87,12 @@ export async function buildImage(opts: {
  * After a rebuild, removes this image's older tags: each change of inputs makes a new tag, and
  * nothing else would ever remove the old ones. One still used by a container is left alone.
  */
-export async function pruneOlderTags(name: string, current: string): Promise<void> {
+export async function pruneOlderTags(name: string, current: string, platform: Platform): Promise<void> {
   const images = await docker().listImages({ filters: { label: [`${IMAGE_LABEL}=${name}`] } });
-  for (const img of images.filter((i) => !(i.RepoTags ?? []).includes(current))) {
+  // Only this platform's: another platform's images are current for that platform. Images made
+  // before platforms had labels were all of the default suite.
+  const ours = (i: { Labels?: Record<string, string> | null }) => (i.Labels?.[PLATFORM_LABEL] ?? DEFAULT_SUITE) === platform.slug;
+  for (const img of images.filter((i) => ours(i) && !(i.RepoTags ?? []).includes(current))) {
     await docker().getImage(img.Id).remove({ force: false }).catch(() => undefined);
   }
 }

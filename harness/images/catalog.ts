@@ -2,9 +2,10 @@ import { fileURLToPath } from "node:url";
 import { docker } from "../docker/client.ts";
 import type { Logger } from "../log.ts";
 import { formatDuration } from "../log.ts";
-import { DEFAULT_BASE, ensureBaseImage } from "./base.ts";
+import { ensureBaseImage } from "./base.ts";
 import { buildImage, imageExists, pruneOlderTags } from "./build.ts";
 import { contentHash } from "./hash.ts";
+import { selectedPlatform, type Platform } from "./platform.ts";
 
 export const IMAGES_DIR = fileURLToPath(new URL("../../images/", import.meta.url));
 
@@ -24,30 +25,30 @@ export interface ImageSet {
   runner: string;
 }
 
-export function selectedBase(explicit?: string): string {
-  return explicit ?? process.env.TESTBED_BASE ?? DEFAULT_BASE;
-}
-
-/** The tag of an image is a hash of its context and its base image's id: unchanged inputs, no rebuild. */
-export async function imageRef(name: ImageName, baseRef: string): Promise<string> {
+/**
+ * The tag of an image is its platform and a hash of its context and its base image's id: unchanged
+ * inputs, no rebuild; another platform, another tag.
+ */
+export async function imageRef(name: ImageName, baseRef: string, platform: Platform): Promise<string> {
   const baseId = (await docker().getImage(baseRef).inspect()).Id;
-  return `django-deploy-testbed/${name}:${await contentHash(IMAGES_DIR, CONTEXTS[name], [baseId])}`;
+  return `django-deploy-testbed/${name}:${platform.slug}-${await contentHash(IMAGES_DIR, CONTEXTS[name], [baseId])}`;
 }
 
 /** Ensures base, appserver, dbserver and runner exist, building only what is missing. */
 export async function ensureImages(opts: { base?: string; log: Logger }): Promise<ImageSet> {
   const started = Date.now();
-  const base = await ensureBaseImage(selectedBase(opts.base), opts.log);
+  const platform = selectedPlatform(opts.base);
+  const base = await ensureBaseImage(platform, opts.log);
   const names: ImageName[] = ["appserver", "dbserver", "runner"];
   // Builds are mostly apt downloads, so running them side by side is faster even on 2 cores.
   let built = 0;
   const refs = await Promise.all(
     names.map(async (name) => {
-      const ref = await imageRef(name, base);
+      const ref = await imageRef(name, base, platform);
       if (!(await imageExists(ref))) {
         built++;
-        await buildImage({ name, ref, contextDir: IMAGES_DIR, entries: CONTEXTS[name], dockerfile: `${name}/Dockerfile`, buildArgs: { BASE: base }, log: opts.log });
-        await pruneOlderTags(name, ref);
+        await buildImage({ name, ref, contextDir: IMAGES_DIR, entries: CONTEXTS[name], dockerfile: `${name}/Dockerfile`, buildArgs: { BASE: base }, platform, log: opts.log });
+        await pruneOlderTags(name, ref, platform);
       }
       return ref;
     }),

@@ -9,7 +9,7 @@ import { secretsOf } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
 import { RELEASE_TOOL_SOURCE, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
 import { sudoersRule } from "./sudoers.ts";
-import { gunicornSocket, gunicornTarget, gunicornTemplate } from "./units.ts";
+import { gunicornSocket, gunicornTarget, gunicornTemplate, gunicornCommands } from "./units.ts";
 
 /**
  * systemd's own verdict on the units before they are loaded: a bad setting is named here, with the
@@ -80,7 +80,7 @@ export const appSteps: Step<RecipeContext>[] = [
         if (!(await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`))) return;
         // A running gunicorn still holds the old settings (a new database password, say): restart it.
         if ((await ctx.app.run(sh`systemctl is-active --quiet ${env.unit}`, { allowFailure: true })).exitCode === 0) {
-          await ctx.app.run(sh`systemctl restart ${env.unit}`);
+          await ctx.app.run(sh`${gunicornCommands(env.unit).restart}`);
           ctx.restarted.add(env.name);
         }
       });

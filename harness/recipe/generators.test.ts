@@ -75,9 +75,9 @@ describe("nginx site", () => {
 
 describe("sudoers", () => {
   const rule = sudoersRule(DEFAULT_CONFIG, envs);
-  it("allows exactly the verb the release tool uses (restart) for each gunicorn instance", () => {
-    const commands = rule.match(/\/usr\/bin\/systemctl \w+ \S+?(?=,|\s*$)/gm) ?? [];
-    expect(commands).toEqual(envs.map((e) => `/usr/bin/systemctl restart ${e.unit}`));
+  it("allows exactly the commands the release tool uses (a restart that keeps the socket, a first start) for each gunicorn instance", () => {
+    const commands = rule.match(/\/usr\/bin\/systemctl [\w -]+? \S+?(?=,|\s*$)/gm) ?? [];
+    expect(commands).toEqual(envs.flatMap((e) => [`/usr/bin/systemctl restart --job-mode ignore-dependencies ${e.unit}`, `/usr/bin/systemctl start ${e.unit}`]));
     expect(rule).toMatch(/^my-awesome-project ALL=\(root\) NOPASSWD: GUNICORN_MYPROJECT$/m);
   });
   it("has no wildcard, which in sudoers would also match extra arguments", () => {

@@ -76,6 +76,9 @@ class Environment:
         self.keep = int(config.get("keep", 5))
         self.live, self.releases, self.venvs, self.media = e["live"], e["releases"], e["venvs"], e["media"]
         self.env_file, self.unit, self.port = e["envFile"], e["unit"], int(e["port"])
+        # The exact commands sudoers allows, from the recipe: a restart that keeps the socket open,
+        # and a start for when the socket is not listening yet (the first deploy).
+        self.gunicorn = e["gunicorn"]
         # "production" runs the deployment checks; an older config without tiers means none.
         self.tier = e.get("tier", "")
 
@@ -176,9 +179,11 @@ class Environment:
         os.replace(tmp, self.live)
 
     def restart(self):
-        run = subprocess.run(["sudo", "-n", "/usr/bin/systemctl", "restart", self.unit], text=True, stderr=subprocess.PIPE)
+        listening = subprocess.run(["systemctl", "is-active", "--quiet", self.gunicorn["socket"]]).returncode == 0
+        command = self.gunicorn["restart" if listening else "start"]
+        run = subprocess.run(["sudo", "-n", *command], text=True, stderr=subprocess.PIPE)
         if run.returncode != 0:
-            raise Failure(f"sudo systemctl restart {self.unit} failed: {run.stderr.strip()}")
+            raise Failure(f"sudo {' '.join(command)} failed: {run.stderr.strip()}")
 
     def switch_to(self, name):
         previous = self.current()

@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { RELEASES_KEPT, type DeploymentConfig, type Environment } from "../envs.ts";
 import { injectSteps } from "../faults/inject.ts";
 import { sh, type ShellText } from "../quote.ts";
+import { gunicornCommands } from "./units.ts";
 
 /**
  * One definition of a deploy. The server holds the release tool (release-tool.py, provisioned as
@@ -16,10 +17,10 @@ export const releaseToolConfigPath = (config: DeploymentConfig) => `/etc/${confi
 /** The command name as the deploy user types it (/usr/local/bin is on every login's PATH). */
 export const releaseTool = (config: DeploymentConfig) => `${config.project}-release`;
 
-/** The tool's settings: each environment's paths, unit and port, from the environment table. */
+/** The tool's settings: each environment's paths, unit, gunicorn commands and port, from the environment table. */
 export function releaseToolConfig(config: DeploymentConfig, envs: Environment[]): string {
   const table = Object.fromEntries(
-    envs.map((e) => [e.name, { live: e.dir, releases: e.releases, venvs: e.venvs, media: e.media, envFile: e.envFile, unit: e.unit, port: e.port, tier: e.tier }]),
+    envs.map((e) => [e.name, { live: e.dir, releases: e.releases, venvs: e.venvs, media: e.media, envFile: e.envFile, unit: e.unit, gunicorn: gunicornCommands(e.unit), port: e.port, tier: e.tier }]),
   );
   return JSON.stringify({ project: config.project, keep: RELEASES_KEPT, envs: table }, null, 2) + "\n";
 }

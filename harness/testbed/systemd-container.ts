@@ -2,7 +2,7 @@ import { GenericContainer, type WaitStrategy } from "testcontainers";
 import { DockerExecRunner } from "../docker/exec.ts";
 import { waitFor } from "../deadline.ts";
 import { publishHostIp } from "../docker/host.ts";
-import type { HostFlags } from "../docker/host-flags.ts";
+import { LEGACY_FORCE, type HostFlags } from "../docker/host-flags.ts";
 
 /** Readiness is judged by the caller (waitForSystemd, a job's exec), not by a port: sites come later. */
 export class StartedWhenRunning implements WaitStrategy {
@@ -34,6 +34,8 @@ export class SystemdContainer extends GenericContainer {
     if (flags.bindCgroup) this.withBindMounts([{ source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", mode: "rw" }]);
     if (flags.writableCgroups) this.withSecurityOpt("writable-cgroups=true");
     if (flags.apparmorUnconfined) this.withSecurityOpt("apparmor=unconfined");
+    // Every server image runs /sbin/init (images/*/Dockerfile); only its arguments are added.
+    if (flags.legacyCgroupForce) this.withCommand(["/sbin/init", LEGACY_FORCE]);
     // testcontainers has no setter for it; the engine's API has the field.
     (this.hostConfig as { CgroupnsMode?: string }).CgroupnsMode = flags.cgroupns;
   }

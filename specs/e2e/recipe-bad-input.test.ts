@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
-import { fixtureVariant } from "../../harness/fixture.ts";
+import { fixtureRequirements, fixtureVariant } from "../../harness/fixture.ts";
 import { StepError } from "../../harness/lifecycle/runner.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
@@ -29,7 +29,7 @@ async function recipeError(changes: Parameters<typeof fixtureVariant>[0]): Promi
 describe("bad input to the recipe", () => {
   it("a requirement missing from the wheelhouse fails at the wheelhouse step, naming it", async () => {
     const error = await recipeError({
-      write: { "requirements.txt": "Django>=5.2,<5.3\ngunicorn>=22\npsycopg[binary]>=3.1\nddt-no-such-package==9.9.9\n" },
+      write: { "requirements.txt": fixtureRequirements("ddt-no-such-package==9.9.9") },
     });
     expect(error.step).toBe("app: wheelhouse");
     expect(error.message).toContain("ddt-no-such-package");

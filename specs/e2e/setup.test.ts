@@ -1,4 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
+import { selectedPlatform } from "../../harness/images/platform.ts";
 
 // The global setup's outcome as a test of its own, so that a broken image build or provisioning is
 // a named failed test in vitest's summary and in the JUnit report the GitLab gate publishes.
@@ -10,9 +11,12 @@ describe("global setup", () => {
       throw new Error(failure.message);
     });
   } else {
-    it("built the images and the provisioned and deployed snapshots", () => {
+    it("built the images and the provisioned and deployed snapshots, for the platform asked for", () => {
       const snapshots = inject("snapshots");
-      for (const stage of ["provisioned", "deployed"] as const) expect(snapshots[stage].appserver).toMatch(new RegExp(`appserver-${stage}:[0-9a-f]+$`));
+      const slug = selectedPlatform().slug;
+      for (const stage of ["provisioned", "deployed"] as const) {
+        for (const server of ["appserver", "dbserver"] as const) expect(snapshots[stage][server]).toMatch(new RegExp(`/${server}-${stage}:${slug}-[0-9a-f]+$`));
+      }
     });
   }
 });
