@@ -11,6 +11,8 @@ import { Lifecycle } from "./lifecycle/lifecycle.ts";
 import { concurrently, type Step } from "./lifecycle/runner.ts";
 import type { Logger } from "./log.ts";
 import { hostFlags } from "./docker/host-flags.ts";
+import { selectedPlatform } from "./images/platform.ts";
+import { describeServerPlatform, serverPlatform } from "./probes/platform.ts";
 import { plainLog } from "./pipeline/job-script.ts";
 import { GitRepo } from "./pipeline/repo.ts";
 import { branchFor, deployBranch, provisionForPipeline, type PipelineTarget } from "./pipeline/testbed-deploy.ts";
@@ -34,6 +36,7 @@ interface SandboxContext {
   tb?: StartedTestbed;
   target?: PipelineTarget;
   repo?: GitRepo;
+  platform?: string;
 }
 
 export interface SandboxRow {
@@ -78,6 +81,7 @@ export class Sandbox {
           this.opts.log?.info(`engine: ${(await hostFlags()).line}`);
           const tb = new Testbed().withKind("sandbox").withLogger(this.opts.log).withKeep(this.opts.keep ? "always" : "never").withImages(c.images ?? {});
           c.tb = await (this.opts.base ? tb.withBase(this.opts.base) : tb).start();
+          c.platform = `${selectedPlatform(this.opts.base).spec}, ${describeServerPlatform(await serverPlatform(c.tb))}`;
         },
       },
       {
@@ -128,6 +132,11 @@ export class Sandbox {
 
   get testbed(): StartedTestbed | undefined {
     return this.ctx.tb;
+  }
+
+  /** TESTBED_BASE as asked, and what the servers run, as read from them at boot. */
+  get platform(): string | undefined {
+    return this.ctx.platform;
   }
 
   table(): SandboxRow[] {

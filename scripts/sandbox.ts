@@ -20,10 +20,12 @@ import { FIXTURE_DIR } from "../harness/fixture.ts";
 import { attachSandbox, deployedEnvs, deployToSandbox, rollbackSandbox } from "../harness/sandbox-ops.ts";
 import { log, main } from "./cli.ts";
 
-function printTable(rows: SandboxRow[], id: string, keep: boolean): void {
+function printTable(rows: SandboxRow[], id: string, platform: string | undefined, keep: boolean): void {
   const out = process.stdout;
   const w = Math.max(...rows.map((r) => r.url.length));
-  out.write(`\nSandbox ${id} is up.\n\n`);
+  out.write(`\nSandbox ${id} is up.\n`);
+  if (platform) out.write(`Platform: ${platform}\n`);
+  out.write(`\n`);
   out.write(`  ${"env".padEnd(8)} ${"url".padEnd(w)}\n`);
   for (const r of rows) out.write(`  ${r.env.padEnd(8)} ${r.url.padEnd(w)}\n`);
   out.write(`\nLog in as the deploy user:\n  ${rows[0]!.ssh}\n`);
@@ -94,7 +96,7 @@ await main(async () => {
   try {
     const rows = await sandbox.start();
     log.info(`sandbox ready in ${((Date.now() - started) / 1000).toFixed(1)} s; step durations:\n${timingSummary(sandbox.lifecycle.timings)}`);
-    printTable(rows, sandbox.testbed!.id, Boolean(values.keep));
+    printTable(rows, sandbox.testbed!.id, sandbox.platform, Boolean(values.keep));
     if (values.keep) return 0;
     // A pending promise alone does not keep node running; this timer does, until the signal.
     const keepAlive = setInterval(() => {}, 1 << 30);

@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
 import { fixtureVariant } from "../../harness/fixture.ts";
+import { selectedPlatform } from "../../harness/images/platform.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { TrafficProbe, trafficLine } from "../../harness/probes/traffic.ts";
 import { Sandbox } from "../../harness/sandbox.ts";
@@ -31,6 +32,10 @@ describe("sandbox", () => {
       id = tb.id;
       expect(id).toMatch(/^ddt-sandbox-/);
       expect(rows.map((r) => r.env)).toEqual(["prod"]);
+      // The platform it prints is the one asked for, as the servers themselves report it.
+      const platform = selectedPlatform();
+      expect(sandbox.platform).toMatch(new RegExp(`^${platform.spec.replace(/[.:]/g, "\\$&")}, .+: Python 3\\.\\d+\\.\\d+, PostgreSQL \\d+, systemd \\d+, nginx 1\\.\\d+`));
+      if (platform.suite) expect(sandbox.platform).toContain(`Debian GNU/Linux ${{ bookworm: "12", trixie: "13" }[platform.suite]} (${platform.suite})`);
       for (const row of rows) {
         expect(row.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
         const page = await httpGet(row.url);
