@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { PROJECT_ROOT } from "../../harness/paths.ts";
+import { parsePlatform } from "../../harness/images/platform.ts";
 import { gitlabCiSchemaErrors } from "../../harness/pipeline/schema.ts";
 
 /** A job with what it `extends` merged in, as GitLab does (one level is all this file uses). */
@@ -16,12 +17,26 @@ describe("the project's own .gitlab-ci.yml (the regression gate)", () => {
     const doc = parse(await readFile(join(PROJECT_ROOT, ".gitlab-ci.yml"), "utf8"));
     expect(gitlabCiSchemaErrors(doc)).toEqual([]);
     const job = resolved(doc, "testbed");
-    expect(job.parallel).toBeGreaterThanOrEqual(2);
-    expect(job.script).toEqual(["npm test -- --shard=$CI_NODE_INDEX/$CI_NODE_TOTAL --outputFile.junit=reports/junit-$CI_NODE_INDEX.xml"]);
+    expect(job.script).toEqual(["npm test -- --shard=$SHARD --outputFile.junit=reports/junit-$CI_JOB_ID.xml"]);
     expect(job.artifacts.reports.junit).toBe("reports/junit-*.xml");
     expect(job.artifacts.when).toBe("always");
     expect(job.services[0].name).toMatch(/dind/);
-    expect(job.variables).toMatchObject({ DOCKER_HOST: "tcp://docker:2375", TESTCONTAINERS_HOST_OVERRIDE: "docker", TESTBED_BASE: "ubuntu:24.04" });
+    expect(job.variables).toMatchObject({ DOCKER_HOST: "tcp://docker:2375", TESTCONTAINERS_HOST_OVERRIDE: "docker" });
+  });
+
+  it("runs every platform of the matrix in shards that together cover 1/n … n/n, each a platform TESTBED_BASE accepts", async () => {
+    const doc = parse(await readFile(join(PROJECT_ROOT, ".gitlab-ci.yml"), "utf8"));
+    const cells: Array<{ TESTBED_BASE: string; SHARD: string }> = resolved(doc, "testbed").parallel.matrix.flatMap(
+      (row: { TESTBED_BASE: string[]; SHARD: string[] }) => row.TESTBED_BASE.flatMap((b) => row.SHARD.map((shard) => ({ TESTBED_BASE: b, SHARD: shard }))),
+    );
+    const platforms = [...new Set(cells.map((c) => c.TESTBED_BASE))];
+    expect(platforms).toEqual(["debootstrap:bookworm", "debootstrap:trixie", "ubuntu:24.04"]);
+    for (const base of platforms) {
+      expect(() => parsePlatform(base)).not.toThrow();
+      const shards = cells.filter((c) => c.TESTBED_BASE === base).map((c) => c.SHARD);
+      const n = shards.length;
+      expect(shards).toEqual(Array.from({ length: n }, (_, i) => `${i + 1}/${n}`));
+    }
   });
 
   it("runs the fault catalogue on scheduled pipelines only, with the gate's engine", async () => {
