@@ -49,9 +49,9 @@ export interface SuiteRun {
 }
 
 /** Runs `npm test` and returns its wall time and vitest's summary line. */
-export async function runTestSuite(args: string[] = []): Promise<SuiteRun> {
+export async function runTestSuite(args: string[] = [], env: Record<string, string> = {}): Promise<SuiteRun> {
   const started = Date.now();
-  const child = spawn("npm", ["test", ...(args.length ? ["--", ...args] : [])], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TESTBED_QUIET: "1", NO_COLOR: "1" } });
+  const child = spawn("npm", ["test", ...(args.length ? ["--", ...args] : [])], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env, TESTBED_QUIET: "1", NO_COLOR: "1" } });
   let out = "";
   child.stdout.on("data", (b: Buffer) => (out += b.toString()));
   child.stderr.on("data", () => {});

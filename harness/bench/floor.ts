@@ -10,6 +10,8 @@ import { envFile } from "../recipe/env-file.ts";
 import { nginxSite } from "../recipe/nginx.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
 import { DEFAULT_CONFIG } from "../envs.ts";
+import { hostFlags, LEGACY_FORCE } from "../docker/host-flags.ts";
+import type { PythonTarget } from "../wheelhouse.ts";
 
 /**
  * The floor: the same irreducible work as the sandbox path (start the same two servers, create the
@@ -17,11 +19,18 @@ import { DEFAULT_CONFIG } from "../envs.ts";
  * site answers), done by plain engine calls and one shell script per server, with no harness,
  * ssh, job containers or checks in between. Returns its wall time.
  */
-export async function floorRun(images: { appserver: string; dbserver: string }, wheelhouse: string, projectDir: string): Promise<number> {
+export async function floorRun(
+  images: { appserver: string; dbserver: string },
+  projectDir: string,
+  /** The wheelhouse for the app server's Python (read from it once it runs: the platform decides). */
+  wheelhouseFor: (target: PythonTarget) => Promise<string>,
+): Promise<number> {
   const id = `ddt-bench-${randomBytes(3).toString("hex")}`;
   const labels = labelsFor(id, "bench");
   const envs = environments();
   const d = docker();
+  // The servers' flags as the testbed's would be (systemd ≥ 256 on cgroup v1 needs init's argument).
+  const { flags } = await hostFlags();
   const started = Date.now();
   try {
     const net = `${id}-net`;
@@ -32,12 +41,13 @@ export async function floorRun(images: { appserver: string; dbserver: string }, 
         Image: image,
         Hostname: alias,
         Labels: labels,
+        ...(flags.legacyCgroupForce ? { Cmd: ["/sbin/init", LEGACY_FORCE] } : {}),
         ExposedPorts: Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}])),
         HostConfig: {
           CapAdd: ["SYS_ADMIN"],
-          SecurityOpt: ["seccomp=unconfined"],
-          CgroupnsMode: "host",
-          Binds: ["/sys/fs/cgroup:/sys/fs/cgroup:rw"],
+          SecurityOpt: ["seccomp=unconfined", ...(flags.writableCgroups ? ["writable-cgroups=true"] : []), ...(flags.apparmorUnconfined ? ["apparmor=unconfined"] : [])],
+          CgroupnsMode: flags.cgroupns,
+          Binds: flags.bindCgroup ? ["/sys/fs/cgroup:/sys/fs/cgroup:rw"] : [],
           Tmpfs: { "/run": "rw,exec", "/run/lock": "rw", "/tmp": "rw,exec" },
           NetworkMode: net,
           PortBindings: Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostIp: publishHostIp(), HostPort: "0" }]])),
@@ -45,8 +55,7 @@ export async function floorRun(images: { appserver: string; dbserver: string }, 
         NetworkingConfig: { EndpointsConfig: { [net]: { Aliases: [alias] } } },
       });
     const [app, db] = await Promise.all([create("app", images.appserver, "myappserver", envs.map((e) => e.port)), create("db", images.dbserver, "mydatabaseserver", [])]);
-    // The code and wheels go in before start, into paths that are not tmpfs.
-    await app.putArchive(tar.pack(wheelhouse, { map: (h) => ({ ...h, name: `srv/wheelhouse/${h.name}` }) }) as never, { path: "/" });
+    // The code goes in before start, the wheels just after, into paths that are not tmpfs.
     await app.putArchive(tar.pack(projectDir, { map: (h) => ({ ...h, name: `srv/src/myproject/${h.name}` }) }) as never, { path: "/" });
     await Promise.all([app.start(), db.start()]);
     const exec = async (c: typeof app, script: string) => {
@@ -59,7 +68,11 @@ export async function floorRun(images: { appserver: string; dbserver: string }, 
       await new Promise((r) => stream.on("end", r));
       const { ExitCode } = await e.inspect();
       if (ExitCode !== 0) throw new Error(`floor: script failed (${ExitCode}): ${text.slice(-2000)}`);
+      return text;
     };
+    const [version, machine] = (await exec(app, `python3 -c 'import sys, platform; print("%d.%d" % sys.version_info[:2], platform.machine())'`)).trim().split(" ") as [string, string];
+    const wheelhouse = await wheelhouseFor({ version, machine });
+    await app.putArchive(tar.pack(wheelhouse, { map: (h) => ({ ...h, name: `srv/wheelhouse/${h.name}` }) }) as never, { path: "/" });
     const until = "for i in $(seq 400); do s=$(systemctl is-system-running 2>/dev/null); [ \"$s\" = running ] && break; sleep 0.05; done";
     const password = "floor-password";
     const dbScript = [
