@@ -6,7 +6,7 @@ import { lastLines } from "./runner.ts";
 import { ENV_NAMES, type EnvName } from "./envs.ts";
 import { FIXTURE_DIR } from "./fixture.ts";
 import { ensureImages, type ImageSet } from "./images/catalog.ts";
-import { ensureSnapshots } from "./snapshot.ts";
+import { ensureSnapshots, reuseSnapshotSecrets, type Snapshot } from "./snapshot.ts";
 import { Lifecycle } from "./lifecycle/lifecycle.ts";
 import { concurrently, type Step } from "./lifecycle/runner.ts";
 import type { Logger } from "./log.ts";
@@ -37,6 +37,7 @@ interface SandboxContext {
   target?: PipelineTarget;
   repo?: GitRepo;
   platform?: string;
+  snapshot?: Snapshot;
 }
 
 export interface SandboxRow {
@@ -71,7 +72,8 @@ export class Sandbox {
           const images = await ensureImages({ base: this.opts.base, log: this.opts.log });
           // The snapshot holds what the recipe built before; the recipe still runs, renewing secrets and keys.
           // A deployed snapshot has each environment's venv, so the pipeline's first deploy reuses it.
-          c.images = this.opts.fresh ? images : { ...images, ...(await ensureSnapshots({ base: this.opts.base, log: this.opts.log })).deployed };
+          if (!this.opts.fresh) c.snapshot = (await ensureSnapshots({ base: this.opts.base, log: this.opts.log })).deployed;
+          c.images = { ...images, ...c.snapshot };
         },
       },
       {
@@ -88,6 +90,9 @@ export class Sandbox {
         name: "provision (recipe over ssh)",
         phase: "provision",
         run: async (c) => {
+          // From the deployed snapshot, the servers keep the secrets they were made with: the
+          // recipe then restarts nothing (a throwaway on 127.0.0.1; --fresh makes new ones).
+          if (c.snapshot) await reuseSnapshotSecrets(c.tb!, c.snapshot);
           c.target = await provisionForPipeline(c.tb!, { projectDir, envs: this.opts.envs });
           // Kept with the testbed's keys, so `npm run sandbox -- deploy` from another terminal finds it.
           c.repo = await GitRepo.fromDirectory(projectDir, c.tb!.config.defaultBranch, sandboxRepoRoot(c.tb!));

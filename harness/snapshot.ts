@@ -1,3 +1,5 @@
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { docker } from "./docker/client.ts";
 import { activeFault, faultShapesServers } from "./faults/inject.ts";
 import { contentHash, listFiles } from "./images/hash.ts";
@@ -10,6 +12,8 @@ import { withDiagnostics } from "./probes/diagnostics.ts";
 import { cacheDir, PROJECT_ROOT } from "./paths.ts";
 import { withLock } from "./lock.ts";
 import { deploy, provision } from "./recipe/recipe.ts";
+import { secretsOf, useSecrets, type EnvSecrets } from "./recipe/secrets.ts";
+import type { EnvName } from "./envs.ts";
 import { Testbed, type StartedTestbed } from "./testbed/testbed.ts";
 
 export type SnapshotStage = "provisioned" | "deployed";
@@ -54,6 +58,7 @@ async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snap
   const tb = await new Testbed().withKind("test").withLogger(opts.log).withImages(images).start();
   try {
     await provision(tb, { projectDir: FIXTURE_DIR, log: opts.log });
+    await saveSecrets(snapshots.provisioned, secretsOf(tb));
     await commit(tb, snapshots.provisioned, "provisioned", platform);
     await deploy(tb, { projectDir: FIXTURE_DIR, log: opts.log });
     await commit(tb, snapshots.deployed, "deployed", platform);
@@ -84,6 +89,32 @@ async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snap
 export async function snapshotInputs(root = PROJECT_ROOT): Promise<string[]> {
   const harness = (await listFiles(root, ["harness"])).filter((f) => !/\.test\.ts$/.test(f));
   return [...harness, "fixtures/myproject"];
+}
+
+/** Where a snapshot's secrets are kept: beside the other caches, named by the snapshot's tag. */
+export function snapshotSecretsPath(snapshot: Snapshot): string {
+  const tag = snapshot.appserver.slice(snapshot.appserver.lastIndexOf(":") + 1);
+  return cacheDir("snapshot-secrets", `${tag}.json`);
+}
+
+async function saveSecrets(snapshot: Snapshot, secrets: Record<EnvName, EnvSecrets>): Promise<void> {
+  const path = snapshotSecretsPath(snapshot);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, JSON.stringify(secrets), { mode: 0o600 });
+}
+
+/**
+ * Gives a testbed started from a snapshot the secrets its servers already hold, so the recipe's
+ * re-run finds every environment file and database password as it left them: no gunicorn restart
+ * and no ALTER ROLE (about 2.5 s of each such provisioning). For specs that test deploys, not
+ * secrets; the recipe still runs in full. Returns false (and the recipe renews them, as on any
+ * server) when the snapshot's secrets are not on this machine.
+ */
+export async function reuseSnapshotSecrets(tb: StartedTestbed, snapshot: Snapshot): Promise<boolean> {
+  const text = await readFile(snapshotSecretsPath(snapshot), "utf8").catch(() => undefined);
+  if (!text) return false;
+  useSecrets(tb, JSON.parse(text) as Record<EnvName, EnvSecrets>);
+  return true;
 }
 
 async function commit(tb: StartedTestbed, snapshot: Snapshot, stage: SnapshotStage, platform: Platform): Promise<void> {

@@ -4,7 +4,7 @@ import { parseKeepPolicy } from "../../harness/lifecycle/keep.ts";
 import { streamLogger } from "../../harness/log.ts";
 import { withDiagnostics } from "../../harness/probes/diagnostics.ts";
 import { provisionAndDeploy, type RecipeReport } from "../../harness/recipe/recipe.ts";
-import type { SnapshotStage } from "../../harness/snapshot.ts";
+import { reuseSnapshotSecrets, type SnapshotStage } from "../../harness/snapshot.ts";
 import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
 import type { PipelineResult } from "../../harness/pipeline/executor.ts";
 import { plainLog, tellingLines } from "../../harness/pipeline/job-script.ts";
@@ -98,6 +98,9 @@ export function pipelineTestbed(from: SnapshotStage = "deployed"): () => Shared<
     await repo?.[Symbol.asyncDispose]();
   });
   return sharedTestbed(async (tb) => {
+    // These specs test deploys, not secrets: the servers keep the snapshot's (recipe-secrets and
+    // recipe-environments renew theirs).
+    await reuseSnapshotSecrets(tb, inject("snapshots")[from]);
     const target = await provisionForPipeline(tb, { projectDir: FIXTURE_DIR });
     repo = await GitRepo.fromDirectory(FIXTURE_DIR, tb.config.defaultBranch);
     return { target, repo };
