@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
 import { fixtureRequirements, fixtureVariant } from "../../harness/fixture.ts";
 import { StepError } from "../../harness/lifecycle/runner.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
+import { reuseSnapshotSecrets } from "../../harness/snapshot.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 import { log, setupFailed, testbed } from "./support.ts";
 import { FAILING_MIGRATION } from "./fixture-changes.ts";
@@ -13,6 +14,8 @@ let tb: StartedTestbed | undefined;
 beforeAll(async () => {
   if (setupFailed()) return;
   tb = await testbed("deployed").start();
+  // Bad input, not secrets, is the subject: keep the snapshot's, so the re-run restarts nothing.
+  await reuseSnapshotSecrets(tb, inject("snapshots").deployed);
 });
 afterAll(async () => {
   await tb?.stop();
