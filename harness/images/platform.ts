@@ -1,7 +1,8 @@
 /**
  * The servers' platform, from TESTBED_BASE (or `--base`): a Debian suite built here with
- * debootstrap (no registry needed), or any image reference a registry serves. Its slug keys every
- * cache the platform shapes (images, snapshots, wheelhouses), so two platforms never collide.
+ * debootstrap (no registry needed), or any image reference a registry serves. Its slug tags and
+ * labels the images and snapshots it shapes, so two platforms' caches never collide (wheelhouses
+ * are keyed by what wheels depend on: the servers' Python ABI and machine).
  */
 export interface Platform {
   /** What the user wrote, normalised: "debootstrap:bookworm", "debootstrap:trixie", "ubuntu:24.04". */
