@@ -15,7 +15,7 @@ describe("global setup", () => {
       const snapshots = inject("snapshots");
       const slug = selectedPlatform().slug;
       for (const stage of ["provisioned", "deployed"] as const) {
-        for (const server of ["appserver", "dbserver"] as const) expect(snapshots[stage][server]).toMatch(new RegExp(`/${server}-${stage}:${slug}-[0-9a-f]+$`));
+        for (const server of ["appserver", "dbserver"] as const) expect(snapshots[stage][server]).toMatch(new RegExp(`${server}-${stage}:${slug}-[0-9a-f]+$`));
       }
     });
   }
