@@ -77,7 +77,7 @@ class Environment:
         self.live, self.releases, self.venvs, self.media = e["live"], e["releases"], e["venvs"], e["media"]
         self.env_file, self.unit, self.port = e["envFile"], e["unit"], int(e["port"])
         # The exact commands sudoers allows, from the recipe: a restart that keeps the socket open,
-        # and a start for when the socket is not listening yet (the first deploy).
+        # and a start for a gunicorn not running yet (the first deploy).
         self.gunicorn = e["gunicorn"]
         # "production" runs the deployment checks; an older config without tiers means none.
         self.tier = e.get("tier", "")
@@ -179,8 +179,10 @@ class Environment:
         os.replace(tmp, self.live)
 
     def restart(self):
-        listening = subprocess.run(["systemctl", "is-active", "--quiet", self.gunicorn["socket"]]).returncode == 0
-        command = self.gunicorn["restart" if listening else "start"]
+        # A running gunicorn restarts in place; one not running yet (the first deploy) starts with
+        # its socket. Not "is the socket listening": a unit without one must still restart.
+        running = subprocess.run(["systemctl", "is-active", "--quiet", self.unit]).returncode == 0
+        command = self.gunicorn["restart" if running else "start"]
         run = subprocess.run(["sudo", "-n", *command], text=True, stderr=subprocess.PIPE)
         if run.returncode != 0:
             raise Failure(f"sudo {' '.join(command)} failed: {run.stderr.strip()}")

@@ -13,16 +13,15 @@ import { envPaths, gunicornUnit, type DeploymentConfig } from "../envs.ts";
  * now propagate through StopPropagatedFrom= (systemd#24068): measured on trixie, 45 of 2,324
  * requests failed (connection reset, then EACCES while the socket file was re-made) against 0 of
  * 2,287 with \`--job-mode ignore-dependencies\`, which leaves the socket alone on every systemd.
- * Without dependencies, though, a service whose socket is not listening yet (the first deploy)
- * would start without it and bind gunicorn's default 127.0.0.1:8000: that case is a \`start\`,
- * which brings the socket up first. Space-separated, not \`--job-mode=…\`: sudoers would need
+ * Without dependencies, though, a service not running yet (the first deploy, its socket not
+ * listening either) would start without its socket and bind gunicorn's default 127.0.0.1:8000:
+ * that case is a \`start\`, which brings the socket up first. Space-separated, not \`--job-mode=…\`: sudoers would need
  * the \`=\` escaped.
  */
-export function gunicornCommands(unit: string): { restart: string[]; start: string[]; socket: string } {
+export function gunicornCommands(unit: string): { restart: string[]; start: string[] } {
   return {
     restart: ["/usr/bin/systemctl", "restart", "--job-mode", "ignore-dependencies", unit],
     start: ["/usr/bin/systemctl", "start", unit],
-    socket: `${unit}.socket`,
   };
 }
 
