@@ -76,9 +76,7 @@ class Environment:
         self.keep = int(config.get("keep", 5))
         self.live, self.releases, self.venvs, self.media = e["live"], e["releases"], e["venvs"], e["media"]
         self.env_file, self.unit, self.port = e["envFile"], e["unit"], int(e["port"])
-        # The exact commands sudoers allows, from the recipe: a restart that keeps the socket open,
-        # and a start for a gunicorn not running yet (the first deploy).
-        self.gunicorn = e["gunicorn"]
+        self.gunicorn = e["gunicorn"]  # the exact commands sudoers allows: "restart" and "start"
         # "production" runs the deployment checks; an older config without tiers means none.
         self.tier = e.get("tier", "")
 
