@@ -13,6 +13,14 @@ export interface PythonTarget {
   machine: string;
 }
 
+/** A shell command that prints a server's PythonTarget ("3.11 x86_64"), for parsePythonTarget. */
+export const PYTHON_TARGET_PROBE = `python3 -c 'import sys, platform; print("%d.%d" % sys.version_info[:2], platform.machine())'`;
+
+export function parsePythonTarget(output: string): PythonTarget {
+  const [version = "", machine = ""] = output.trim().split(" ");
+  return { version, machine };
+}
+
 export class WheelhouseError extends Error {
   override name = "WheelhouseError";
 }

@@ -10,8 +10,8 @@ import { envFile } from "../recipe/env-file.ts";
 import { nginxSite } from "../recipe/nginx.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
 import { DEFAULT_CONFIG } from "../envs.ts";
-import { hostFlags, LEGACY_FORCE } from "../docker/host-flags.ts";
-import type { PythonTarget } from "../wheelhouse.ts";
+import { hostFlags, systemdRunSettings } from "../docker/host-flags.ts";
+import { parsePythonTarget, PYTHON_TARGET_PROBE, type PythonTarget } from "../wheelhouse.ts";
 
 /**
  * The floor: the same irreducible work as the sandbox path (start the same two servers, create the
@@ -29,8 +29,8 @@ export async function floorRun(
   const labels = labelsFor(id, "bench");
   const envs = environments();
   const d = docker();
-  // The servers' flags as the testbed's would be (systemd ≥ 256 on cgroup v1 needs init's argument).
-  const { flags } = await hostFlags();
+  // The same settings as the testbed's servers (systemd ≥ 256 on cgroup v1 needs init's argument).
+  const run = systemdRunSettings((await hostFlags()).flags);
   const started = Date.now();
   try {
     const net = `${id}-net`;
@@ -41,14 +41,14 @@ export async function floorRun(
         Image: image,
         Hostname: alias,
         Labels: labels,
-        ...(flags.legacyCgroupForce ? { Cmd: ["/sbin/init", LEGACY_FORCE] } : {}),
+        ...(run.cmd ? { Cmd: run.cmd } : {}),
         ExposedPorts: Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}])),
         HostConfig: {
-          CapAdd: ["SYS_ADMIN"],
-          SecurityOpt: ["seccomp=unconfined", ...(flags.writableCgroups ? ["writable-cgroups=true"] : []), ...(flags.apparmorUnconfined ? ["apparmor=unconfined"] : [])],
-          CgroupnsMode: flags.cgroupns,
-          Binds: flags.bindCgroup ? ["/sys/fs/cgroup:/sys/fs/cgroup:rw"] : [],
-          Tmpfs: { "/run": "rw,exec", "/run/lock": "rw", "/tmp": "rw,exec" },
+          CapAdd: run.capAdd,
+          SecurityOpt: run.securityOpt,
+          CgroupnsMode: run.cgroupns,
+          Binds: run.binds.map((b) => `${b.source}:${b.target}:${b.mode}`),
+          Tmpfs: run.tmpfs,
           NetworkMode: net,
           PortBindings: Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostIp: publishHostIp(), HostPort: "0" }]])),
         } as never,
@@ -70,8 +70,7 @@ export async function floorRun(
       if (ExitCode !== 0) throw new Error(`floor: script failed (${ExitCode}): ${text.slice(-2000)}`);
       return text;
     };
-    const [version, machine] = (await exec(app, `python3 -c 'import sys, platform; print("%d.%d" % sys.version_info[:2], platform.machine())'`)).trim().split(" ") as [string, string];
-    const wheelhouse = await wheelhouseFor({ version, machine });
+    const wheelhouse = await wheelhouseFor(parsePythonTarget(await exec(app, PYTHON_TARGET_PROBE)));
     await app.putArchive(tar.pack(wheelhouse, { map: (h) => ({ ...h, name: `srv/wheelhouse/${h.name}` }) }) as never, { path: "/" });
     const until = "for i in $(seq 400); do s=$(systemctl is-system-running 2>/dev/null); [ \"$s\" = running ] && break; sleep 0.05; done";
     const password = "floor-password";

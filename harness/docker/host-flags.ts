@@ -83,6 +83,29 @@ export function describeHostFlags(facts: EngineFacts, flags: HostFlags): string 
 /** PID 1's argument that lets systemd ≥ 256 boot on a cgroup v1 host. */
 export const LEGACY_FORCE = "SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1";
 
+/**
+ * What the flags mean for a container that runs systemd as PID 1, in the engine's own terms: one
+ * definition for the testbed's servers (SystemdContainer) and the bench's floor (plain API calls).
+ */
+export function systemdRunSettings(flags: HostFlags): {
+  capAdd: string[];
+  securityOpt: string[];
+  cgroupns: HostFlags["cgroupns"];
+  binds: Array<{ source: string; target: string; mode: "rw" }>;
+  tmpfs: Record<string, string>;
+  /** Set only when init needs arguments; every server image runs /sbin/init (images/*\/Dockerfile). */
+  cmd?: string[];
+} {
+  return {
+    capAdd: ["SYS_ADMIN"],
+    securityOpt: ["seccomp=unconfined", ...(flags.writableCgroups ? ["writable-cgroups=true"] : []), ...(flags.apparmorUnconfined ? ["apparmor=unconfined"] : [])],
+    cgroupns: flags.cgroupns,
+    binds: flags.bindCgroup ? [{ source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", mode: "rw" }] : [],
+    tmpfs: { "/run": "rw,exec", "/run/lock": "rw", "/tmp": "rw,exec" },
+    ...(flags.legacyCgroupForce ? { cmd: ["/sbin/init", LEGACY_FORCE] } : {}),
+  };
+}
+
 /** The flags in words, as a person would type them to docker run. */
 export function flagWords(flags: HostFlags): string[] {
   return [

@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import type { Step } from "../lifecycle/runner.ts";
 import { raw, sh } from "../quote.ts";
-import { ensureWheelhouse } from "../wheelhouse.ts";
+import { ensureWheelhouse, parsePythonTarget, PYTHON_TARGET_PROBE } from "../wheelhouse.ts";
 import { APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
 import { allowedHosts, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
@@ -59,9 +59,8 @@ export const appSteps: Step<RecipeContext>[] = [
     name: "app: wheelhouse",
     phase: "provision",
     async run(ctx) {
-      const probe = await ctx.app.run(`python3 -c 'import sys, platform; print("%d.%d" % sys.version_info[:2], platform.machine())'`);
-      const [version, machine] = probe.stdout.trim().split(" ") as [string, string];
-      const local = await ensureWheelhouse(`${ctx.opts.projectDir}/requirements.txt`, { version, machine }, ctx.log);
+      const target = parsePythonTarget((await ctx.app.run(PYTHON_TARGET_PROBE)).stdout);
+      const local = await ensureWheelhouse(`${ctx.opts.projectDir}/requirements.txt`, target, ctx.log);
       const present = new Set((await ctx.app.run(sh`mkdir -p ${APP_WHEELHOUSE} && ls ${APP_WHEELHOUSE}`)).stdout.split("\n"));
       const missing = (await readdir(local)).filter((f) => f.endsWith(".whl") && !present.has(f));
       if (missing.length) {

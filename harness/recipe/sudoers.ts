@@ -3,7 +3,8 @@ import { gunicornCommands } from "./units.ts";
 
 /**
  * The only privileged command a deploy (and a rollback) runs is the release tool's switch, which
- * restarts its environment's gunicorn, or starts it on a first deploy (gunicornCommands). The deploy user may run exactly these commands as root, without a password. Each is spelled out:
+ * restarts its environment's gunicorn, or starts it on a first deploy (gunicornCommands). The
+ * deploy user may run exactly these commands as root, without a password. Each is spelled out:
  * a `gunicorn@*` wildcard in sudoers also matches spaces, so it would allow extra arguments.
  */
 export function sudoersRule(config: DeploymentConfig, envs: Environment[]): string {

@@ -15,8 +15,8 @@ import { envPaths, gunicornUnit, type DeploymentConfig } from "../envs.ts";
  * 2,287 with \`--job-mode ignore-dependencies\`, which leaves the socket alone on every systemd.
  * Without dependencies, though, a service not running yet (the first deploy, its socket not
  * listening either) would start without its socket and bind gunicorn's default 127.0.0.1:8000:
- * that case is a \`start\`, which brings the socket up first. Space-separated, not \`--job-mode=…\`: sudoers would need
- * the \`=\` escaped.
+ * that case is a \`start\`, which brings the socket up first. Space-separated, not
+ * \`--job-mode=…\`: sudoers would need the \`=\` escaped.
  */
 export function gunicornCommands(unit: string): { restart: string[]; start: string[] } {
   return {

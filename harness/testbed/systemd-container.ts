@@ -2,7 +2,7 @@ import { GenericContainer, type WaitStrategy } from "testcontainers";
 import { DockerExecRunner } from "../docker/exec.ts";
 import { waitFor } from "../deadline.ts";
 import { publishHostIp } from "../docker/host.ts";
-import { LEGACY_FORCE, type HostFlags } from "../docker/host-flags.ts";
+import { systemdRunSettings, type HostFlags } from "../docker/host-flags.ts";
 
 /** Readiness is judged by the caller (waitForSystemd, a job's exec), not by a port: sites come later. */
 export class StartedWhenRunning implements WaitStrategy {
@@ -27,17 +27,15 @@ export class StartedWhenRunning implements WaitStrategy {
 export class SystemdContainer extends GenericContainer {
   constructor(image: string, flags: HostFlags) {
     super(image);
-    this.withAddedCapabilities("SYS_ADMIN")
-      .withSecurityOpt("seccomp=unconfined")
-      .withTmpFs({ "/run": "rw,exec", "/run/lock": "rw", "/tmp": "rw,exec" })
+    const run = systemdRunSettings(flags);
+    this.withAddedCapabilities(...run.capAdd)
+      .withSecurityOpt(...run.securityOpt)
+      .withTmpFs(run.tmpfs)
       .withWaitStrategy(new StartedWhenRunning());
-    if (flags.bindCgroup) this.withBindMounts([{ source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", mode: "rw" }]);
-    if (flags.writableCgroups) this.withSecurityOpt("writable-cgroups=true");
-    if (flags.apparmorUnconfined) this.withSecurityOpt("apparmor=unconfined");
-    // Every server image runs /sbin/init (images/*/Dockerfile); only its arguments are added.
-    if (flags.legacyCgroupForce) this.withCommand(["/sbin/init", LEGACY_FORCE]);
+    this.withBindMounts(run.binds);
+    if (run.cmd) this.withCommand(run.cmd);
     // testcontainers has no setter for it; the engine's API has the field.
-    (this.hostConfig as { CgroupnsMode?: string }).CgroupnsMode = flags.cgroupns;
+    (this.hostConfig as { CgroupnsMode?: string }).CgroupnsMode = run.cgroupns;
   }
 
   /** Joins only the testbed's own network, under the given aliases (not the default bridge too). */
