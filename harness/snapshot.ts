@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { docker } from "./docker/client.ts";
 import { activeFault, faultShapesServers } from "./faults/inject.ts";
 import { contentHash, listFiles } from "./images/hash.ts";
-import { IMAGE_LABEL, imageExists, pruneOlderTags } from "./images/build.ts";
+import { IMAGE_LABEL, imageExists, pruneOlderTags, refParts } from "./images/build.ts";
 import { ensureImages } from "./images/catalog.ts";
 import { PLATFORM_LABEL, selectedPlatform, type Platform } from "./images/platform.ts";
 import { formatDuration, type Logger } from "./log.ts";
@@ -93,8 +93,7 @@ export async function snapshotInputs(root = PROJECT_ROOT): Promise<string[]> {
 
 /** Where a snapshot's secrets are kept: beside the other caches, named by the snapshot's tag. */
 export function snapshotSecretsPath(snapshot: Snapshot): string {
-  const tag = snapshot.appserver.slice(snapshot.appserver.lastIndexOf(":") + 1);
-  return cacheDir("snapshot-secrets", `${tag}.json`);
+  return cacheDir("snapshot-secrets", `${refParts(snapshot.appserver).tag}.json`);
 }
 
 async function saveSecrets(snapshot: Snapshot, secrets: Record<EnvName, EnvSecrets>): Promise<void> {
@@ -122,7 +121,7 @@ async function commit(tb: StartedTestbed, snapshot: Snapshot, stage: SnapshotSta
   await tb.db.exec.run("systemctl stop postgresql");
   await tb.app.exec.run("systemctl stop gunicorn.target nginx");
   for (const [server, ref, name] of [[tb.app, snapshot.appserver, "appserver"], [tb.db, snapshot.dbserver, "dbserver"]] as const) {
-    const [repo, tag] = ref.split(":") as [string, string];
+    const { repo, tag } = refParts(ref);
     await docker().getContainer(server.containerId).commit({ repo, tag, pause: true, changes: [`LABEL ${IMAGE_LABEL}=${name}-${stage}`, `LABEL ${PLATFORM_LABEL}=${platform.slug}`] } as never);
   }
   await tb.db.exec.run("systemctl start postgresql");

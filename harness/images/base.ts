@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { docker } from "../docker/client.ts";
 import type { Logger } from "../log.ts";
 import { formatDuration } from "../log.ts";
-import { IMAGE_LABEL, imageExists } from "./build.ts";
+import { IMAGE_LABEL, imageExists, refParts } from "./build.ts";
 import { DEFAULT_SUITE, PLATFORM_LABEL, type Platform } from "./platform.ts";
 
 // Bump when the way the rootfs is made changes, so the tag changes with it.
@@ -82,8 +82,7 @@ export async function ensureBaseImage(platform: Platform, log: Logger): Promise<
     await rm(join(dir, "var/cache/apt/archives"), { recursive: true, force: true });
     const tarProc = spawn("tar", ["--numeric-owner", "-C", dir, "-cf", "-", "."], { stdio: ["ignore", "pipe", "inherit"] });
     const stream: NodeJS.ReadableStream = await docker().importImage(tarProc.stdout as never, {
-      repo: ref.split(":")[0],
-      tag: ref.split(":")[1],
+      ...refParts(ref),
       changes: [`LABEL ${IMAGE_LABEL}=base`, `LABEL ${PLATFORM_LABEL}=${platform.slug}`, 'CMD ["/bin/bash"]'],
     } as never) as unknown as NodeJS.ReadableStream;
     await new Promise<void>((resolve, reject) => docker().modem.followProgress(stream, (e: Error | null) => (e ? reject(e) : resolve())));

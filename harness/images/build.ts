@@ -17,6 +17,12 @@ export class ImageBuildError extends Error {
   }
 }
 
+/** An image reference's repository and tag (the tag follows the last ":", after any registry port). */
+export function refParts(ref: string): { repo: string; tag: string } {
+  const at = ref.lastIndexOf(":");
+  return at > ref.lastIndexOf("/") ? { repo: ref.slice(0, at), tag: ref.slice(at + 1) } : { repo: ref, tag: "latest" };
+}
+
 export async function imageExists(ref: string): Promise<boolean> {
   try {
     await docker().getImage(ref).inspect();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { refParts } from "./build.ts";
 import { parsePlatform, PlatformError } from "./platform.ts";
 
 describe("parsePlatform (TESTBED_BASE)", () => {
@@ -29,5 +30,13 @@ describe("parsePlatform (TESTBED_BASE)", () => {
 
   it("refuses what is no image reference, saying how to get the default", () => {
     expect(() => parsePlatform("Ubuntu 24.04")).toThrow(/neither debootstrap:<suite> nor an image reference.*Unset it for Debian bookworm/);
+  });
+});
+
+describe("refParts", () => {
+  it("splits at the tag's colon, not a registry port's", () => {
+    expect(refParts("django-deploy-testbed/appserver-deployed:trixie-9c3a")).toEqual({ repo: "django-deploy-testbed/appserver-deployed", tag: "trixie-9c3a" });
+    expect(refParts("registry.example.com:5000/os/ubuntu:24.04")).toEqual({ repo: "registry.example.com:5000/os/ubuntu", tag: "24.04" });
+    expect(refParts("registry.example.com:5000/os/ubuntu")).toEqual({ repo: "registry.example.com:5000/os/ubuntu", tag: "latest" });
   });
 });
