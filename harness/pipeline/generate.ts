@@ -1,7 +1,7 @@
 import { stringify } from "yaml";
 import { DEFAULT_CONFIG, SEED_SERVERS, environments, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
 import { raw } from "../quote.ts";
-import { RELEASE_STEPS, releaseCommand, UPLOAD_EXCLUDES } from "../recipe/release.ts";
+import { releaseCommand, releaseCommandSteps, UPLOAD_EXCLUDES } from "../recipe/release.ts";
 
 export type RuleStyle = "rules" | "only-except";
 
@@ -63,18 +63,19 @@ export function setupScript(): string[] {
 
 /**
  * The deploy, as the release tool's steps (harness/recipe/release.ts: the recipe runs the same ones).
- * One ssh command per step, so the log names and times each; only `switch` touches what is live.
+ * One ssh command per step (the Django steps in one, `prepare`), so the log names and times each;
+ * only `switch` touches what is live.
  */
 function deployScript(env: Environment, config: DeploymentConfig, checkMigrations: boolean): string[] {
-  const onServer = (step: string, release: string | undefined, extra: ReturnType<typeof raw>[] = []) =>
+  const onServer = (step: string, release: string | undefined, extra: ReadonlyArray<string | ReturnType<typeof raw>> = []) =>
     `ssh deploy-target ${releaseCommand(config, env, step, release === undefined ? undefined : raw(release), extra)}`;
   const excludes = UPLOAD_EXCLUDES.map((e) => `--exclude=${e}`).join(" ");
   return [
     // A new, empty release directory; the code goes there, never into the live one.
     `RELEASE=$(${onServer("new", '"$CI_COMMIT_SHA"')})`,
     `rsync -rlc ${excludes} ./ "deploy-target:$RELEASE/"`,
-    ...RELEASE_STEPS.map(({ step }) =>
-      onServer(step, '"$RELEASE"', step === "venv" ? [raw("$PIP_EXTRA_ARGS")] : step === "check" && checkMigrations ? [raw("--migrations")] : []),
+    ...releaseCommandSteps().map(({ step, django }) =>
+      onServer(step, '"$RELEASE"', step === "venv" ? [raw("$PIP_EXTRA_ARGS")] : [...django, ...(django.includes("check") && checkMigrations ? ["--migrations"] : [])]),
     ),
     `echo "Deployed $CI_COMMIT_SHORT_SHA to ${env.name}"`,
   ];

@@ -7,7 +7,7 @@ import { allowedHosts, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
 import { secretsOf } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
-import { RELEASE_TOOL_SOURCE, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
+import { RELEASE_DJANGO_SOURCE, RELEASE_TOOL_SOURCE, releaseDjangoPath, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
 import { sudoersRule } from "./sudoers.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate, gunicornCommands } from "./units.ts";
 
@@ -90,6 +90,7 @@ export const appSteps: Step<RecipeContext>[] = [
     phase: "provision",
     async run({ app, tb }) {
       await app.writeFile(releaseToolPath(tb.config), RELEASE_TOOL_SOURCE, "755");
+      await app.writeFile(releaseDjangoPath(tb.config), RELEASE_DJANGO_SOURCE, "644");
       await app.writeFile(releaseToolConfigPath(tb.config), releaseToolConfig(tb.config, tb.envs), "644");
     },
   },

@@ -7,7 +7,7 @@ import type { Step } from "../lifecycle/runner.ts";
 import { waitForEnvironment } from "../probes/ready.ts";
 import { sh } from "../quote.ts";
 import { APP_SOURCE, APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
-import { RELEASE_STEPS, releaseCommand, UPLOAD_EXCLUDES, type ReleaseStep } from "./release.ts";
+import { releaseCommand, releaseCommandSteps, UPLOAD_EXCLUDES, type ReleaseCommandStep } from "./release.ts";
 
 /** Local files that never go to the server: caches, collected static files, sockets, git. */
 const NOT_UPLOADED = /^(static|\.git|\.release[^/]*)(\/|$)|(^|\/)__pycache__(\/|$)|\.pyc$|\.sock$/;
@@ -27,17 +27,17 @@ const sourceDir = (ctx: RecipeContext) => `${APP_SOURCE}/${ctx.tb.config.project
 const forEachRelease = (ctx: RecipeContext, fn: (name: EnvName, release: string) => Promise<void>) =>
   forEachEnv({ ...ctx, envs: ctx.envs.filter((e) => ctx.releases[e.name]) }, (env) => fn(env.name, ctx.releases[env.name]!));
 
-/** One step of the release tool, for every environment getting a release: the pipeline runs the same. */
-function releaseStep(step: ReleaseStep, title: string): Step<RecipeContext> {
+/** One command of the release tool, for every environment getting a release: the pipeline runs the same. */
+function releaseStep({ step, django, title }: ReleaseCommandStep): Step<RecipeContext> {
   return {
     name: `${step === "verify" ? "verify" : "deploy"}: ${title}`,
     phase: step === "verify" ? "verify" : "deploy",
     async run(ctx) {
       await forEachRelease(ctx, async (name, release) => {
         const env = ctx.tb.env(name);
-        const extra = step === "venv" ? ["--no-index", "--find-links", APP_WHEELHOUSE] : [];
+        const extra = step === "venv" ? ["--no-index", "--find-links", APP_WHEELHOUSE] : django;
         const r = await ctx.app.run(releaseCommand(ctx.tb.config, env, step, release, extra), { as: ctx.tb.config.deployUser });
-        if (step === "migrate") ctx.applied[name] = [...r.stdout.matchAll(/Applying (\S+)\.\.\. OK/g)].map((m) => m[1]!);
+        if (django.includes("migrate")) ctx.applied[name] = [...r.stdout.matchAll(/Applying (\S+)\.\.\. OK/g)].map((m) => m[1]!);
         if (step === "switch") ctx.restarted.add(name);
       });
     },
@@ -81,7 +81,7 @@ export const deploySteps: Step<RecipeContext>[] = [
       });
     },
   },
-  ...RELEASE_STEPS.map(({ step, title }) => releaseStep(step, title)),
+  ...releaseCommandSteps().map(releaseStep),
   {
     name: "verify: sockets and sites answer",
     phase: "verify",

@@ -3,6 +3,7 @@ import { DEFAULT_CONFIG, environments } from "../envs.ts";
 import { envFile } from "./env-file.ts";
 import { nginxSite } from "./nginx.ts";
 import { HBA_BEGIN, HBA_END, pgHbaBlock, withHbaBlock } from "./pg-hba.ts";
+import { releaseCommandSteps, RELEASE_STEPS } from "./release.ts";
 import { sudoersRule } from "./sudoers.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "./units.ts";
 
@@ -119,5 +120,21 @@ describe("environment file", () => {
   it("says DEBUG outright: on in dev only", () => {
     const [d, s, p] = envs.map((e) => envFile(e, { secretKey: "k", dbPassword: "p" }, "db", ["h"]));
     expect([d, s, p].map((t) => t!.match(/^DJANGO_DEBUG="(\d)"$/m)?.[1])).toEqual(["1", "0", "0"]);
+  });
+});
+
+describe("release commands", () => {
+  const commands = (steps: ReadonlyArray<{ step: string }>) =>
+    releaseCommandSteps(steps.map((s) => ({ ...s, title: s.step })) as typeof RELEASE_STEPS).map((c) => [c.step, ...c.django].join(" "));
+
+  it("run the Django steps next to each other as one prepare, in their order", () => {
+    expect(commands(RELEASE_STEPS)).toEqual(["venv", "prepare check collectstatic migrate", "switch", "verify"]);
+    expect(releaseCommandSteps()[1]!.title).toBe("manage.py check, collectstatic, migrate (one Django process)");
+  });
+
+  it("keep steps in the order given: a switch between Django steps splits them (what a fault does)", () => {
+    const order = ["venv", "check", "collectstatic", "switch", "migrate", "verify"].map((step) => ({ step }));
+    expect(commands(order)).toEqual(["venv", "prepare check collectstatic", "switch", "prepare migrate", "verify"]);
+    expect(commands(order.filter((s) => s.step !== "collectstatic"))).toEqual(["venv", "prepare check", "switch", "prepare migrate", "verify"]);
   });
 });

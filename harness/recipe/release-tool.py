@@ -8,10 +8,12 @@ one visible step per command, run as the deploy user:
   new COMMIT                 an empty release for COMMIT, its `media` linked to the shared uploads;
                              prints its path (upload the code there)
   venv RELEASE [PIP ARGS]    links the release to the venv for its requirements.txt (built once)
-  check RELEASE [--migrations]   manage.py check (with --deploy, failing on warnings, in production),
-                             and the WSGI application imports
-  collectstatic RELEASE      into the release's own static/
-  migrate RELEASE            manage.py migrate --noinput (migrations must suit the live code too)
+  prepare RELEASE STEP... [--migrations]   these Django steps, in order, in one Django process:
+    check                    manage.py check (with --deploy, failing on warnings, in production),
+                             and the WSGI application imports (--migrations: makemigrations --check)
+    collectstatic            into the release's own static/
+    migrate                  manage.py migrate --noinput (migrations must suit the live code too)
+  check | collectstatic | migrate RELEASE   one of them alone
   switch RELEASE             makes it live by one rename, restarts gunicorn (its socket is held by
                              systemd, so no request is dropped), and switches back if it does not serve
   verify [RELEASE]           GET / through nginx: 200, from RELEASE (default: the live one)
@@ -41,6 +43,10 @@ class Failure(Exception):
     def __init__(self, message, code=1):
         super().__init__(message)
         self.code = code
+
+
+class Exited(Failure):
+    """A command the tool ran exited non-zero (its own output already said why)."""
 
 
 def say(message):
@@ -77,6 +83,7 @@ class Environment:
         self.live, self.releases, self.venvs, self.media = e["live"], e["releases"], e["venvs"], e["media"]
         self.env_file, self.unit, self.port = e["envFile"], e["unit"], int(e["port"])
         self.gunicorn = e["gunicorn"]  # the exact commands sudoers allows: "restart" and "start"
+        self.django_steps = config["django"]  # release-django.py: what runs inside Django
         # "production" runs the deployment checks; an older config without tiers means none.
         self.tier = e.get("tier", "")
 
@@ -142,8 +149,14 @@ class Environment:
         env.update(read_env_file(self.env_file))
         run = subprocess.run([python, "manage.py", *args], cwd=path, env=env, text=True, stdout=subprocess.PIPE if capture else None)
         if run.returncode != 0:
-            raise Failure(f"manage.py {' '.join(args)} exited {run.returncode} in {os.path.basename(path)}", run.returncode)
+            raise Exited(f"manage.py {' '.join(args)} exited {run.returncode} in {os.path.basename(path)}", run.returncode)
         return run.stdout
+
+    def django(self, path, function, *args, capture=False):
+        """Calls one function of release-django.py inside the release's Django (one start-up)."""
+        code = f"import runpy\nrunpy.run_path({self.django_steps!r})[{function!r}](*{list(args)!r})"
+        # -v 0: Django 5.2's shell otherwise prints what it imported; only our own lines count.
+        return self.manage(path, "shell", "-v", "0", "-c", code, capture=capture)
 
     def get(self, path, timeout=5):
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers={"Host": "localhost"})
@@ -252,19 +265,19 @@ def step_venv(env, path, pip_args):
     os.symlink(os.path.join("..", "..", "venvs", key), link)
 
 
-def step_check(env, path, migrations):
-    """Django's checks and an import of the WSGI application, in one process (one Django start-up).
-    Production also runs the deployment checks (DEBUG, security middleware, cookies...) and fails
-    on their warnings: a release that would serve production unsafely never goes live."""
-    checks = "call_command('check', deploy=True, fail_level='WARNING')" if env.tier == "production" else "call_command('check')"
-    code = "\n".join([
-        "from django.core.management import call_command",
-        checks,
-        f"import {env.project}.wsgi as w",
-        "assert callable(w.application)",
-        *(["call_command('makemigrations', check=True, dry_run=True)"] if migrations else []),
-    ])
-    env.manage(path, "shell", "-v", "0", "-c", code)
+DJANGO_STEPS = ("check", "collectstatic", "migrate")
+FAILED_EXIT = 100  # release-django.py's exit code for its first step; +1 for the next
+
+
+def step_prepare(env, path, steps, migrations):
+    """The Django steps in one process; a failure names its step, as if each had run alone."""
+    try:
+        env.django(path, "prepare", PROG, env.name, env.project, env.tier == "production", steps, migrations)
+    except Exited as e:
+        index = e.code - FAILED_EXIT if FAILED_EXIT <= e.code < FAILED_EXIT + len(steps) else 0
+        failure = Failure(f"manage.py {steps[index]} raised the error above (in {os.path.basename(path)})")
+        failure.step = steps[index]
+        raise failure from e
 
 
 def step_verify(env, name):
@@ -278,36 +291,18 @@ def step_verify(env, name):
     say(f"{env.name}: {name} ({env.meta(name)['commit'][:8]}) answers 200 through nginx on port {env.port} ({time.monotonic() - started:.1f} s)")
 
 
-UNAPPLIED_MIGRATIONS = """
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
-executor = MigrationExecutor(connection)
-for migration, _ in executor.migration_plan(executor.loader.graph.leaf_nodes()):
-    print(f"unapplied-migration {migration.app_label}.{migration.name}")
-"""
-
-
 def server_error_hint(env, name, problem):
     """A 500 from a new release is most often a schema it expects and the database lacks: say so."""
     if not problem.startswith("500"):
         return ""
     try:
-        out = env.manage(os.path.join(env.releases, name), "shell", "-v", "0", "-c", UNAPPLIED_MIGRATIONS, capture=True)
+        out = env.django(os.path.join(env.releases, name), "unapplied_migrations", capture=True)
     except Failure:
         return ""
     unapplied = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("unapplied-migration ")]
     if not unapplied:
         return ""
     return f"; the database lacks {len(unapplied)} unapplied migration(s) of this release: {', '.join(unapplied)} (did migrate run?)"
-
-
-MISSING_MIGRATIONS = """
-from django.db import connection
-from django.db.migrations.loader import MigrationLoader
-loader = MigrationLoader(connection, ignore_no_migrations=True)
-for app, name in sorted(set(loader.applied_migrations) - set(loader.disk_migrations)):
-    print(f"missing-migration {app}.{name}")
-"""
 
 
 def step_rollback(env, to, allow_migrations):
@@ -325,8 +320,7 @@ def step_rollback(env, to, allow_migrations):
     if target == live:
         say(f"{env.name}: {target} is already live")
         return
-    # -v 0: Django 5.2's shell otherwise prints what it imported; only our own marked lines count.
-    out = env.manage(os.path.join(env.releases, target), "shell", "-v", "0", "-c", MISSING_MIGRATIONS, capture=True)
+    out = env.django(os.path.join(env.releases, target), "missing_migrations", capture=True)
     missing = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("missing-migration ")]
     if missing and not allow_migrations:
         raise Failure(
@@ -347,20 +341,18 @@ def main(argv):
     step, args = argv[1], argv[2:]
     if step == "new" and len(args) == 1:
         return step_new(env, args[0])
-    if step in ("venv", "check", "collectstatic", "migrate") and args:
+    steps = [a for a in args[1:] if a != "--migrations"] if step == "prepare" else [step]
+    if step in ("venv", "prepare", *DJANGO_STEPS) and args and (step == "venv" or (steps and set(steps) <= set(DJANGO_STEPS))):
         path = env.release_path(args[0])
         try:
             if step == "venv":
                 step_venv(env, path, args[1:])
-            elif step == "check":
-                step_check(env, path, "--migrations" in args[1:])
-            elif step == "collectstatic":
-                env.manage(path, "collectstatic", "--noinput")
             else:
-                env.manage(path, "migrate", "--noinput")
+                step_prepare(env, path, steps, "--migrations" in args[1:])
         except (Failure, OSError, subprocess.CalledProcessError) as e:
-            env.discard(path, f"{step} failed")
-            raise Failure(f"{env.name}: {step} failed: {e}", getattr(e, "code", 1)) from e
+            failed = getattr(e, "step", step)
+            env.discard(path, f"{failed} failed")
+            raise Failure(f"{env.name}: {failed} failed: {e}", getattr(e, "code", 1)) from e
         return 0
     if step == "switch" and len(args) == 1:
         path = env.release_path(args[0])

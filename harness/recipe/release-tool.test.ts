@@ -55,6 +55,11 @@ describe("the release tool", () => {
     expect(run("prod", "new", "$(reboot)")).toMatchObject({ code: 2, stderr: expect.stringContaining('commit "$(reboot)": expected a hex commit id') });
     expect(run("qa", "list")).toMatchObject({ code: 2, stderr: expect.stringContaining('environment "qa": unknown') });
     expect(run("prod", "migrate", "/etc")).toMatchObject({ code: 2, stderr: expect.stringContaining("/etc: not a release of prod") });
+    expect(run("prod", "prepare", "/etc", "check", "migrate")).toMatchObject({ code: 2, stderr: expect.stringContaining("/etc: not a release of prod") });
+    // `prepare` takes Django steps only, and at least one.
+    for (const args of [["makemigrations"], [], ["check", "shell"]]) {
+      expect(run("prod", "prepare", "20260101T000000Z-a1b2c3d4", ...args), args.join(" ")).toMatchObject({ code: 2, stderr: expect.stringContaining("unknown step or wrong arguments") });
+    }
   });
 
   it("switches the live path by one rename, to a link, never leaving it missing", () => {

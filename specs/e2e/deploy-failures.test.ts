@@ -62,10 +62,14 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
       const logs = jobLogs(result);
       expect(result.status, logs).toBe("failed");
       expect(logs).toMatch(says);
-      // The failing step is the last command the job ran, and it is named in the tool's message.
-      const ran = [...logs.matchAll(/^\$ ssh deploy-target myproject-release prod (\w+) /gm)].map((m) => m[1]);
-      expect(ran.at(-1)).toBe(step);
+      // The failing step is in the last command the job ran (the Django steps run in one, `prepare`),
+      // it is named in the tool's message, and no step after it ran.
+      const ran = [...logs.matchAll(/^\$ ssh deploy-target myproject-release prod (\w+) "\$RELEASE"(.*)$/gm)].map((m) => [m[1]!, ...m[2]!.split(" ").filter((w) => /^[a-z]+$/.test(w))]);
+      const last = ran.at(-1)!;
+      expect(last[0] === step || (last[0] === "prepare" && last.includes(step)), `the last command was ${last.join(" ")}`).toBe(true);
       expect(logs).toMatch(new RegExp(`myproject-release: prod: ${step} failed`));
+      const done = [...logs.matchAll(/myproject-release: prod: (\w+) done in/g)].map((m) => m[1]);
+      expect(done).toEqual(last[0] === "prepare" ? last.slice(1, last.indexOf(step)) : []);
       expect(logs).toMatch(/removed the half-made release \S+ \(\w+ failed\); \S+ is live/);
       expect(await releases(s)).toBe(before);
       expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);

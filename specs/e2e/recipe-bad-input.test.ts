@@ -41,8 +41,9 @@ describe("bad input to the recipe", () => {
 
   it("a migration that raises fails at the migrate step with the command, exit code and traceback", async () => {
     const error = await recipeError({ write: { [FAILING_MIGRATION.path]: FAILING_MIGRATION.content } });
-    expect(error.step).toBe("deploy: manage.py migrate");
-    expect(error.message).toMatch(/myproject-release \w+ migrate \S+` exited 1/);
+    expect(error.step).toBe("deploy: manage.py check, collectstatic, migrate (one Django process)");
+    expect(error.message).toMatch(/myproject-release \w+ prepare \S+ check collectstatic migrate` exited 1/);
+    expect(error.message).toContain("prod: migrate failed: manage.py migrate raised the error above");
     expect(error.message).toMatch(/removed the half-made release \S+ \(migrate failed\)/);
     expect(error.message).toContain(FAILING_MIGRATION.message);
   });
