@@ -1,4 +1,5 @@
-// Run before `npm test` and `npm run sandbox`: a no-op when a Docker engine already answers.
+// Run before `npm test`, the bench and the faults (`npm run sandbox` checks in its own process): a
+// no-op when a Docker engine already answers.
 import { ensureEngine } from "../harness/engine.ts";
 import { log, main } from "./cli.ts";
 

@@ -18,6 +18,7 @@ import { removeSandboxes, Sandbox, type SandboxRow } from "../harness/sandbox.ts
 import { resolve } from "node:path";
 import { FIXTURE_DIR } from "../harness/fixture.ts";
 import { attachSandbox, deployedEnvs, deployToSandbox, rollbackSandbox } from "../harness/sandbox-ops.ts";
+import { ensureEngine } from "../harness/engine.ts";
 import { log, main } from "./cli.ts";
 
 function printTable(rows: SandboxRow[], id: string, platform: string | undefined, keep: boolean): void {
@@ -48,6 +49,9 @@ await main(async () => {
       "allow-migrations": { type: "boolean" },
     },
   });
+  // The engine check (and its install on a fresh machine) in this process: a separate `presandbox`
+  // script cost another npm and Node start, about 0.5 s before every sandbox.
+  await ensureEngine(log);
   if (positionals[0] === "deploy" || positionals[0] === "rollback") {
     const handle = await attachSandbox(values.id, log);
     const { tb } = handle.target;

@@ -89,20 +89,23 @@ export const appSteps: Step<RecipeContext>[] = [
     name: "app: release tool",
     phase: "provision",
     async run({ app, tb }) {
-      await app.writeFile(releaseToolPath(tb.config), RELEASE_TOOL_SOURCE, "755");
-      await app.writeFile(releaseDjangoPath(tb.config), RELEASE_DJANGO_SOURCE, "644");
-      await app.writeFile(releaseToolConfigPath(tb.config), releaseToolConfig(tb.config, tb.envs), "644");
+      // Side by side on the one ssh connection: each write is a round trip.
+      await Promise.all([
+        app.writeFile(releaseToolPath(tb.config), RELEASE_TOOL_SOURCE, "755"),
+        app.writeFile(releaseDjangoPath(tb.config), RELEASE_DJANGO_SOURCE, "644"),
+        app.writeFile(releaseToolConfigPath(tb.config), releaseToolConfig(tb.config, tb.envs), "644"),
+      ]);
     },
   },
   {
     name: "app: gunicorn units",
     phase: "provision",
     async run({ app, tb, envs }) {
-      const written = [
-        await app.writeFile("/etc/systemd/system/gunicorn.target", gunicornTarget(), "644"),
-        await app.writeFile("/etc/systemd/system/gunicorn@.service", gunicornTemplate(tb.config), "644"),
-        await app.writeFile("/etc/systemd/system/gunicorn@.socket", gunicornSocket(tb.config), "644"),
-      ];
+      const written = await Promise.all([
+        app.writeFile("/etc/systemd/system/gunicorn.target", gunicornTarget(), "644"),
+        app.writeFile("/etc/systemd/system/gunicorn@.service", gunicornTemplate(tb.config), "644"),
+        app.writeFile("/etc/systemd/system/gunicorn@.socket", gunicornSocket(tb.config), "644"),
+      ]);
       const units = envs.flatMap((e) => [`${e.unit}.service`, `${e.unit}.socket`]);
       if (written.some(Boolean)) {
         await verifyUnits(app, units);
@@ -115,19 +118,17 @@ export const appSteps: Step<RecipeContext>[] = [
     name: "app: nginx sites",
     phase: "provision",
     async run({ app, envs }) {
-      let changed = false;
-      for (const env of envs) {
-        const available = `/etc/nginx/sites-available/${env.site}`;
-        const link = `/etc/nginx/sites-enabled/${env.site}`;
-        changed = (await app.writeFile(available, nginxSite(env), "644")) || changed;
-        const linked = await app.run(sh`test "$(readlink ${link})" = ${available}`, { allowFailure: true });
-        if (linked.exitCode !== 0) {
-          await app.run(sh`ln -sfn ${available} ${link}`);
-          changed = true;
-        }
-      }
+      const changes = await Promise.all(
+        envs.map(async (env) => {
+          const available = `/etc/nginx/sites-available/${env.site}`;
+          const link = `/etc/nginx/sites-enabled/${env.site}`;
+          const written = await app.writeFile(available, nginxSite(env), "644");
+          const linked = await app.run(sh`test "$(readlink ${link})" = ${available} || { ln -sfn ${available} ${link} && echo linked; }`);
+          return written || linked.stdout.trim() === "linked";
+        }),
+      );
       // Test before reload, so a broken site never takes the running ones down.
-      if (changed) await app.run("nginx -t 2>&1 && systemctl reload nginx");
+      if (changes.some(Boolean)) await app.run("nginx -t 2>&1 && systemctl reload nginx");
     },
   },
   {
