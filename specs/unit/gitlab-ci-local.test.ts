@@ -1,14 +1,13 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { predefinedVariables, type PipelineSource } from "../../harness/pipeline/executor.ts";
 import { generatePipeline } from "../../harness/pipeline/generate.ts";
 import { jobWhen } from "../../harness/pipeline/rules.ts";
-import { PROJECT_ROOT } from "../../harness/paths.ts";
 
 const run = promisify(execFile);
 
@@ -36,13 +35,29 @@ beforeAll(async () => {
 });
 afterAll(() => rm(repo, { recursive: true, force: true }));
 
+/**
+ * gitlab-ci-local's `--list-json`, in this process: its CLI cost about a core-second per start (seven
+ * starts), its handler a few milliseconds per call once imported. One call at a time: each bumps the
+ * pipeline number in the repository's state file.
+ */
+let queue: Promise<unknown> = Promise.resolve();
 async function gitlabCiLocal(vars: Record<string, string>): Promise<Record<string, string>> {
-  const args = ["--list-json", ...Object.entries(vars).flatMap(([k, v]) => ["--variable", `${k}=${v}`])];
-  if (!vars.CI_COMMIT_BRANCH) args.push("--unset-variable", "CI_COMMIT_BRANCH");
-  const { stdout } = await run(join(PROJECT_ROOT, "node_modules", ".bin", "gitlab-ci-local"), args, {
-    cwd: repo,
-    env: { ...process.env, GCL_IGNORE_PREDEFINED_VARS: Object.keys(vars).join(",") },
-  });
+  const { handler } = await import("gitlab-ci-local/src/handler.js");
+  const { WriteStreamsMock } = await import("gitlab-ci-local/src/write-streams.js");
+  const streams = new WriteStreamsMock();
+  const args = {
+    // gitlab-ci-local joins --cwd onto the process's directory, even an absolute one.
+    cwd: relative(process.cwd(), repo),
+    listJson: true,
+    variable: Object.entries(vars).map(([k, v]) => `${k}=${v}`),
+    unsetVariable: vars.CI_COMMIT_BRANCH ? [] : ["CI_COMMIT_BRANCH"],
+    // As GCL_IGNORE_PREDEFINED_VARS: ours replace its own predefined values.
+    ignorePredefinedVars: Object.keys(vars).join(","),
+  };
+  const run = queue.then(() => handler(args, streams));
+  queue = run.catch(() => undefined);
+  await run;
+  const stdout = streams.stdoutLines.join("\n");
   const jobs = JSON.parse(stdout.slice(stdout.indexOf("\n[") + 1)) as Array<{ name: string; when: string }>;
   return Object.fromEntries(jobs.filter((j) => j.when !== "never").map((j) => [j.name, j.when]));
 }
