@@ -84,14 +84,15 @@ describe("pipelines that must fail", () => {
     const { result: r, traffic } = await deployUnderTraffic(s, branch, "prod");
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
+    // The order first: a switch before migrate is the cause to report, whatever else differs.
+    const ran = [...logs.matchAll(/^\$ ssh deploy-target myproject-release prod (\w+) /gm)].map((m) => m[1]);
+    expect(ran, `the job ran ${ran.join(" → ")}: "switch" ran before the failing "migrate", so the release went live before its migrations`).not.toContain("switch");
     expect(logs).toContain('$ ssh deploy-target myproject-release prod prepare "$RELEASE" check collectstatic migrate\n');
     expect(logs).toContain(FAILING_MIGRATION.message);
     expect(logs).toContain("myproject-release: prod: migrate failed: manage.py migrate raised the error above");
     // One Django process ran the three steps: the two before migrate finished, each named.
     expect(logs).toMatch(/myproject-release: prod: check done in [\d.]+ s\n[^]*myproject-release: prod: collectstatic done in/);
     expect(logs).not.toContain("prod: migrate done in");
-    const ran = [...logs.matchAll(/^\$ ssh deploy-target myproject-release prod (\w+) /gm)].map((m) => m[1]);
-    expect(ran, `the job ran ${ran.join(" → ")}: "switch" ran before the failing "migrate", so the release went live before its migrations`).not.toContain("switch");
     expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
     expectNoKeyIn(logs, s.data.target.deployKey.private);
     expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
