@@ -83,7 +83,6 @@ export class Sandbox {
           this.opts.log?.info(`engine: ${(await hostFlags()).line}`);
           const tb = new Testbed().withKind("sandbox").withLogger(this.opts.log).withKeep(this.opts.keep ? "always" : "never").withImages(c.images ?? {});
           c.tb = await (this.opts.base ? tb.withBase(this.opts.base) : tb).start();
-          c.platform = `${selectedPlatform(this.opts.base).spec}, ${describeServerPlatform(await serverPlatform(c.tb))}`;
         },
       },
       {
@@ -93,9 +92,15 @@ export class Sandbox {
           // From the deployed snapshot, the servers keep the secrets they were made with: the
           // recipe then restarts nothing (a throwaway on 127.0.0.1; --fresh makes new ones).
           if (c.snapshot) await reuseSnapshotSecrets(c.tb!, c.snapshot);
-          c.target = await provisionForPipeline(c.tb!, { projectDir, envs: this.opts.envs });
-          // Kept with the testbed's keys, so `npm run sandbox -- deploy` from another terminal finds it.
-          c.repo = await GitRepo.fromDirectory(projectDir, c.tb!.config.defaultBranch, sandboxRepoRoot(c.tb!));
+          // Side by side with the recipe, which they do not touch (about 0.3 s off the sandbox's
+          // time): the repository, kept with the testbed's keys so that `npm run sandbox -- deploy`
+          // from another terminal finds it, and the platform the servers run, read from them.
+          const [target, repo, platform] = await Promise.all([
+            provisionForPipeline(c.tb!, { projectDir, envs: this.opts.envs }),
+            GitRepo.fromDirectory(projectDir, c.tb!.config.defaultBranch, sandboxRepoRoot(c.tb!)),
+            serverPlatform(c.tb!),
+          ]);
+          Object.assign(c, { target, repo, platform: `${selectedPlatform(this.opts.base).spec}, ${describeServerPlatform(platform)}` });
         },
       },
     ];
@@ -139,7 +144,7 @@ export class Sandbox {
     return this.ctx.tb;
   }
 
-  /** TESTBED_BASE as asked, and what the servers run, as read from them at boot. */
+  /** TESTBED_BASE as asked, and what the servers run, as read from them. */
   get platform(): string | undefined {
     return this.ctx.platform;
   }
