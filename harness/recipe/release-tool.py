@@ -30,8 +30,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 PROG = os.path.basename(sys.argv[0])
 CONFIG = os.environ.get("RELEASE_TOOL_CONFIG", f"/etc/{PROG}.json")
@@ -159,6 +157,11 @@ class Environment:
         return self.manage(path, "shell", "-v", "0", "-c", code, capture=capture)
 
     def get(self, path, timeout=5):
+        # Imported here: only switch and verify ask nginx, and urllib (with http and email) is a
+        # third of the tool's start-up, which every step pays.
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers={"Host": "localhost"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as r:
