@@ -1,9 +1,10 @@
 """What the release tool runs inside a release's Django, through `manage.py shell -v 0 -c`.
 
-Installed by django-deploy-testbed's recipe beside the release tool (/usr/local/lib/<project>-release-django.py)
-and loaded with runpy by it. Each function runs in the project's own Django process, with its
-settings and its environment file already read, so that one Django start-up serves several steps:
-a start-up costs about 0.3 s of CPU here, and check, collectstatic and migrate each took one.
+Installed by django-deploy-testbed's recipe beside the release tool, as
+/usr/local/lib/<project>-release-django.py, and loaded by it with runpy. Each function runs in the
+project's own Django process, with its settings and its environment file already read, so that one
+Django start-up serves several steps: a start-up costs about 0.3 s of CPU here, and check,
+collectstatic and migrate each took one.
 """
 import sys
 import time
@@ -12,14 +13,10 @@ import traceback
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-# The manage.py command line each step stands for, as the tool's messages and its help name them.
-COMMANDS = {"check": "check", "collectstatic": "collectstatic --noinput", "migrate": "migrate --noinput"}
-# A step that fails exits with FAILED_EXIT + its index, so the tool can say which one failed.
-FAILED_EXIT = 100
 
-
-def prepare(prog, env_name, project, production, steps, migrations=False):
-    """Runs `steps` (check, collectstatic, migrate) in order; stops at the first that fails.
+def prepare(prog, env_name, project, production, steps, migrations, failed_exit):
+    """Runs `steps` (check, collectstatic, migrate) in order; stops at the first that fails, with
+    the exit code `failed_exit` + its index, so that the tool can say which one failed.
 
     check: Django's checks and an import of the WSGI application; production also runs the
     deployment checks (DEBUG, security middleware, cookies...) and fails on their warnings, so a
@@ -47,11 +44,15 @@ def prepare(prog, env_name, project, production, steps, migrations=False):
         except CommandError as e:
             # As manage.py reports it: the command's own words, no traceback of Django's internals.
             print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
-            sys.exit(FAILED_EXIT + index)
+            sys.exit(failed_exit + index)
+        except SystemExit as e:
+            # `makemigrations --check` exits 1 after saying what changed.
+            if e.code not in (None, 0):
+                sys.exit(failed_exit + index)
         except Exception:
             traceback.print_exc()
             sys.stderr.flush()
-            sys.exit(FAILED_EXIT + index)
+            sys.exit(failed_exit + index)
         sys.stdout.flush()
         print(f"{prog}: {env_name}: {step} done in {time.monotonic() - started:.2f} s", file=sys.stderr, flush=True)
 

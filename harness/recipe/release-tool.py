@@ -269,13 +269,13 @@ def step_venv(env, path, pip_args):
 
 
 DJANGO_STEPS = ("check", "collectstatic", "migrate")
-FAILED_EXIT = 100  # release-django.py's exit code for its first step; +1 for the next
+FAILED_EXIT = 100  # release-django.py exits with this for a failed first step, +1 for the next
 
 
 def step_prepare(env, path, steps, migrations):
     """The Django steps in one process; a failure names its step, as if each had run alone."""
     try:
-        env.django(path, "prepare", PROG, env.name, env.project, env.tier == "production", steps, migrations)
+        env.django(path, "prepare", PROG, env.name, env.project, env.tier == "production", steps, migrations, FAILED_EXIT)
     except Exited as e:
         index = e.code - FAILED_EXIT if FAILED_EXIT <= e.code < FAILED_EXIT + len(steps) else 0
         failure = Failure(f"manage.py {steps[index]} raised the error above (in {os.path.basename(path)})")
