@@ -2,13 +2,15 @@ import { sh, sqlIdent, sqlLiteral } from "../quote.ts";
 import type { Step } from "../lifecycle/runner.ts";
 import { SERVER_ALIASES } from "../testbed/server.ts";
 import type { RecipeContext } from "./context.ts";
+import type { SshRunner } from "../remote.ts";
 import { secretsOf } from "./secrets.ts";
 import { pgHbaBlock, withHbaBlock } from "./pg-hba.ts";
 
-/** One SQL statement as the postgres superuser; names and passwords go in through sqlIdent/sqlLiteral. */
-const psql = (sql: string) => sh`sudo -u postgres psql -v ON_ERROR_STOP=1 -qAtc ${sql}`;
-/** A psql script on stdin, as the postgres superuser, stopping at its first error. */
-const PSQL_SCRIPT = "sudo -u postgres psql -X -v ON_ERROR_STOP=1 -qAt -f -";
+/**
+ * SQL as the postgres superuser, fed on stdin (so no value is ever on a command line), stopping at
+ * its first error; names and passwords go in through sqlIdent/sqlLiteral.
+ */
+const psql = (db: SshRunner, sql: string) => db.run("sudo -u postgres psql -X -v ON_ERROR_STOP=1 -qAt -f -", { stdin: `${sql}\n` });
 
 /** The database server: reachable from the app server, one role and database per environment. */
 export const dbSteps: Step<RecipeContext>[] = [
@@ -27,10 +29,9 @@ export const dbSteps: Step<RecipeContext>[] = [
     name: "db: roles and databases",
     phase: "provision",
     async run({ db, envs, tb }) {
-      // One psql session for every environment (a session per statement took about 1 s here), fed
-      // on stdin, so that no password is on a command line. CREATE DATABASE cannot run in a DO block,
-      // so what may exist already is made through \gexec: the SELECT yields the statement only when
-      // the role or database is missing.
+      // One psql session for every environment (a session per statement took about 1 s here).
+      // CREATE DATABASE cannot run in a DO block, so what may exist already is made through \gexec:
+      // the SELECT yields the statement only when the role or database is missing.
       const script = envs.flatMap((env) => {
         const [role, database] = [sqlLiteral(env.role), sqlLiteral(env.database)];
         return [
@@ -42,7 +43,7 @@ export const dbSteps: Step<RecipeContext>[] = [
           `GRANT CONNECT ON DATABASE ${sqlIdent(env.database)} TO ${sqlIdent(env.role)};`,
         ];
       });
-      await db.run(PSQL_SCRIPT, { stdin: `${script.join("\n")}\n` });
+      await psql(db, script.join("\n"));
     },
   },
   {
@@ -52,11 +53,11 @@ export const dbSteps: Step<RecipeContext>[] = [
       // Rules for every environment of the table, so provisioning a subset keeps the others' rules.
       const address = (await db.run(sh`getent ahostsv4 ${SERVER_ALIASES.app} | awk 'NR==1 {print $1}'`)).stdout.trim();
       if (!/^\d+\.\d+\.\d+\.\d+$/.test(address)) throw new Error(`cannot resolve ${SERVER_ALIASES.app} from the database server (got "${address}")`);
-      const hbaPath = (await db.run(psql("SHOW hba_file"))).stdout.trim();
+      const hbaPath = (await psql(db, "SHOW hba_file;")).stdout.trim();
       const current = (await db.run(sh`cat ${hbaPath}`)).stdout + "\n";
       const next = withHbaBlock(current, pgHbaBlock(tb.envs, address));
       if (await db.writeFile(hbaPath, next, "640", "postgres:postgres")) {
-        await db.run(psql("SELECT pg_reload_conf()"));
+        await psql(db, "SELECT pg_reload_conf();");
       }
     },
   },
