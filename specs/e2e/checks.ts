@@ -83,3 +83,11 @@ export function expectNoKeyIn(log: string, privateKey: string): void {
   expect(body.length).toBeGreaterThan(0);
   for (const line of body) expect(log.includes(line), "a line of the private key is in the job log").toBe(false);
 }
+
+/**
+ * The release tool's commands a job ran on an environment, as its log echoes them, in order: each
+ * as [step, ...its Django steps] (`prepare` carries check, collectstatic, migrate).
+ */
+export function releaseCommandsRan(logs: string, env: EnvName): string[][] {
+  return [...logs.matchAll(new RegExp(`^\\$ ssh deploy-target myproject-release ${env} (\\w+)(.*)$`, "gm"))].map((m) => [m[1]!, ...m[2]!.split(" ").filter((w) => /^[a-z]+$/.test(w))]);
+}

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { FIXTURE_DIR, fixtureRequirements, type FixtureChanges } from "../../harness/fixture.ts";
 import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
 import { underTraffic } from "../../harness/probes/traffic.ts";
+import { releaseCommandsRan } from "./checks.ts";
 import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC } from "./support.ts";
 
 const shared = pipelineTestbed();
@@ -64,8 +65,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
       expect(logs).toMatch(says);
       // The failing step is in the last command the job ran (the Django steps run in one, `prepare`),
       // it is named in the tool's message, and no step after it ran.
-      const ran = [...logs.matchAll(/^\$ ssh deploy-target myproject-release prod (\w+) "\$RELEASE"(.*)$/gm)].map((m) => [m[1]!, ...m[2]!.split(" ").filter((w) => /^[a-z]+$/.test(w))]);
-      const last = ran.at(-1)!;
+      const last = releaseCommandsRan(logs, "prod").at(-1)!;
       expect(last[0] === step || (last[0] === "prepare" && last.includes(step)), `the last command was ${last.join(" ")}`).toBe(true);
       expect(logs).toMatch(new RegExp(`myproject-release: prod: ${step} failed`));
       const done = [...logs.matchAll(/myproject-release: prod: (\w+) done in/g)].map((m) => m[1]);

@@ -6,7 +6,7 @@ import { describe, expect } from "vitest";
 import type { EnvName } from "../../harness/envs.ts";
 import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
-import { expectDeployed, expectNoKeyIn, mainPids } from "./checks.ts";
+import { expectDeployed, expectNoKeyIn, mainPids, releaseCommandsRan } from "./checks.ts";
 import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
 import { generateKeyPair } from "../../harness/testbed/keys.ts";
 import { httpGet } from "../../harness/probes/http.ts";
@@ -85,7 +85,7 @@ describe("pipelines that must fail", () => {
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
     // The order first: a switch before migrate is the cause to report, whatever else differs.
-    const ran = [...logs.matchAll(/^\$ ssh deploy-target myproject-release prod (\w+) /gm)].map((m) => m[1]);
+    const ran = releaseCommandsRan(logs, "prod").map(([step]) => step);
     expect(ran, `the job ran ${ran.join(" → ")}: "switch" ran before the failing "migrate", so the release went live before its migrations`).not.toContain("switch");
     expect(logs).toContain('$ ssh deploy-target myproject-release prod prepare "$RELEASE" check collectstatic migrate\n');
     expect(logs).toContain(FAILING_MIGRATION.message);
