@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { contentHash } from "./images/hash.ts";
-import { snapshotInputs } from "./snapshot.ts";
+import { snapshotInputs, snapshotSecretsPath } from "./snapshot.ts";
 
 // A tree shaped like the project's: the snapshot key must follow every file the recipe runs through.
 const root = mkdtempSync(join(tmpdir(), "ddt-snapshot-key-"));
@@ -38,5 +38,15 @@ describe("the snapshot key", () => {
     const before = await key();
     write("harness/recipe/generators.test.ts", "// a spec, changed\n");
     expect(await key()).toBe(before);
+  });
+});
+
+describe("a snapshot's saved secrets", () => {
+  it("are kept per image build, so another engine's build of the same tag keeps its own", () => {
+    const snapshot = { appserver: "django-deploy-testbed/appserver-deployed:bookworm-0123456789abcdef", dbserver: "x" };
+    const mine = snapshotSecretsPath(snapshot, "sha256:aaaaaaaaaaaaaaaa1111");
+    const other = snapshotSecretsPath(snapshot, "sha256:bbbbbbbbbbbbbbbb1111");
+    expect(mine).not.toBe(other);
+    expect(mine).toMatch(/snapshot-secrets\/bookworm-0123456789abcdef\/aaaaaaaaaaaaaaaa\.json$/);
   });
 });

@@ -58,10 +58,10 @@ async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snap
   const tb = await new Testbed().withKind("test").withLogger(opts.log).withImages(images).start();
   try {
     await provision(tb, { projectDir: FIXTURE_DIR, log: opts.log });
-    await saveSecrets(snapshots.provisioned, secretsOf(tb));
     await commit(tb, snapshots.provisioned, "provisioned", platform);
     await deploy(tb, { projectDir: FIXTURE_DIR, log: opts.log });
     await commit(tb, snapshots.deployed, "deployed", platform);
+    await saveSecrets(snapshots, secretsOf(tb));
   } catch (err) {
     // The servers go with the finally below: what they said goes with the error.
     throw await withDiagnostics(tb, err, "the snapshot testbed");
@@ -91,15 +91,26 @@ export async function snapshotInputs(root = PROJECT_ROOT): Promise<string[]> {
   return [...harness, "fixtures/myproject"];
 }
 
-/** Where a snapshot's secrets are kept: beside the other caches, named by the snapshot's tag. */
-export function snapshotSecretsPath(snapshot: Snapshot): string {
-  return cacheDir("snapshot-secrets", `${refParts(snapshot.appserver).tag}.json`);
+/**
+ * Where the secrets that an app server image holds are kept: beside the other caches, by the
+ * snapshot's tag and the image's id. Another engine on this machine (the emulated cgroup v2 one)
+ * builds snapshots of the same tag with secrets of its own: by the tag alone, each build overwrote
+ * the other's, and every later testbed on the first engine renewed its secrets (gunicorn restarts
+ * and all, about 1.4 s of the sandbox).
+ */
+export function snapshotSecretsPath(snapshot: Snapshot, imageId: string): string {
+  return cacheDir("snapshot-secrets", refParts(snapshot.appserver).tag, `${imageId.replace(/^sha256:/, "").slice(0, 16)}.json`);
 }
 
-async function saveSecrets(snapshot: Snapshot, secrets: Record<EnvName, EnvSecrets>): Promise<void> {
-  const path = snapshotSecretsPath(snapshot);
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  await writeFile(path, JSON.stringify(secrets), { mode: 0o600 });
+const imageId = async (ref: string) => (await docker().getImage(ref).inspect()).Id;
+
+/** For each stage's app server image (the deployed one is built on the provisioned one, with the same secrets). */
+async function saveSecrets(snapshots: Snapshots, secrets: Record<EnvName, EnvSecrets>): Promise<void> {
+  for (const snapshot of Object.values(snapshots)) {
+    const path = snapshotSecretsPath(snapshot, await imageId(snapshot.appserver));
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await writeFile(path, JSON.stringify(secrets), { mode: 0o600 });
+  }
 }
 
 /**
@@ -107,13 +118,12 @@ async function saveSecrets(snapshot: Snapshot, secrets: Record<EnvName, EnvSecre
  * re-run finds every environment file and database password as it left them: no gunicorn restart
  * and no ALTER ROLE (about 2.5 s of each such provisioning). For specs that test deploys, not
  * secrets; the recipe still runs in full. Returns false (and the recipe renews them, as on any
- * server) when the snapshot's secrets are not on this machine.
+ * server) when this build's secrets are not on this machine.
  */
 export async function reuseSnapshotSecrets(tb: StartedTestbed, snapshot: Snapshot): Promise<boolean> {
-  const text = await readFile(snapshotSecretsPath(snapshot), "utf8").catch(() => undefined);
-  if (!text) return false;
-  useSecrets(tb, JSON.parse(text) as Record<EnvName, EnvSecrets>);
-  return true;
+  const text = await readFile(snapshotSecretsPath(snapshot, await imageId(snapshot.appserver)), "utf8").catch(() => undefined);
+  if (text) useSecrets(tb, JSON.parse(text) as Record<EnvName, EnvSecrets>);
+  return text !== undefined;
 }
 
 async function commit(tb: StartedTestbed, snapshot: Snapshot, stage: SnapshotStage, platform: Platform): Promise<void> {
