@@ -16,6 +16,7 @@ export default defineConfig({
           name: "unit",
           sequence: { groupOrder: 0 },
           include: ["harness/**/*.test.ts", "specs/unit/**/*.test.ts"],
+          isolate: false,
           maxWorkers: 2,
         },
       },

@@ -83,12 +83,17 @@ export interface Environment extends EnvPaths {
   site: string;
   /** GitLab's deployment_tier for it. */
   tier: "development" | "staging" | "production";
+  /** gunicorn's worker processes (WEB_CONCURRENCY in the environment file). */
+  workers: number;
 }
 
-const ROWS: ReadonlyArray<{ name: EnvName; job: string; offset: number; branch: BranchRule; tier: Environment["tier"] }> = [
-  { name: "dev", job: "dev", offset: 0, branch: { kind: "other" }, tier: "development" },
-  { name: "staging", job: "staging", offset: 1, branch: { kind: "named", branch: "staging" }, tier: "staging" },
-  { name: "prod", job: "production", offset: 2, branch: { kind: "default" }, tier: "production" },
+// Workers per environment: dev and staging serve a few people and need one; prod keeps two, so
+// that one slow request does not queue the rest. Each worker imports the whole project at every
+// start (about 0.25 core-second here), and every deploy and boot starts them again.
+const ROWS: ReadonlyArray<{ name: EnvName; job: string; offset: number; branch: BranchRule; tier: Environment["tier"]; workers: number }> = [
+  { name: "dev", job: "dev", offset: 0, branch: { kind: "other" }, tier: "development", workers: 1 },
+  { name: "staging", job: "staging", offset: 1, branch: { kind: "named", branch: "staging" }, tier: "staging", workers: 1 },
+  { name: "prod", job: "production", offset: 2, branch: { kind: "default" }, tier: "production", workers: 2 },
 ];
 
 /** The unit name of an environment, or of the template with "%i". */
@@ -98,10 +103,11 @@ export function environments(config: Partial<DeploymentConfig> = {}): Environmen
   const c = { ...DEFAULT_CONFIG, ...config };
   validateConfig(c);
   const slug = c.project.toLowerCase();
-  return ROWS.map(({ name, job, offset, branch, tier }) => ({
+  return ROWS.map(({ name, job, offset, branch, tier, workers }) => ({
     name,
     job,
     tier,
+    workers,
     port: c.basePort + offset,
     branch,
     ...envPaths(c, name),

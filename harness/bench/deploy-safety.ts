@@ -59,7 +59,7 @@ User=${tb.config.deployUser}
 Group=www-data
 WorkingDirectory=${e.dir}
 EnvironmentFile=${e.envFile}
-ExecStart=${e.venv}/bin/gunicorn --access-logfile - --workers 2 --bind unix:${e.socket} ${tb.config.project}.wsgi:application
+ExecStart=${e.venv}/bin/gunicorn --access-logfile - --bind unix:${e.socket} ${tb.config.project}.wsgi:application
 `;
 }
 

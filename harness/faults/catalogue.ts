@@ -98,7 +98,7 @@ export const FAULTS: ReadonlyArray<Fault> = [
         if (!SERVICE.test(p)) return t;
         const dir = /^WorkingDirectory=(.*)$/m.exec(t)?.[1];
         const unbound = mustReplace(mustReplace(t, /^Requires=.*\n/m, "", "gunicorn-binds-socket"), /^After=network\.target .*$/m, "After=network.target", "gunicorn-binds-socket");
-        return mustReplace(unbound, "--workers 2", `--workers 2 --bind unix:${dir}.sock`, "gunicorn-binds-socket");
+        return mustReplace(unbound, "--access-logfile -", `--access-logfile - --bind unix:${dir}.sock`, "gunicorn-binds-socket");
       },
     },
     words: ["502", "failed"],

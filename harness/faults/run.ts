@@ -10,6 +10,8 @@ export interface SpecRun {
   testFilter?: string;
   env: Record<string, string>;
   junitPath: string;
+  /** vitest's workers for this run (its default, 2 here, when not set). */
+  maxWorkers?: number;
 }
 
 export interface FaultRunIo {

@@ -11,7 +11,7 @@ import type { SpecRun } from "./run.ts";
  */
 export async function runVitest(run: SpecRun, output: "log" | "inherit" = "log"): Promise<number> {
   const reporters = output === "log" ? ["--reporter=dot", "--reporter=junit"] : ["--reporter=default", "--reporter=junit"];
-  const args = ["run", "--project", "e2e", ...reporters, `--outputFile.junit=${run.junitPath}`, ...(run.testFilter ? ["-t", run.testFilter] : []), ...run.files];
+  const args = ["run", "--project", "e2e", ...reporters, `--outputFile.junit=${run.junitPath}`, ...(run.testFilter ? ["-t", run.testFilter] : []), ...(run.maxWorkers ? [`--maxWorkers=${run.maxWorkers}`] : []), ...run.files];
   const out = output === "log" ? openSync(run.junitPath.replace(/(\.junit)?\.xml$/, ".log"), "w") : undefined;
   try {
     return await new Promise<number>((resolve, reject) => {

@@ -25,6 +25,8 @@ export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, a
     DATABASE_NAME: env.database,
     DATABASE_USER: env.role,
     DATABASE_PASSWORD: secrets.dbPassword,
+    // gunicorn's default for --workers: one template unit, a worker count per environment.
+    WEB_CONCURRENCY: String(env.workers),
   };
   return Object.entries(lines).map(([k, v]) => `${k}=${envFileValue(k, v)}`).join("\n") + "\n";
 }

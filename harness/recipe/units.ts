@@ -81,8 +81,9 @@ Group=www-data
 # release that is live now (a HUP would keep the old directory).
 WorkingDirectory=${p.dir}
 EnvironmentFile=${p.envFile}
-# No --bind: gunicorn takes the listening socket systemd passes (LISTEN_FDS).
-ExecStart=${p.venv}/bin/gunicorn --access-logfile - --workers 2 ${config.project}.wsgi:application
+# No --bind: gunicorn takes the listening socket systemd passes (LISTEN_FDS). No --workers: each
+# environment's count is WEB_CONCURRENCY in its environment file.
+ExecStart=${p.venv}/bin/gunicorn --access-logfile - ${config.project}.wsgi:application
 ExecReload=/bin/kill -s HUP $MAINPID
 KillMode=mixed
 TimeoutStopSec=10

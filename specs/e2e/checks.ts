@@ -1,7 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect } from "vitest";
+import { waitFor } from "../../harness/deadline.ts";
 import type { EnvName } from "../../harness/envs.ts";
+import { sh } from "../../harness/quote.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { appliedMigrations, withDatabase } from "../../harness/probes/postgres.ts";
 import { listeningTcpPorts, unixSocket } from "../../harness/probes/socket.ts";
@@ -25,7 +27,14 @@ export function addNote(tb: StartedTestbed, name: EnvName, text: string, pinned 
 
 export async function expectGunicornSocket(tb: StartedTestbed, name: EnvName): Promise<void> {
   const env = tb.env(name);
-  expect(await unitState(tb.app, env.unit)).toMatchObject({ activeState: "active", subState: "running" });
+  const state = await unitState(tb.app, env.unit);
+  expect(state).toMatchObject({ activeState: "active", subState: "running" });
+  // The environment's worker count (WEB_CONCURRENCY), as gunicorn's children once it has booted them.
+  let children = "";
+  await waitFor(`${name}: gunicorn (pid ${state.mainPid}) did not run its ${env.workers} worker(s) (WEB_CONCURRENCY)`, async () => {
+    children = (await tb.app.exec.run(sh`pgrep -c -P ${String(state.mainPid)}`, { allowFailure: true })).stdout.trim();
+    return children === String(env.workers) ? true : undefined;
+  }, { timeoutMs: 10_000, describe: () => `it has ${children || "no"} child processes` });
   expect(await unixSocket(tb.app, env.socket)).toEqual({ path: env.socket, isSocket: true, listening: true, owner: tb.config.deployUser, group: "www-data" });
 }
 

@@ -38,12 +38,14 @@ describe.skipIf(process.env.TESTCONTAINERS_HOST_OVERRIDE || process.env.DOCKER_H
     const engine = await engineOverTcp();
     try {
       const junitPath = join(dir, "junit.xml");
-      const code = await runVitest({ files: ["specs/e2e/setup.test.ts", "specs/e2e/testbed.test.ts", "specs/e2e/recipe-secrets.test.ts"], env: { DOCKER_HOST: engine.url }, junitPath });
+      // A spec that boots servers from the deployed snapshot, runs the recipe over ssh and probes
+      // HTTP and Postgres through the published ports; one worker: a second would only import again.
+      const code = await runVitest({ files: ["specs/e2e/setup.test.ts", "specs/e2e/recipe-secrets.test.ts"], env: { DOCKER_HOST: engine.url }, junitPath, maxWorkers: 1 });
       const output = await readFile(join(dir, "junit.log"), "utf8");
       expect(code, output).toBe(0);
       const cases = junitCases(await readFile(junitPath, "utf8"));
       expect(cases.filter((c) => c.failure || c.skipped !== undefined).map((c) => c.name), output).toEqual([]);
-      expect(cases.length).toBeGreaterThanOrEqual(5);
+      expect(cases.length).toBeGreaterThanOrEqual(3);
       // The servers' ports were published on 127.0.0.2 only (so 127.0.0.1 would not have reached them).
       const bindings = [...engine.seen().matchAll(/"HostIp":"([^"]*)"/g)].map((m) => m[1]);
       expect(bindings.length).toBeGreaterThan(0);

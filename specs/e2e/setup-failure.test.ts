@@ -14,7 +14,7 @@ describe("a provisioning that fails in the global setup", () => {
   it("is a failed test named after the step, with systemd's words and the diagnostics; the other tests are skipped", async () => {
     // A unit the recipe writes with the seed's `WorkingDirectory=~/...`, in a vitest of its own.
     const junitPath = join(dir, "junit.xml");
-    const code = await runVitest({ files: ["specs/e2e/setup.test.ts", "specs/e2e/testbed.test.ts"], env: { [FAULT_VARIABLE]: "workdir-tilde" }, junitPath });
+    const code = await runVitest({ files: ["specs/e2e/setup.test.ts", "specs/e2e/testbed.test.ts"], env: { [FAULT_VARIABLE]: "workdir-tilde" }, junitPath, maxWorkers: 1 });
     const output = await readFile(join(dir, "junit.log"), "utf8");
     expect(code, output).toBe(1);
     const cases = junitCases(await readFile(junitPath, "utf8"));
