@@ -9,7 +9,7 @@ import { runVitest } from "../harness/faults/vitest.ts";
 import { PROJECT_ROOT } from "../harness/paths.ts";
 import { log, main } from "./cli.ts";
 
-const SPECS = ["specs/e2e/setup.test.ts", "specs/e2e/testbed.test.ts", "specs/e2e/recipe-secrets.test.ts"];
+const SPECS = ["specs/e2e/setup.test.ts", "specs/e2e/testbed.test.ts", "specs/e2e/recipe-environments.test.ts"];
 
 await main(async () => {
   const images = await ensureImages({ log });

@@ -112,6 +112,7 @@ export const FAULTS: ReadonlyArray<Fault> = [
     inject: { file: replaceIn("media-in-release", RELEASE_TOOL, 'os.symlink(os.path.relpath(env.media, path), os.path.join(path, "media"))', 'os.makedirs(os.path.join(path, "media"))') },
     words: ["upload"],
     specs: ["deploy-under-traffic"],
+    tests: "deploys and rollbacks through the pipeline",
   },
   {
     id: "secret-unquoted",
@@ -119,7 +120,8 @@ export const FAULTS: ReadonlyArray<Fault> = [
     where: "env file",
     inject: { file: onFile(ENV_FILE, (t) => mustReplace(t, /^([A-Z_]+)="(.*)"$/gm, "$1=$2", "secret-unquoted").replace(/\\([\\"`$])/g, "$1")) },
     words: ["password authentication failed"],
-    specs: ["recipe-secrets"],
+    specs: ["recipe-environments"],
+    tests: "environment prod after the recipe",
   },
   {
     id: "debug-on-in-prod",
@@ -253,8 +255,9 @@ export const FAULTS: ReadonlyArray<Fault> = [
     where: "release tool",
     inject: { file: replaceIn("rollback-ignores-migrations", RELEASE_TOOL, "if missing and not allow_migrations:", "if False:") },
     words: ["rollback past migration", "went ahead without --allow-migrations"],
-    // The file's tests build on each other (each deploys the next commit): all of them run.
+    // These tests build on each other (each deploys the next commit): all of them run.
     specs: ["deploy-under-traffic"],
+    tests: "deploys and rollbacks through the pipeline",
   },
   {
     id: "strict-host-key-no",

@@ -1,23 +1,39 @@
+import { createHash } from "node:crypto";
 import { describe, expect } from "vitest";
-import { ENV_NAMES } from "../../harness/envs.ts";
+import { ENV_NAMES, type EnvName } from "../../harness/envs.ts";
 import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { fileInfo } from "../../harness/probes/files.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { expectGunicornSocket, expectMigrations, expectPageFromOwnDatabase, expectStaticBytes, addNote, appDatabase } from "./checks.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
 import { unitProperties, unitState, waitForUnitState } from "../../harness/probes/systemd.ts";
-import { log, onTestbed, recipeTestbed, SPEC_TRAFFIC, withDiagnostics } from "./support.ts";
+import { log, onTestbed, sharedTestbed, SPEC_TRAFFIC, withDiagnostics } from "./support.ts";
 import { withDatabase } from "../../harness/probes/postgres.ts";
-import { dbPassword } from "../../harness/recipe/secrets.ts";
+import { dbPassword, useSecrets, type EnvSecrets } from "../../harness/recipe/secrets.ts";
+import { releaseToolPath } from "../../harness/recipe/release.ts";
+import { sh } from "../../harness/quote.ts";
 import { sudoersRule } from "../../harness/recipe/sudoers.ts";
 import { HBA_BEGIN, HBA_END } from "../../harness/recipe/pg-hba.ts";
 import pg from "pg";
 import { restartComparison } from "../../harness/bench/deploy-safety.ts";
 import { connectHost } from "../../harness/docker/host.ts";
 
-// One recipe-deployed testbed for all of this file: what only observes it, what stops and restarts
-// its units (and puts them back), and last the re-run that must change nothing on it.
-const shared = recipeTestbed();
+// What a Django-style secret key and a generated password really contain: every character a shell
+// treats specially, quotes, a backslash, spaces and '='. Each environment gets its own, and every
+// test below runs with them: the page from each database, the clients, the sudo and target tests.
+const hostile = (env: EnvName): EnvSecrets => ({
+  secretKey: `k$HOME(1)&2;3'4"5#6\\7\`8 9=0 ${env} !*?[x]{y}|<z>~^%`,
+  dbPassword: `p$(id)&;'"#\\\` =${env}`,
+});
+const digest = (s: string) => createHash("sha256").update(s).digest("hex");
+
+// One recipe-deployed testbed for all of this file: the recipe runs again on the deployed snapshot
+// with these secrets (renewing every environment file and password); then what only observes it,
+// what stops and restarts its units (and puts them back), and last the re-run that must change nothing.
+const shared = sharedTestbed((tb) => {
+  useSecrets(tb, Object.fromEntries(ENV_NAMES.map((e) => [e, hostile(e)])) as Record<EnvName, EnvSecrets>);
+  return provisionAndDeploy(tb, { projectDir: FIXTURE_DIR, log });
+}, "deployed");
 
 describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
   onTestbed(shared, "gunicorn is active and listens on its unix socket, owned by the deploy user and www-data", ({ tb }) =>
@@ -40,6 +56,24 @@ describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
     expect(env.envFile.startsWith(`${env.dir}/`)).toBe(false);
     const asNginx = await tb.app.exec.run(`cat ${env.envFile}`, { as: "www-data", allowFailure: true });
     expect(asNginx.exitCode).not.toBe(0);
+  });
+
+  onTestbed(shared, "gunicorn (systemd's EnvironmentFile) and manage.py (the release tool) read its secret key byte for byte, special characters and all", async ({ tb }) => {
+    const env = tb.env(name);
+    const expected = digest(hostile(name).secretKey);
+    // What systemd gave gunicorn, from its main process's environment; digested on the server, never printed.
+    const pid = (await tb.app.exec.run(sh`systemctl show -p MainPID --value ${env.unit}`)).stdout.trim();
+    const fromSystemd = await tb.app.exec.run(
+      sh`tr '\\0' '\\n' < /proc/${pid}/environ | sed -n 's/^DJANGO_SECRET_KEY=//p' | tr -d '\\n' | sha256sum | cut -d' ' -f1`,
+    );
+    expect(fromSystemd.stdout.trim()).toBe(expected);
+    // What the release tool hands to every manage.py it runs.
+    const code = `import hashlib, importlib.machinery, importlib.util, sys
+spec = importlib.util.spec_from_loader("t", importlib.machinery.SourceFileLoader("t", sys.argv[1]))
+t = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)
+print(hashlib.sha256(t.read_env_file(sys.argv[2])["DJANGO_SECRET_KEY"].encode()).hexdigest())`;
+    const fromTool = await tb.app.exec.run(sh`python3 -c ${code} ${releaseToolPath(tb.config)} ${env.envFile}`);
+    expect(fromTool.stdout.trim()).toBe(expected);
   });
 
   onTestbed(shared, name === "dev" ? "shows Django's debug page for an unknown URL (DEBUG on in dev only)" : "answers an unknown URL with the plain 404, never the debug page", async ({ tb }) => {

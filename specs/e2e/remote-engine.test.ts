@@ -6,6 +6,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { junitCases } from "../../harness/faults/verdict.ts";
 import { runVitest } from "../../harness/faults/vitest.ts";
 
+/** The tests of the nested run: the global setup's, and every check of prod after the recipe. */
+const PROD_CHECKS = "global setup|environment prod after the recipe";
+
 const dir = await mkdtemp(join(tmpdir(), "ddt-remote-engine-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -38,14 +41,17 @@ describe.skipIf(process.env.TESTCONTAINERS_HOST_OVERRIDE || process.env.DOCKER_H
     const engine = await engineOverTcp();
     try {
       const junitPath = join(dir, "junit.xml");
-      // A spec that boots servers from the deployed snapshot, runs the recipe over ssh and probes
-      // HTTP and Postgres through the published ports; one worker: a second would only import again.
-      const code = await runVitest({ files: ["specs/e2e/setup.test.ts", "specs/e2e/recipe-secrets.test.ts"], env: { DOCKER_HOST: engine.url }, junitPath, maxWorkers: 1 });
+      // Servers from the deployed snapshot, the recipe over ssh, then prod's checks: the page through
+      // nginx's published port, Postgres through the database server's, the secrets on the server.
+      // One worker: a second would only import the harness again.
+      const code = await runVitest({ files: ["specs/e2e/setup.test.ts", "specs/e2e/recipe-environments.test.ts"], testFilter: PROD_CHECKS, env: { DOCKER_HOST: engine.url }, junitPath, maxWorkers: 1 });
       const output = await readFile(join(dir, "junit.log"), "utf8");
       expect(code, output).toBe(0);
       const cases = junitCases(await readFile(junitPath, "utf8"));
-      expect(cases.filter((c) => c.failure || c.skipped !== undefined).map((c) => c.name), output).toEqual([]);
-      expect(cases.length).toBeGreaterThanOrEqual(3);
+      expect(cases.filter((c) => c.failure).map((c) => c.name), output).toEqual([]);
+      const passed = cases.filter((c) => c.skipped === undefined).map((c) => c.name);
+      expect(passed.filter((n) => n.startsWith("environment prod after the recipe")).length, output).toBeGreaterThanOrEqual(6);
+      expect(passed, output).toContain("global setup > built the images and the provisioned and deployed snapshots, for the platform asked for");
       // The servers' ports were published on 127.0.0.2 only (so 127.0.0.1 would not have reached them).
       const bindings = [...engine.seen().matchAll(/"HostIp":"([^"]*)"/g)].map((m) => m[1]);
       expect(bindings.length).toBeGreaterThan(0);

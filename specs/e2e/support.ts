@@ -3,7 +3,6 @@ import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { parseKeepPolicy } from "../../harness/lifecycle/keep.ts";
 import { streamLogger } from "../../harness/log.ts";
 import { withDiagnostics } from "../../harness/probes/diagnostics.ts";
-import { provisionAndDeploy, type RecipeReport } from "../../harness/recipe/recipe.ts";
 import { reuseSnapshotSecrets, type SnapshotStage } from "../../harness/snapshot.ts";
 import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
 import type { PipelineResult } from "../../harness/pipeline/executor.ts";
@@ -62,11 +61,6 @@ export function sharedTestbed<T>(prepare: (tb: StartedTestbed) => Promise<T>, fr
   };
 }
 
-/** A testbed provisioned and deployed by the recipe, with the sample project. */
-export function recipeTestbed(from: "fresh" | SnapshotStage = "deployed"): () => Shared<RecipeReport> {
-  return sharedTestbed((tb) => provisionAndDeploy(tb, { projectDir: FIXTURE_DIR, log }), from);
-}
-
 /** Appends the servers' journals, nginx errors and failed units to an error's message. */
 export { withDiagnostics };
 
@@ -98,8 +92,8 @@ export function pipelineTestbed(from: SnapshotStage = "deployed"): () => Shared<
     await repo?.[Symbol.asyncDispose]();
   });
   return sharedTestbed(async (tb) => {
-    // These specs test deploys, not secrets: the servers keep the snapshot's (recipe-secrets and
-    // recipe-environments renew theirs).
+    // These specs test deploys, not secrets: the servers keep the snapshot's (recipe-environments
+    // renews its own, with special characters in every one).
     await reuseSnapshotSecrets(tb, inject("snapshots")[from]);
     const target = await provisionForPipeline(tb, { projectDir: FIXTURE_DIR });
     repo = await GitRepo.fromDirectory(FIXTURE_DIR, tb.config.defaultBranch);
