@@ -20,6 +20,9 @@ import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCom
 // in a row. The second part's checks are relative to what it finds, so it follows the first.
 const shared = pipelineTestbed();
 
+const releases = (s: ReturnType<typeof shared>) => s.tb.app.exec.run(`ls ${s.tb.env("prod").releases}`).then((r) => r.stdout);
+const venvs = (s: ReturnType<typeof shared>) => s.tb.app.exec.run(`ls ${s.tb.env("prod").venvs}`).then((r) => r.stdout);
+
 const MIGRATION = `from django.db import migrations, models
 
 
@@ -85,9 +88,9 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     expect((await tb.app.exec.run(`test -e ${prod.dir}/notes/apps.py && echo present || echo gone`)).stdout).toBe("gone\n");
     // The live path is a link to the newest release; the earlier ones are kept for rollbacks.
     const live = ((await tb.app.exec.run(`readlink ${prod.dir}`)).stdout).trim();
-    const releases = ((await tb.app.exec.run(`ls ${prod.releases}`)).stdout).trim().split("\n");
-    expect(releases).toHaveLength(2);
-    expect(live).toBe(`releases/${releases.at(-1)}`);
+    const kept = (await releases(s)).trim().split("\n");
+    expect(kept).toHaveLength(2);
+    expect(live).toBe(`releases/${kept.at(-1)}`);
     expect(live).toMatch(new RegExp(`-${commits[1]!.slice(0, 8)}$`));
   });
 
@@ -145,9 +148,6 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
   });
 });
 
-const releases = (s: ReturnType<typeof shared>) => s.tb.app.exec.run(`ls ${s.tb.env("prod").releases}`).then((r) => r.stdout);
-const venvs = (s: ReturnType<typeof shared>) => s.tb.app.exec.run(`ls ${s.tb.env("prod").venvs}`).then((r) => r.stdout);
-
 const BROKEN: Array<[what: string, step: string, changes: FixtureChanges, says: RegExp]> = [
   ["an import error in the new code", "check", { write: { "notes/views.py": "import notes.no_such_module\n" } }, /ModuleNotFoundError: No module named 'notes\.no_such_module'/],
   ["a requirement pip cannot install", "venv", { write: { "requirements.txt": fixtureRequirements("ddt-no-such-package==9.9.9") } }, /No matching distribution found for ddt-no-such-package==9\.9\.9/],
@@ -171,8 +171,9 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
     const branch = s.tb.config.defaultBranch;
     const prod = s.tb.env("prod");
     const oldVenv = ((await s.tb.app.exec.run(`readlink ${prod.venv}`)).stdout).trim();
-    const fingerprint = () => s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' ${`$(readlink -f ${prod.venv})`}/pyvenv.cfg && python3 -m pip --python ${prod.venv}/bin/python freeze`).then((r) => r.stdout);
-    const before = { venvs: await venvs(s), old: await fingerprint() };
+    // A venv, through a release's link to it: its config file's inode and time, and its packages.
+    const fingerprint = (link: string) => s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' $(readlink -f ${link})/pyvenv.cfg && python3 -m pip --python ${link}/bin/python freeze`).then((r) => r.stdout);
+    const before = { venvs: await venvs(s), old: await fingerprint(prod.venv) };
 
     const commit = await s.data.repo.commit(branch, "Pin sqlparse", { write: { "requirements.txt": fixtureRequirements("sqlparse>=0.5") } });
     const oldLive = ((await s.tb.app.exec.run(`readlink -f ${prod.dir}`)).stdout).trim();
@@ -185,7 +186,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
     expect(newVenv).not.toBe(oldVenv);
     expect((await venvs(s)).trim().split("\n")).toHaveLength(before.venvs.trim().split("\n").length + 1);
     // The previous release and its venv are untouched: same inode, same time, same packages.
-    expect((await s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' $(readlink -f ${oldLive}/myprojectenv)/pyvenv.cfg && python3 -m pip --python ${oldLive}/myprojectenv/bin/python freeze`)).stdout).toBe(before.old);
+    expect(await fingerprint(`${oldLive}/myprojectenv`)).toBe(before.old);
   });
 
   for (const [what, step, changes, says] of BROKEN) {
