@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { fileTimes, runSandboxCommand, runTestSuite } from "../harness/bench/cli-runs.ts";
 import { deployTimings, inSeconds } from "../harness/bench/deploy-timings.ts";
 import { deployFigures } from "../harness/bench/deploy-safety.ts";
+import { cpuSplit, sampleCpu, type CpuSplit } from "../harness/bench/cpu.ts";
 import { floorRun } from "../harness/bench/floor.ts";
 import { median, seconds, timeRuns } from "../harness/bench/stats.ts";
 import { docker } from "../harness/docker/client.ts";
@@ -125,9 +126,13 @@ await main(async () => {
     const suites: Record<string, { s: number; summary: string }> = {};
     for (const platform of platforms) {
       step(`npm test, whole suite on ${platform.spec} (images and snapshots cached)`);
+      const before = sampleCpu();
       const suite = await runTestSuite([], { TESTBED_BASE: platform.spec });
       suites[platform.spec] = { s: seconds(suite.ms), summary: suite.summary };
-      if (platform === platforms[0]) fig.slowestFiles = fileTimes(await readFile(`${PROJECT_ROOT}reports/junit.xml`, "utf8")).slice(0, 5);
+      if (platform === platforms[0]) {
+        fig.slowestFiles = fileTimes(await readFile(`${PROJECT_ROOT}reports/junit.xml`, "utf8")).slice(0, 5);
+        fig.suiteCpu = cpuSplit(before, sampleCpu(), cpus().length);
+      }
     }
     fig.suiteByPlatform = suites;
     fig.suiteS = suites[platforms[0]!.spec]!.s;
@@ -155,6 +160,7 @@ await main(async () => {
   await mkdir(`${PROJECT_ROOT}reports`, { recursive: true });
   await writeFile(`${PROJECT_ROOT}reports/bench.json`, JSON.stringify(report, null, 2) + "\n");
   const check = (value: unknown, target: number) => (typeof value === "number" ? (value <= target ? "met" : "MISSED") : "not measured");
+  const cpu = fig.suiteCpu as CpuSplit | undefined;
   const rows: Array<[string, unknown, string]> = [
     ["no-change image rebuild (s)", fig.noChangeRebuildS, `≤ ${TARGETS.noChangeRebuildS}: ${check(fig.noChangeRebuildS, TARGETS.noChangeRebuildS)}`],
     ["testbed boot (s)", fig.bootS, `≤ ${TARGETS.bootS}: ${check(fig.bootS, TARGETS.bootS)}`],
@@ -167,6 +173,8 @@ await main(async () => {
     ...Object.entries((fig.suiteByPlatform ?? {}) as Record<string, { s: number; summary: string }>).map(
       ([spec, r]): [string, unknown, string] => [`  npm test on ${spec} (s)`, r.s, r.summary],
     ),
+    ["  its CPU, all cores (core-s)", cpu?.totalS, cpu ? `containers ${cpu.containersS ?? "?"}, dockerd and containerd ${cpu.daemonsS}, the rest (vitest, harness, runc, kernel) ${cpu.restS ?? "?"}` : ""],
+    ["  containers' and daemons' work alone, every core busy (s)", cpu?.leastWallS, "the least wall time any harness could reach for these specs"],
     [`npm test in ${values.shards} shards, slowest shard alone (s)`, fig.shardedSuiteS, `each: ${JSON.stringify(fig.shardsS ?? [])}`],
     ["cold, from nothing, to sandbox table (s)", fig.coldSandboxS, `≤ ${TARGETS.coldS}: ${check(fig.coldSandboxS, TARGETS.coldS)}`],
     ["cold image build, base included (s)", fig.coldImagesWithBaseS, ""],
