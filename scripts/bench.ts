@@ -173,8 +173,8 @@ await main(async () => {
     ...Object.entries((fig.suiteByPlatform ?? {}) as Record<string, { s: number; summary: string }>).map(
       ([spec, r]): [string, unknown, string] => [`  npm test on ${spec} (s)`, r.s, r.summary],
     ),
-    ["  its CPU, all cores (core-s)", cpu?.totalS, cpu ? `containers ${cpu.containersS ?? "?"}, dockerd and containerd ${cpu.daemonsS}, the rest (vitest, harness, runc, kernel) ${cpu.restS ?? "?"}` : ""],
-    ["  containers' and daemons' work alone, every core busy (s)", cpu?.leastWallS, "the least wall time any harness could reach for these specs"],
+    ["  its CPU, all cores (core-s)", cpu?.totalS, cpu ? `containers ${cpu.containersS ?? "?"}, the engine (dockerd, containerd, their helpers) ${cpu.daemonsS}, the rest (vitest, harness, runc, kernel) ${cpu.restS ?? "?"}` : ""],
+    ["  containers' and engine's work alone, every core busy (s)", cpu?.leastWallS, "the least wall time any harness could reach for these specs"],
     [`npm test in ${values.shards} shards, slowest shard alone (s)`, fig.shardedSuiteS, `each: ${JSON.stringify(fig.shardsS ?? [])}`],
     ["cold, from nothing, to sandbox table (s)", fig.coldSandboxS, `≤ ${TARGETS.coldS}: ${check(fig.coldSandboxS, TARGETS.coldS)}`],
     ["cold image build, base included (s)", fig.coldImagesWithBaseS, ""],

@@ -10,9 +10,9 @@ describe("CPU accounting for the bench", () => {
   });
 
   it("reads a process's CPU after its name, even a name with spaces and parentheses", () => {
-    // Fields after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
-    const stat = "4242 (my (odd) daemon) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 566 0 0 20 0 12 0";
-    expect(processCpu(stat)).toEqual({ comm: "my (odd) daemon", cpuS: 18 });
+    // Fields after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime.
+    const stat = "4242 (my (odd) daemon) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 566 300 50 20 0 12 0";
+    expect(processCpu(stat)).toEqual({ comm: "my (odd) daemon", cpuS: 18, childrenS: 3.5 });
   });
 
   it("finds the containers' parent cgroup of v1 and v2, and none for the systemd driver", () => {
@@ -25,13 +25,13 @@ describe("CPU accounting for the bench", () => {
     expect(containersSeconds(files({ "/sys/fs/cgroup/system.slice/cpu.stat": "usage_usec 1\n" }))).toBeUndefined();
   });
 
-  it("samples the daemons by name and splits a run: containers, daemons, the rest, and the least wall time", () => {
+  it("samples the daemons by name, with the children they waited for, and splits a run: containers, daemons, the rest, and the least wall time", () => {
     const at = (busy: number, cg: number, dockerd: number) => (p: string) =>
       ({
         "/proc/stat": `cpu  ${busy * 100} 0 0 0 0 0 0 0 0 0\n`,
         "/sys/fs/cgroup/cpuacct/docker/cpuacct.usage": String(cg * 1e9),
-        "/proc/10/stat": `10 (dockerd) S 1 10 10 0 -1 0 0 0 0 0 ${dockerd * 100} 0 0`,
-        "/proc/11/stat": "11 (node) S 1 11 11 0 -1 0 0 0 0 0 999 0 0",
+        "/proc/10/stat": `10 (dockerd) S 1 10 10 0 -1 0 0 0 0 0 ${dockerd * 50} 0 ${dockerd * 50} 0 20`,
+        "/proc/11/stat": "11 (node) S 1 11 11 0 -1 0 0 0 0 0 999 0 0 0 20",
       })[p] ?? (() => { throw new Error(`ENOENT ${p}`); })();
     const pids = () => ["10", "11", "12"];
     const before = sampleCpu(at(1000, 500, 20), pids);

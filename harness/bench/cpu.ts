@@ -3,8 +3,9 @@ import { readdirSync, readFileSync } from "node:fs";
 /**
  * Where a run's CPU goes, in core-seconds: the whole machine, the engine's containers (the servers'
  * and the jobs' own work: systemd, gunicorn, manage.py, pip, Postgres, sshd, rsync...) and the
- * engine's daemons. What is left is vitest and the harness, the engine's short-lived helpers (runc,
- * its re-execs) and the kernel. On a machine bound by CPU, the containers' and daemons' work divided
+ * engine's daemons with the helpers they wait for (dockerd's re-execs at every container start and
+ * copy, iptables). What is left is vitest and the harness, runc and the containers' shims, the
+ * host's own tools (git, ssh-keygen) and the kernel. On a machine bound by CPU, the containers' and daemons' work divided
  * by the cores is the least wall time any harness could reach for the same specs.
  */
 export interface CpuSample {
@@ -12,7 +13,7 @@ export interface CpuSample {
   busyS: number;
   /** Every container of the engine together; undefined where no cgroup holds them all. */
   containersS: number | undefined;
-  /** dockerd and containerd, as long-lived processes (their children are not counted). */
+  /** dockerd and containerd, with the helpers they ran and waited for (re-execs, iptables, docker-proxy). */
   daemonsS: number;
 }
 
@@ -20,7 +21,7 @@ export interface CpuSplit {
   totalS: number;
   containersS: number | undefined;
   daemonsS: number;
-  /** vitest and the harness, runc and the engine's re-execs, the kernel. */
+  /** vitest and the harness, runc and the shims, the host's tools, the kernel. */
   restS: number | undefined;
   /** (containers + daemons) ÷ cores: the wall time of that work alone, every core busy. */
   leastWallS: number | undefined;
@@ -39,13 +40,17 @@ export function busySeconds(procStat: string): number {
   return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / TICKS_PER_S;
 }
 
-/** A process's name and CPU seconds from /proc/<pid>/stat (the name may hold spaces and parentheses). */
-export function processCpu(stat: string): { comm: string; cpuS: number } {
+/**
+ * A process's name, its own CPU seconds and those of the children it has waited for, from
+ * /proc/<pid>/stat (the name may hold spaces and parentheses).
+ */
+export function processCpu(stat: string): { comm: string; cpuS: number; childrenS: number } {
   const open = stat.indexOf("(");
   const close = stat.lastIndexOf(")");
   const fields = stat.slice(close + 2).split(" ");
-  // Fields 14 and 15 of the file (utime, stime) are the 12th and 13th after the name.
-  return { comm: stat.slice(open + 1, close), cpuS: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S };
+  // Fields 14 to 17 of the file (utime, stime, cutime, cstime) are the 12th to 15th after the name.
+  const [utime, stime, cutime, cstime] = fields.slice(11, 15).map(Number);
+  return { comm: stat.slice(open + 1, close), cpuS: (utime! + stime!) / TICKS_PER_S, childrenS: (cutime! + cstime!) / TICKS_PER_S };
 }
 
 /**
@@ -80,7 +85,7 @@ export function sampleCpu(read: ReadText = (p) => readFileSync(p, "utf8"), pids:
   for (const pid of pids()) {
     try {
       const p = processCpu(read(`/proc/${pid}/stat`));
-      if (DAEMONS.has(p.comm)) daemonsS += p.cpuS;
+      if (DAEMONS.has(p.comm)) daemonsS += p.cpuS + p.childrenS;
     } catch {
       // The process ended between the listing and the read.
     }
