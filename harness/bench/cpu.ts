@@ -5,8 +5,9 @@ import { readdirSync, readFileSync } from "node:fs";
  * and the jobs' own work: systemd, gunicorn, manage.py, pip, Postgres, sshd, rsync...) and the
  * engine's daemons with the helpers they wait for (dockerd's re-execs at every container start and
  * copy, iptables). What is left is vitest and the harness, runc and the containers' shims, the
- * host's own tools (git, ssh-keygen) and the kernel. On a machine bound by CPU, the containers' and daemons' work divided
- * by the cores is the least wall time any harness could reach for the same specs.
+ * host's own tools (git, ssh-keygen) and the kernel. On a machine bound by CPU, the containers' and
+ * daemons' work divided by the cores is the least wall time any harness could reach for the same
+ * specs.
  */
 export interface CpuSample {
   /** Busy time of every core since boot (user, nice, system, irq, softirq, steal). */
@@ -97,7 +98,7 @@ export function sampleCpu(read: ReadText = (p) => readFileSync(p, "utf8"), pids:
 export function cpuSplit(before: CpuSample, after: CpuSample, cores: number): CpuSplit {
   const round = (s: number) => Math.round(s * 10) / 10;
   const totalS = after.busyS - before.busyS;
-  // A daemon restarted in between would count backwards: then its figure is unknown, not negative.
+  // A daemon that restarted in between counts backwards: it is left out (0), not subtracted.
   const daemonsS = Math.max(0, after.daemonsS - before.daemonsS);
   const containersS = after.containersS !== undefined && before.containersS !== undefined ? after.containersS - before.containersS : undefined;
   return {
