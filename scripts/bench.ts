@@ -12,17 +12,16 @@ import { cpuSplit, sampleCpu, type CpuSplit } from "../harness/bench/cpu.ts";
 import { floorRun } from "../harness/bench/floor.ts";
 import { median, seconds, timeRuns } from "../harness/bench/stats.ts";
 import { docker } from "../harness/docker/client.ts";
-import { FIXTURE_DIR } from "../harness/fixture.ts";
+import { sampleProjectDir } from "../harness/core/fixtures.ts";
 import { IMAGE_LABEL } from "../harness/images/build.ts";
 import { ensureImages } from "../harness/images/catalog.ts";
-import { parsePlatform, selectedPlatform } from "../harness/images/platform.ts";
-import { silentLogger } from "../harness/log.ts";
-import { cacheDir, PROJECT_ROOT } from "../harness/paths.ts";
-import { GitRepo } from "../harness/pipeline/repo.ts";
-import { branchFor, deployBranch, provisionForPipeline } from "../harness/pipeline/testbed-deploy.ts";
-import { ensureSnapshots } from "../harness/snapshot.ts";
+import { parsePlatform, selectedPlatform } from "../harness/images/base-platform.ts";
+import { silentLogger } from "../harness/core/log.ts";
+import { cacheDir, PROJECT_ROOT } from "../harness/core/paths.ts";
+import { PipelineDeployment } from "../harness/pipeline/deployment.ts";
+import { ensureSnapshots } from "../harness/snapshots/snapshots.ts";
 import { Testbed } from "../harness/testbed/testbed.ts";
-import { ensureWheelhouse, type PythonTarget } from "../harness/wheelhouse.ts";
+import { ensureWheelhouse, type PythonTarget } from "../harness/images/wheelhouse.ts";
 import { log, main } from "./cli.ts";
 
 const TARGETS = {
@@ -85,14 +84,12 @@ await main(async () => {
   {
     const tb = await new Testbed().withImages(images).start();
     try {
-      const target = await provisionForPipeline(tb, { projectDir: FIXTURE_DIR });
-      fig.provisionSteps = Object.fromEntries(target.timings.map((t) => [t.name, seconds(t.ms)]));
-      await using repo = await GitRepo.fromDirectory(FIXTURE_DIR, tb.config.defaultBranch);
+      await using d = await PipelineDeployment.provision(tb, { projectDir: sampleProjectDir() });
+      fig.provisionSteps = Object.fromEntries(d.timings.map((t) => [t.name, seconds(t.ms)]));
       const deploys: Record<string, unknown> = {};
       for (const env of tb.envs) {
-        const branch = branchFor(env, tb.config.defaultBranch);
-        await repo.branch(branch, tb.config.defaultBranch);
-        const r = await deployBranch(target, repo, branch);
+        await d.repo.branch(d.branchFor(env.name), tb.config.defaultBranch);
+        const { result: r } = await d.deploy({ env: env.name });
         if (r.status !== "success") throw new Error(`bench: deploy of ${env.name} failed`);
         deploys[env.name] = inSeconds(deployTimings(r.jobs[0]!));
       }
@@ -116,8 +113,8 @@ await main(async () => {
   fig.sandboxFreshS = seconds((await runSandboxCommand(["--fresh"])).toTableMs);
 
   step("the floor: the same work by plain engine calls");
-  const wheelhouseFor = (target: PythonTarget) => ensureWheelhouse(`${FIXTURE_DIR}/requirements.txt`, target, silentLogger);
-  fig.floorS = seconds(median(await timeRuns(runs, () => floorRun(images, FIXTURE_DIR, wheelhouseFor))));
+  const wheelhouseFor = (target: PythonTarget) => ensureWheelhouse(`${sampleProjectDir()}/requirements.txt`, target, silentLogger);
+  fig.floorS = seconds(median(await timeRuns(runs, () => floorRun(images, sampleProjectDir(), wheelhouseFor))));
   fig.ratioSandboxToFloor = Math.round(((fig.sandboxS as number) / (fig.floorS as number)) * 100) / 100;
   fig.ratioFreshSandboxToFloor = Math.round(((fig.sandboxFreshS as number) / (fig.floorS as number)) * 100) / 100;
 

@@ -1,4 +1,4 @@
-import { streamLogger, type Logger } from "../harness/log.ts";
+import { streamLogger, type Logger } from "../harness/core/log.ts";
 
 /** The CLI layer owns the console and the exit code; the harness below only gets a Logger. */
 export const log: Logger = streamLogger(process.stderr, { progress: process.env.TESTBED_QUIET !== "1" });

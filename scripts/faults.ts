@@ -9,10 +9,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { docker } from "../harness/docker/client.ts";
 import type { Fault } from "../harness/faults/catalogue.ts";
+import { FAULT_COPY_PREFIX } from "../harness/faults/inject.ts";
 import { runFaults, selectFaults } from "../harness/faults/run.ts";
 import { runVitest } from "../harness/faults/vitest.ts";
 import { faultsTable } from "../harness/faults/verdict.ts";
-import { PROJECT_ROOT } from "../harness/paths.ts";
+import { PROJECT_ROOT } from "../harness/core/paths.ts";
 import { log, main } from "./cli.ts";
 
 const REPORTS = join(PROJECT_ROOT, "reports", "faults");
@@ -24,7 +25,7 @@ async function cleanup(fault: Fault): Promise<void> {
   for (const tag of images.flatMap((i) => i.RepoTags ?? []).filter((t) => t.startsWith(prefix))) {
     await docker().getImage(tag).remove({ force: true }).catch(() => undefined);
   }
-  for (const dir of (await readdir(tmpdir())).filter((d) => d.startsWith("ddt-fault-fixture-"))) {
+  for (const dir of (await readdir(tmpdir())).filter((d) => d.startsWith(FAULT_COPY_PREFIX))) {
     await rm(join(tmpdir(), dir), { recursive: true, force: true });
   }
 }

@@ -2,7 +2,7 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { parse } from "yaml";
-import { parseEnvNames } from "../harness/envs.ts";
+import { parseEnvNames } from "../harness/core/envs.ts";
 import { generatePipeline, type RuleStyle } from "../harness/pipeline/generate.ts";
 import { gitlabCiSchemaErrors } from "../harness/pipeline/schema.ts";
 import { log, main } from "./cli.ts";

@@ -12,13 +12,13 @@
 import { parseArgs } from "node:util";
 import { isKept, isOwnedBy } from "../harness/docker/labels.ts";
 import { removeTestbeds } from "../harness/testbed/cleanup.ts";
-import { parseEnvNames } from "../harness/envs.ts";
-import { timingSummary } from "../harness/lifecycle/runner.ts";
-import { removeSandboxes, Sandbox, type SandboxRow } from "../harness/sandbox.ts";
+import { parseEnvNames } from "../harness/core/envs.ts";
+import { timingSummary } from "../harness/lifecycle/steps.ts";
+import { removeSandboxes, Sandbox, type SandboxRow } from "../harness/sandbox/start.ts";
 import { resolve } from "node:path";
-import { FIXTURE_DIR } from "../harness/fixture.ts";
-import { attachSandbox, deployedEnvs, deployToSandbox, rollbackSandbox } from "../harness/sandbox-ops.ts";
-import { ensureEngine } from "../harness/engine.ts";
+import { sampleProjectDir } from "../harness/core/fixtures.ts";
+import { attachSandbox, deployedEnvs, deployToSandbox, rollbackSandbox } from "../harness/sandbox/running.ts";
+import { ensureEngine } from "../harness/docker/engine.ts";
 import { log, main } from "./cli.ts";
 
 function printTable(rows: SandboxRow[], id: string, platform: string | undefined, keep: boolean): void {
@@ -53,17 +53,17 @@ await main(async () => {
   // script cost another npm and Node start, about 0.5 s before every sandbox.
   await ensureEngine(log);
   if (positionals[0] === "deploy" || positionals[0] === "rollback") {
-    const handle = await attachSandbox(values.id, log);
-    const { tb } = handle.target;
+    const deployment = await attachSandbox(values.id, log);
+    const { tb } = deployment;
     if (positionals[0] === "deploy") {
       const envs = values.env ? parseEnvNames(values.env) : await deployedEnvs(tb);
-      const projectDir = resolve(values.project ?? FIXTURE_DIR);
-      await deployToSandbox(handle, { envs, projectDir, log });
+      const projectDir = resolve(values.project ?? sampleProjectDir());
+      await deployToSandbox(deployment, { envs, projectDir, log });
       log.info(`deployed to ${tb.id}: ${envs.map((e) => `${e} ${tb.url(e)}`).join(", ")}`);
     } else {
       const envs = values.env ? parseEnvNames(values.env) : [];
       if (envs.length !== 1) throw new Error(`rollback needs one environment: npm run sandbox -- rollback --env prod [--to COMMIT] [--allow-migrations]`);
-      await rollbackSandbox(handle, { env: envs[0]!, to: values.to, allowMigrations: values["allow-migrations"], log });
+      await rollbackSandbox(deployment, { env: envs[0]!, to: values.to, allowMigrations: values["allow-migrations"], log });
       log.info(`rolled back ${envs[0]} on ${tb.id}: ${tb.url(envs[0]!)}`);
     }
     return 0;

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
-import { assignShards } from "../harness/shards.ts";
+import { assignShards } from "../harness/suite/shards.ts";
 
 const WEIGHTS = (JSON.parse(readFileSync(new URL("./shard-weights.json", import.meta.url), "utf8")) as { seconds: Record<string, number> }).seconds;
 

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { docker } from "../docker/client.ts";
 import { LABEL } from "../docker/labels.ts";
-import { PROJECT_ROOT } from "../paths.ts";
+import { PROJECT_ROOT } from "../core/paths.ts";
 import { peakMemoryBytes } from "./memory.ts";
 
 export interface SandboxRun {

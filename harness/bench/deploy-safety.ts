@@ -1,17 +1,16 @@
-import { waitFor } from "../deadline.ts";
-import { FIXTURE_DIR, fixtureRequirements, type FixtureChanges } from "../fixture.ts";
+import { waitFor } from "../core/deadline.ts";
+import { fixtureRequirements, sampleProjectDir, type FixtureChanges } from "../core/fixtures.ts";
 import type { ImageSet } from "../images/catalog.ts";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../core/log.ts";
 import { plainLog } from "../pipeline/job-script.ts";
-import { GitRepo } from "../pipeline/repo.ts";
-import { deployBranch, provisionForPipeline } from "../pipeline/testbed-deploy.ts";
+import { PipelineDeployment } from "../pipeline/deployment.ts";
 import { Testbed } from "../testbed/testbed.ts";
 import { deployTimings, inSeconds } from "./deploy-timings.ts";
 import { median, seconds } from "./stats.ts";
-import type { EnvName } from "../envs.ts";
+import type { EnvName } from "../core/envs.ts";
 import { httpGet } from "../probes/http.ts";
-import { TrafficProbe, underTraffic, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";
-import { sh } from "../quote.ts";
+import { TrafficProbe, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";
+import { sh } from "../shell/quote.ts";
 import { gunicornCommands } from "../recipe/units.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
@@ -108,13 +107,12 @@ export async function hupAfterSwitch(tb: StartedTestbed, env: EnvName = "prod") 
  */
 export async function deployFigures(images: Partial<ImageSet>, runs: number, log: Logger) {
   await using tb = await new Testbed().withImages(images).start();
-  const target = await provisionForPipeline(tb, { projectDir: FIXTURE_DIR });
-  await using repo = await GitRepo.fromDirectory(FIXTURE_DIR, tb.config.defaultBranch);
+  await using d = await PipelineDeployment.provision(tb, { projectDir: sampleProjectDir() });
   const main = tb.config.defaultBranch;
   let n = 0;
   const deploy = async (changes?: FixtureChanges) => {
-    await repo.commit(main, `bench ${++n}`, changes ?? { write: { "bench.txt": `${n}\n` } });
-    const r = await deployBranch(target, repo, main);
+    await d.repo.commit(main, `bench ${++n}`, changes ?? { write: { "bench.txt": `${n}\n` } });
+    const { result: r } = await d.deploy({ branch: main });
     if (r.status !== "success") throw new Error(`bench: deploy ${n} failed:\n${plainLog(r.jobs[0]?.log ?? "")}`);
     return r.jobs[0]!;
   };
@@ -125,11 +123,11 @@ export async function deployFigures(images: Partial<ImageSet>, runs: number, log
   const loaded: TrafficReport[] = [];
   const loadedJobs = [];
   for (let i = 0; i < runs; i++) {
-    const { value, traffic } = await underTraffic(tb.url("prod"), "prod", log, () => deploy(), { ...BENCH_TRAFFIC, during: "a bench deploy" });
+    const { value, traffic } = await d.withTraffic("prod", () => deploy(), { ...BENCH_TRAFFIC, during: "a bench deploy" }, log);
     loaded.push(traffic);
     loadedJobs.push(value);
   }
-  const requirements = await deploy({ write: { "requirements.txt": fixtureRequirements(`sqlparse>=0.5 # bench ${n}`) } });
+  const requirements = await deploy({ write: { "requirements.txt": fixtureRequirements(sampleProjectDir(), `sqlparse>=0.5 # bench ${n}`) } });
   const restarts = await restartComparison(tb, "prod");
   const hup = await hupAfterSwitch(tb, "prod");
   return {

@@ -5,13 +5,13 @@ import { request } from "undici";
 import { docker } from "../docker/client.ts";
 import { labelsFor, removeLabelled } from "../docker/labels.ts";
 import { connectHost, publishHostIp } from "../docker/host.ts";
-import { environments } from "../envs.ts";
+import { environments } from "../core/envs.ts";
 import { envFile } from "../recipe/env-file.ts";
 import { nginxSite } from "../recipe/nginx.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
-import { DEFAULT_CONFIG } from "../envs.ts";
+import { DEFAULT_CONFIG } from "../core/envs.ts";
 import { hostFlags, systemdRunSettings } from "../docker/host-flags.ts";
-import { parsePythonTarget, PYTHON_TARGET_PROBE, type PythonTarget } from "../wheelhouse.ts";
+import { parsePythonTarget, PYTHON_TARGET_PROBE, type PythonTarget } from "../images/wheelhouse.ts";
 
 /**
  * The floor: the same irreducible work as the sandbox path (start the same two servers, create the

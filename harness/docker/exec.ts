@@ -1,5 +1,4 @@
 import { PassThrough } from "node:stream";
-import { checked, type CommandResult, type Runner, type RunOptions } from "../runner.ts";
 import { docker } from "./client.ts";
 
 export interface ExecResult {
@@ -49,14 +48,4 @@ export async function dockerExec(containerId: string, cmd: string[], opts: ExecO
     stderr: Buffer.concat(err).toString("utf8"),
     output: Buffer.concat(all).toString("utf8"),
   };
-}
-
-/** Commands in a container through the engine's exec API: how the harness itself looks at a server. */
-export class DockerExecRunner implements Runner {
-  constructor(readonly containerId: string, readonly where: string) {}
-
-  async run(command: string, opts: RunOptions = {}): Promise<CommandResult> {
-    const r = await dockerExec(this.containerId, ["bash", "-c", command], { user: opts.as, stdin: opts.stdin });
-    return checked(this.where, command, r, opts);
-  }
 }

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
-import { waitFor } from "../deadline.ts";
+import { waitFor } from "../core/deadline.ts";
 import { docker } from "./client.ts";
-import { processAlive } from "../process.ts";
+import { processAlive } from "../core/process.ts";
 
 /** Every container, network and volume the project creates carries these labels. */
 export const LABEL = {

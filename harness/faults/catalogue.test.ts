@@ -1,17 +1,19 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, environments } from "../envs.ts";
-import { FIXTURE_DIR } from "../fixture.ts";
+import { DEFAULT_CONFIG, environments } from "../core/envs.ts";
+import { sampleProjectDir } from "../core/fixtures.ts";
+import { NO_HOOKS } from "../core/hooks.ts";
 import { generatePipeline } from "../pipeline/generate.ts";
 import { envFile } from "../recipe/env-file.ts";
 import { nginxSite } from "../recipe/nginx.ts";
 import { pgHbaBlock, withHbaBlock } from "../recipe/pg-hba.ts";
-import { RELEASE_TOOL_SOURCE, releaseToolPath } from "../recipe/release.ts";
+import { releaseToolPath, releaseToolSource } from "../recipe/release.ts";
+import { releaseSteps } from "../recipe/release-steps.ts";
 import { sudoersRule } from "../recipe/sudoers.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
 import { FAULTS, mustReplace } from "./catalogue.ts";
-import { activeFault, faultShapesServers } from "./inject.ts";
+import { faultHooks, faultNamed, hooksFromEnvironment } from "./inject.ts";
 import { selectFaults } from "./run.ts";
 
 // Every file the recipe writes, by its path on the server, as the generators make it.
@@ -23,10 +25,10 @@ const FILES: Record<string, string> = {
   "/etc/systemd/system/gunicorn@.socket": gunicornSocket(DEFAULT_CONFIG),
   [`/etc/sudoers.d/${DEFAULT_CONFIG.deployUser}`]: sudoersRule(DEFAULT_CONFIG, envs),
   "/etc/postgresql/15/main/pg_hba.conf": withHbaBlock("local all postgres peer\n", pgHbaBlock(envs, "172.18.0.3")),
-  [releaseToolPath(DEFAULT_CONFIG)]: RELEASE_TOOL_SOURCE,
+  [releaseToolPath(DEFAULT_CONFIG)]: releaseToolSource(),
   ...Object.fromEntries(envs.flatMap((e) => [[`/etc/nginx/sites-available/${e.site}`, nginxSite(e)], [e.envFile, envFile(e, secrets, "db", ["localhost"])]])),
 };
-const STEPS = ["venv", "check", "collectstatic", "migrate", "switch", "verify"].map((step) => ({ step }));
+const STEPS = releaseSteps();
 
 describe("the fault catalogue", () => {
   it("holds at least 20 faults with unique ids, words, and spec files that exist", () => {
@@ -46,7 +48,7 @@ describe("the fault catalogue", () => {
     if (f.inject.pipeline && f.inject.pipeline(generatePipeline()) !== generatePipeline()) changed.push(".gitlab-ci.yml");
     if (f.inject.steps && JSON.stringify(f.inject.steps(STEPS)) !== JSON.stringify(STEPS)) changed.push("release steps");
     for (const [path, change] of Object.entries(f.inject.fixture ?? {})) {
-      const text = readFileSync(join(FIXTURE_DIR, path), "utf8");
+      const text = readFileSync(join(sampleProjectDir(), path), "utf8");
       if (change(text) !== text) changed.push(`fixture ${path}`);
     }
     expect(changed, f.id).not.toEqual([]);
@@ -57,11 +59,26 @@ describe("the fault catalogue", () => {
   });
 
   it("no fault is active unless TESTBED_FAULT names one; an unknown name lists the known ones", () => {
-    expect(activeFault({})).toBeUndefined();
-    expect(activeFault({ TESTBED_FAULT: "no-partof" })?.id).toBe("no-partof");
-    expect(() => activeFault({ TESTBED_FAULT: "nope" })).toThrow(/TESTBED_FAULT=nope: no such fault .*known: workdir-tilde/);
-    expect(faultShapesServers(FAULTS.find((f) => f.id === "strict-host-key-no"))).toBe(false);
-    expect(faultShapesServers(FAULTS.find((f) => f.id === "workdir-tilde"))).toBe(true);
+    expect(faultNamed({})).toBeUndefined();
+    expect(hooksFromEnvironment({})).toBe(NO_HOOKS);
+    expect(faultNamed({ TESTBED_FAULT: "no-partof" })?.id).toBe("no-partof");
+    expect(() => hooksFromEnvironment({ TESTBED_FAULT: "nope" })).toThrow(/TESTBED_FAULT=nope: no such fault .*known: workdir-tilde/);
+    const fault = (id: string) => FAULTS.find((f) => f.id === id)!;
+    // Only a fault that changes the servers asks for snapshots of its own.
+    expect(faultHooks(fault("strict-host-key-no")).serversKey).toBeUndefined();
+    expect(faultHooks(fault("workdir-tilde")).serversKey).toBe("fault-workdir-tilde");
+  });
+
+  it("a fault's hooks change only what it names, and its project copy is made once, outside the repository", () => {
+    const hooks = faultHooks(FAULTS.find((f) => f.id === "debug-hardcoded")!);
+    expect(hooks.file("/etc/x", "text")).toBe("text");
+    expect(hooks.steps(STEPS)).toBe(STEPS);
+    const copy = hooks.project(sampleProjectDir());
+    expect(copy).not.toBe(sampleProjectDir());
+    expect(hooks.project(sampleProjectDir())).toBe(copy);
+    expect(readFileSync(join(copy, "myproject", "settings.py"), "utf8")).toMatch(/\nDEBUG = True\n$/);
+    expect(readFileSync(join(sampleProjectDir(), "myproject", "settings.py"), "utf8")).not.toMatch(/\nDEBUG = True\n$/);
+    expect(NO_HOOKS.project(sampleProjectDir())).toBe(sampleProjectDir());
   });
 
   it("--only picks faults by id and names an unknown one", () => {

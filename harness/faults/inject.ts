@@ -1,16 +1,19 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
 import { FAULTS, type Fault } from "./catalogue.ts";
 
 /**
- * The one way a fault gets into a run: the variable names a catalogue entry, and the recipe's and
- * the generator's own outputs pass through the functions below on their way out. With the variable
- * unset (every normal run) each is the identity. Source files are never edited.
+ * The one way a fault gets into a run: the variable names a catalogue entry, and the run's hooks
+ * (harness/core/hooks.ts) apply it to the recipe's files, the release steps, the pipeline and the
+ * sample project on their way out. Source files are never edited. Only the top of the harness (the
+ * specs' setup, the fault runner) reads the variable; everything below gets the hooks it is given.
  */
 export const FAULT_VARIABLE = "TESTBED_FAULT";
 
-export function activeFault(env: NodeJS.ProcessEnv = process.env): Fault | undefined {
+/** The fault the variable names, if any; an unknown id is an error that lists the known ones. */
+export function faultNamed(env: NodeJS.ProcessEnv = process.env): Fault | undefined {
   const id = env[FAULT_VARIABLE];
   if (!id) return undefined;
   const fault = FAULTS.find((f) => f.id === id);
@@ -18,40 +21,38 @@ export function activeFault(env: NodeJS.ProcessEnv = process.env): Fault | undef
   return fault;
 }
 
-/** Whether the active fault changes what the servers hold (so snapshots must be made with it). */
-export function faultShapesServers(fault = activeFault()): boolean {
-  return !!fault && !!(fault.inject.file || fault.inject.mode || fault.inject.steps || fault.inject.fixture);
+/** The hooks for the fault the environment names: NO_HOOKS when it names none. */
+export function hooksFromEnvironment(env: NodeJS.ProcessEnv = process.env): Hooks {
+  const fault = faultNamed(env);
+  return fault ? faultHooks(fault) : NO_HOOKS;
 }
 
-/** A file the recipe writes to a server, by its path on the server. */
-export function injectFile(path: string, text: string): string {
-  return activeFault()?.inject.file?.(path, text) ?? text;
-}
+/** Whether a fault changes what the servers hold (so snapshots must be made with it). */
+export const faultShapesServers = (fault: Fault): boolean => !!(fault.inject.file || fault.inject.mode || fault.inject.steps || fault.inject.fixture);
 
-/** The mode the recipe gives a file it writes. */
-export function injectMode(path: string, mode: string): string {
-  return activeFault()?.inject.mode?.(path, mode) ?? mode;
-}
+/** Where a fault's changed copies of a project go: `npm run faults` removes them after each fault. */
+export const FAULT_COPY_PREFIX = "ddt-fault-fixture-";
 
-/** A pipeline as the executor receives it: the generated .gitlab-ci.yml, or one a spec built from its parts. */
-export function injectPipeline(yaml: string): string {
-  return activeFault()?.inject.pipeline?.(yaml) ?? yaml;
-}
-
-/** The release steps, in the order the recipe and the pipeline run them. */
-export function injectSteps<T extends { step: string }>(steps: ReadonlyArray<T>): ReadonlyArray<T> {
-  const transform = activeFault()?.inject.steps;
-  return transform ? (transform(steps as ReadonlyArray<{ step: string }>) as ReadonlyArray<T>) : steps;
-}
-
-/** The sample project: with a fixture fault, a changed copy (made once per process). */
-export function injectFixture(dir: string): string {
-  const fixture = activeFault()?.inject.fixture;
-  if (!fixture) return dir;
-  const copy = join(mkdtempSync(join(tmpdir(), "ddt-fault-fixture-")), "myproject");
-  cpSync(dir, copy, { recursive: true });
-  for (const [path, transform] of Object.entries(fixture)) {
-    writeFileSync(join(copy, path), transform(readFileSync(join(copy, path), "utf8")));
-  }
-  return copy;
+export function faultHooks(fault: Fault): Hooks {
+  const { inject } = fault;
+  // One changed copy per project directory and hooks value, made when first asked for.
+  const copies = new Map<string, string>();
+  return {
+    serversKey: faultShapesServers(fault) ? `fault-${fault.id}` : undefined,
+    file: (path, text) => inject.file?.(path, text) ?? text,
+    mode: (path, mode) => inject.mode?.(path, mode) ?? mode,
+    pipeline: (yaml) => inject.pipeline?.(yaml) ?? yaml,
+    steps: <T extends { step: string }>(steps: ReadonlyArray<T>) => (inject.steps ? (inject.steps(steps) as ReadonlyArray<T>) : steps),
+    project(dir) {
+      if (!inject.fixture) return dir;
+      let copy = copies.get(dir);
+      if (!copy) {
+        copy = join(mkdtempSync(join(tmpdir(), FAULT_COPY_PREFIX)), basename(dir));
+        cpSync(dir, copy, { recursive: true });
+        for (const [path, transform] of Object.entries(inject.fixture)) writeFileSync(join(copy, path), transform(readFileSync(join(copy, path), "utf8")));
+        copies.set(dir, copy);
+      }
+      return copy;
+    },
+  };
 }

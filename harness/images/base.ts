@@ -5,10 +5,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { docker } from "../docker/client.ts";
-import type { Logger } from "../log.ts";
-import { formatDuration } from "../log.ts";
+import type { Logger } from "../core/log.ts";
+import { formatDuration } from "../core/log.ts";
 import { IMAGE_LABEL, imageExists, refParts } from "./build.ts";
-import { DEFAULT_SUITE, PLATFORM_LABEL, type Platform } from "./platform.ts";
+import { DEFAULT_SUITE, PLATFORM_LABEL, type Platform } from "./base-platform.ts";
 
 // Bump when the way the rootfs is made changes, so the tag changes with it.
 const RECIPE_VERSION = "1";

@@ -1,8 +1,8 @@
 import tar from "tar-fs";
 import { docker, isNotFound } from "../docker/client.ts";
-import type { Logger } from "../log.ts";
-import { formatDuration } from "../log.ts";
-import { DEFAULT_SUITE, PLATFORM_LABEL, type Platform } from "./platform.ts";
+import type { Logger } from "../core/log.ts";
+import { formatDuration } from "../core/log.ts";
+import { DEFAULT_SUITE, PLATFORM_LABEL, type Platform } from "./base-platform.ts";
 
 export const IMAGE_LABEL = "io.django-deploy-testbed.image";
 

@@ -1,11 +1,11 @@
 import { fileURLToPath } from "node:url";
 import { docker } from "../docker/client.ts";
-import type { Logger } from "../log.ts";
-import { formatDuration } from "../log.ts";
+import type { Logger } from "../core/log.ts";
+import { formatDuration } from "../core/log.ts";
 import { ensureBaseImage } from "./base.ts";
 import { buildImage, imageExists, pruneOlderTags } from "./build.ts";
 import { contentHash } from "./hash.ts";
-import { selectedPlatform, type Platform } from "./platform.ts";
+import { selectedPlatform, type Platform } from "./base-platform.ts";
 
 export const IMAGES_DIR = fileURLToPath(new URL("../../images/", import.meta.url));
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../log.ts";
+import { silentLogger } from "../core/log.ts";
 import { AbortedError, Lifecycle } from "./lifecycle.ts";
 import type { KeepPolicy } from "./keep.ts";
-import { StepError } from "./runner.ts";
+import { StepError } from "./steps.ts";
 
 function lifecycle(keep: KeepPolicy, signal?: AbortSignal) {
   const events: string[] = [];

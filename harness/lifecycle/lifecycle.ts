@@ -1,6 +1,6 @@
-import { formatDuration, type Logger } from "../log.ts";
+import { formatDuration, type Logger } from "../core/log.ts";
 import { endOfLife, type KeepPolicy } from "./keep.ts";
-import { runSteps, type Step, type StepExecution, type StepTiming } from "./runner.ts";
+import { runSteps, type Step, type StepExecution, type StepTiming } from "./steps.ts";
 
 export class AbortedError extends Error {
   override name = "AbortedError";

@@ -2,11 +2,11 @@ import { basename } from "node:path";
 import { GenericContainer } from "testcontainers";
 import { parse } from "yaml";
 import { docker } from "../docker/client.ts";
-import { DockerExecRunner } from "../docker/exec.ts";
+import { DockerExecRunner } from "../shell/docker-exec.ts";
 import { labelsFor } from "../docker/labels.ts";
 import { imageExists } from "../images/build.ts";
-import { injectPipeline } from "../faults/inject.ts";
-import { formatDuration, silentLogger, type Logger } from "../log.ts";
+import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
+import { formatDuration, silentLogger, type Logger } from "../core/log.ts";
 import { StartedWhenRunning } from "../testbed/systemd-container.ts";
 import { jobScript } from "./job-script.ts";
 import { jobWhen, type JobSelection, type Variables } from "./rules.ts";
@@ -33,6 +33,8 @@ export interface PipelineRun {
   /** Run only these jobs, manual ones included, as a person pressing "play" on each would. */
   jobs?: string[];
   log?: Logger;
+  /** Changes the run makes to the pipeline it receives (harness/core/hooks.ts); none by default. */
+  hooks?: Hooks;
 }
 
 export interface JobResult {
@@ -119,7 +121,7 @@ export function predefinedVariables(p: { ref: string; source: PipelineSource; de
 /** Runs a pipeline as GitLab Runner's docker executor would: selected jobs, stage by stage. */
 export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   const log = run.log ?? silentLogger;
-  const doc = parse(injectPipeline(run.pipeline)) as Record<string, unknown>;
+  const doc = parse((run.hooks ?? NO_HOOKS).pipeline(run.pipeline)) as Record<string, unknown>;
   const stages = (doc.stages as string[] | undefined) ?? ["build", "test", "deploy"];
   const sha = await run.repo.sha(run.branch);
   // Where GitLab Runner checks out: /builds/<namespace>/<project>, the project named by its directory.

@@ -1,7 +1,8 @@
 import { stringify } from "yaml";
-import { DEFAULT_CONFIG, SEED_SERVERS, environments, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
-import { raw } from "../quote.ts";
-import { releaseCommand, releaseCommandSteps, UPLOAD_EXCLUDES } from "../recipe/release.ts";
+import { DEFAULT_CONFIG, SEED_SERVERS, environments, type DeploymentConfig, type EnvName, type Environment } from "../core/envs.ts";
+import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
+import { raw } from "../shell/quote.ts";
+import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, UPLOAD_EXCLUDES } from "../recipe/release-steps.ts";
 
 export type RuleStyle = "rules" | "only-except";
 
@@ -23,6 +24,8 @@ export interface PipelineOptions {
   urlBase?: string;
   /** The resource groups' process mode the header tells how to set (GitLab sets it by API, not YAML). */
   processMode?: "unordered" | "oldest_first" | "newest_first";
+  /** A run's changes to the release steps (harness/core/hooks.ts); none by default. */
+  hooks?: Hooks;
 }
 
 export const DEFAULT_JOB_IMAGE = "debian:12.8-slim";
@@ -66,7 +69,7 @@ export function setupScript(): string[] {
  * One ssh command per step (the Django steps in one, `prepare`), so the log names and times each;
  * only `switch` touches what is live.
  */
-function deployScript(env: Environment, config: DeploymentConfig, checkMigrations: boolean): string[] {
+function deployScript(env: Environment, config: DeploymentConfig, checkMigrations: boolean, hooks: Hooks): string[] {
   const onServer = (step: string, release: string | undefined, extra: ReadonlyArray<string | ReturnType<typeof raw>> = []) =>
     `ssh deploy-target ${releaseCommand(config, env, step, release === undefined ? undefined : raw(release), extra)}`;
   const excludes = UPLOAD_EXCLUDES.map((e) => `--exclude=${e}`).join(" ");
@@ -74,9 +77,7 @@ function deployScript(env: Environment, config: DeploymentConfig, checkMigration
     // A new, empty release directory; the code goes there, never into the live one.
     `RELEASE=$(${onServer("new", '"$CI_COMMIT_SHA"')})`,
     `rsync -rlc ${excludes} ./ "deploy-target:$RELEASE/"`,
-    ...releaseCommandSteps().map(({ step, django }) =>
-      onServer(step, '"$RELEASE"', step === "venv" ? [raw("$PIP_EXTRA_ARGS")] : [...django, ...(django.includes("check") && checkMigrations ? ["--migrations"] : [])]),
-    ),
+    ...releaseCommandSteps(releaseSteps(hooks)).map((c) => onServer(c.step, '"$RELEASE"', releaseCommandArgs(c, { pip: [raw("$PIP_EXTRA_ARGS")], checkMigrations }))),
     `echo "Deployed $CI_COMMIT_SHORT_SHA to ${env.name}"`,
   ];
 }
@@ -149,7 +150,7 @@ export function pipelineObject(opts: PipelineOptions = {}): Record<string, unkno
       timeout: "15 minutes",
     };
     const selection = branchSelection(env, all, style, opts.productionBranch);
-    doc[env.job] = { ...common, ...selection, before_script: setupScript(), script: deployScript(env, config, opts.checkMigrations ?? false) };
+    doc[env.job] = { ...common, ...selection, before_script: setupScript(), script: deployScript(env, config, opts.checkMigrations ?? false, opts.hooks ?? NO_HOOKS) };
     doc[rollbackJob(env)] = { ...common, ...manual(selection), before_script: setupScript(), script: rollbackScript(env, config) };
   }
   return doc;

@@ -1,4 +1,4 @@
-import { sh } from "../quote.ts";
+import { sh } from "../shell/quote.ts";
 
 /**
  * The bash a GitLab Runner's shell would run for a job: `set -eo pipefail`, each command echoed

@@ -1,5 +1,5 @@
-import { sh } from "../quote.ts";
-import type { Environment } from "../envs.ts";
+import { sh } from "../shell/quote.ts";
+import type { Environment } from "../core/envs.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { journal } from "./systemd.ts";
 

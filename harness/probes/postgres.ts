@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import pg from "pg";
-import { SshRunner } from "../remote.ts";
-import type { Environment } from "../envs.ts";
+import { SshRunner } from "../shell/ssh.ts";
+import type { Environment } from "../core/envs.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { SERVER_ALIASES } from "../testbed/server.ts";
 

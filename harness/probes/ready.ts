@@ -1,5 +1,5 @@
-import { waitFor } from "../deadline.ts";
-import type { Environment } from "../envs.ts";
+import { waitFor } from "../core/deadline.ts";
+import type { Environment } from "../core/envs.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { diagnostics } from "./diagnostics.ts";
 import { httpGet } from "./http.ts";

@@ -1,4 +1,4 @@
-import { sh } from "../quote.ts";
+import { sh } from "../shell/quote.ts";
 import type { Server } from "../testbed/server.ts";
 
 export interface UnixSocketInfo {

@@ -1,5 +1,5 @@
-import type { Environment } from "../envs.ts";
-import { sh } from "../quote.ts";
+import type { Environment } from "../core/envs.ts";
+import { sh } from "../shell/quote.ts";
 import type { Server } from "../testbed/server.ts";
 
 /**

@@ -1,5 +1,5 @@
-import { sh } from "../quote.ts";
-import { waitFor } from "../deadline.ts";
+import { sh } from "../shell/quote.ts";
+import { waitFor } from "../core/deadline.ts";
 import type { Server } from "../testbed/server.ts";
 
 export interface UnitState {

@@ -1,13 +1,13 @@
 import { readdir } from "node:fs/promises";
-import type { Step } from "../lifecycle/runner.ts";
-import { raw, sh } from "../quote.ts";
-import { ensureWheelhouse, parsePythonTarget, PYTHON_TARGET_PROBE } from "../wheelhouse.ts";
+import type { Step } from "../lifecycle/steps.ts";
+import { raw, sh } from "../shell/quote.ts";
+import { ensureWheelhouse, parsePythonTarget, PYTHON_TARGET_PROBE } from "../images/wheelhouse.ts";
 import { APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
 import { allowedHosts, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
 import { secretsOf } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
-import { RELEASE_DJANGO_SOURCE, RELEASE_TOOL_SOURCE, releaseDjangoPath, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
+import { releaseDjangoPath, releaseDjangoSource, releaseToolSource, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
 import { sudoersRule } from "./sudoers.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate, gunicornCommands } from "./units.ts";
 
@@ -91,8 +91,8 @@ export const appSteps: Step<RecipeContext>[] = [
     async run({ app, tb }) {
       // Side by side on the one ssh connection: each write is a round trip.
       await Promise.all([
-        app.writeFile(releaseToolPath(tb.config), RELEASE_TOOL_SOURCE, "755"),
-        app.writeFile(releaseDjangoPath(tb.config), RELEASE_DJANGO_SOURCE, "644"),
+        app.writeFile(releaseToolPath(tb.config), releaseToolSource(), "755"),
+        app.writeFile(releaseDjangoPath(tb.config), releaseDjangoSource(), "644"),
         app.writeFile(releaseToolConfigPath(tb.config), releaseToolConfig(tb.config, tb.envs), "644"),
       ]);
     },

@@ -1,6 +1,7 @@
-import type { EnvName, Environment } from "../envs.ts";
-import type { Logger } from "../log.ts";
-import { SshRunner } from "../remote.ts";
+import type { EnvName, Environment } from "../core/envs.ts";
+import type { Hooks } from "../core/hooks.ts";
+import type { Logger } from "../core/log.ts";
+import { SshRunner } from "../shell/ssh.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
 export interface RecipeOptions {
@@ -11,6 +12,8 @@ export interface RecipeOptions {
   /** Public keys allowed to log in as the deploy user (the CI deploy key). */
   deployKeys?: string[];
   log?: Logger;
+  /** Changes to what the recipe writes and runs (harness/core/hooks.ts); the testbed's by default. */
+  hooks?: Hooks;
 }
 
 /** What the recipe's steps share: ssh sessions on both servers, the table, and what they learned. */
@@ -21,6 +24,7 @@ export interface RecipeContext {
   envs: Environment[];
   opts: RecipeOptions;
   log: Logger;
+  hooks: Hooks;
   /** The project's commit (a content hash of its files), set by the upload. */
   commit?: string;
   /** The release each environment is preparing in this run; absent when its live release is current. */
@@ -36,7 +40,9 @@ export const APP_SOURCE = "/srv/src";
 
 export async function openContext(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeContext> {
   const wanted = opts.envs ?? tb.envs.map((e) => e.name);
-  const [app, db] = await Promise.all([SshRunner.connect("app server", tb.app.sshConfig()), SshRunner.connect("database server", tb.db.sshConfig())]);
+  const hooks = opts.hooks ?? tb.hooks;
+  // Every file the recipe writes goes through these sessions' writeFile, and so through the hooks.
+  const [app, db] = await Promise.all([SshRunner.connect("app server", tb.app.sshConfig(), { hooks }), SshRunner.connect("database server", tb.db.sshConfig(), { hooks })]);
   return {
     tb,
     app,
@@ -44,6 +50,7 @@ export async function openContext(tb: StartedTestbed, opts: RecipeOptions): Prom
     envs: tb.envs.filter((e) => wanted.includes(e.name)),
     opts,
     log: opts.log ?? tb.log,
+    hooks,
     releases: {},
     restarted: new Set(),
     applied: {},

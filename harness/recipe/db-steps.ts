@@ -1,8 +1,8 @@
-import { sh, sqlIdent, sqlLiteral } from "../quote.ts";
-import type { Step } from "../lifecycle/runner.ts";
+import { sh, sqlIdent, sqlLiteral } from "../shell/quote.ts";
+import type { Step } from "../lifecycle/steps.ts";
 import { SERVER_ALIASES } from "../testbed/server.ts";
 import type { RecipeContext } from "./context.ts";
-import type { SshRunner } from "../remote.ts";
+import type { SshRunner } from "../shell/ssh.ts";
 import { secretsOf } from "./secrets.ts";
 import { pgHbaBlock, withHbaBlock } from "./pg-hba.ts";
 

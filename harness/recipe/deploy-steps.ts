@@ -1,13 +1,14 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import type { EnvName } from "../envs.ts";
-import { listFiles } from "../images/hash.ts";
-import type { Step } from "../lifecycle/runner.ts";
+import type { EnvName } from "../core/envs.ts";
+import { listFiles } from "../core/files.ts";
+import type { Step } from "../lifecycle/steps.ts";
 import { waitForEnvironment } from "../probes/ready.ts";
-import { sh } from "../quote.ts";
+import { sh } from "../shell/quote.ts";
 import { APP_SOURCE, APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
-import { releaseCommand, releaseCommandSteps, UPLOAD_EXCLUDES, type ReleaseCommandStep } from "./release.ts";
+import type { Hooks } from "../core/hooks.ts";
+import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, UPLOAD_EXCLUDES, type ReleaseCommandStep } from "./release-steps.ts";
 
 /** Local files that never go to the server: caches, collected static files, sockets, git. */
 const NOT_UPLOADED = /^(static|\.git|\.release[^/]*)(\/|$)|(^|\/)__pycache__(\/|$)|\.pyc$|\.sock$/;
@@ -28,17 +29,20 @@ const forEachRelease = (ctx: RecipeContext, fn: (name: EnvName, release: string)
   forEachEnv({ ...ctx, envs: ctx.envs.filter((e) => ctx.releases[e.name]) }, (env) => fn(env.name, ctx.releases[env.name]!));
 
 /** One command of the release tool, for every environment getting a release: the pipeline runs the same. */
-function releaseStep({ step, django, title }: ReleaseCommandStep): Step<RecipeContext> {
+function releaseStep(command: ReleaseCommandStep): Step<RecipeContext> {
   return {
-    name: `${step === "verify" ? "verify" : "deploy"}: ${title}`,
-    phase: step === "verify" ? "verify" : "deploy",
+    name: `${command.phase}: ${command.title}`,
+    phase: command.phase,
     async run(ctx) {
       await forEachRelease(ctx, async (name, release) => {
         const env = ctx.tb.env(name);
-        const extra = step === "venv" ? ["--no-index", "--find-links", APP_WHEELHOUSE] : django;
-        const r = await ctx.app.run(releaseCommand(ctx.tb.config, env, step, release, extra), { as: ctx.tb.config.deployUser });
-        if (django.includes("migrate")) ctx.applied[name] = [...r.stdout.matchAll(/Applying (\S+)\.\.\. OK/g)].map((m) => m[1]!);
-        if (step === "switch") ctx.restarted.add(name);
+        // The servers cannot reach PyPI: pip installs from the wheelhouse the recipe uploaded.
+        const extra = releaseCommandArgs(command, { pip: ["--no-index", "--find-links", APP_WHEELHOUSE], checkMigrations: false });
+        const r = await ctx.app.run(releaseCommand(ctx.tb.config, env, command.step, release, extra), { as: ctx.tb.config.deployUser });
+        // Django's own words for each migration it applied, whichever command ran migrate.
+        const applied = [...r.stdout.matchAll(/Applying (\S+)\.\.\. OK/g)].map((m) => m[1]!);
+        if (applied.length) ctx.applied[name] = applied;
+        if (command.switches) ctx.restarted.add(name);
       });
     },
   };
@@ -49,7 +53,7 @@ function releaseStep({ step, django, title }: ReleaseCommandStep): Step<RecipeCo
  * (requirements, check, static files, migrations) before one atomic switch, by the same release
  * tool and steps as the pipeline. An environment whose live release is this commit is left alone.
  */
-export const deploySteps: Step<RecipeContext>[] = [
+export const deploySteps = (hooks: Hooks): Step<RecipeContext>[] => [
   {
     name: "deploy: upload the project",
     phase: "deploy",
@@ -81,7 +85,7 @@ export const deploySteps: Step<RecipeContext>[] = [
       });
     },
   },
-  ...releaseCommandSteps().map(releaseStep),
+  ...releaseCommandSteps(releaseSteps(hooks)).map(releaseStep),
   {
     name: "verify: sockets and sites answer",
     phase: "verify",

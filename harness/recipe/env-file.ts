@@ -1,4 +1,4 @@
-import type { Environment } from "../envs.ts";
+import type { Environment } from "../core/envs.ts";
 import type { EnvSecrets } from "./secrets.ts";
 
 

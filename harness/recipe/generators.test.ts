@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, environments } from "../envs.ts";
+import { DEFAULT_CONFIG, environments } from "../core/envs.ts";
 import { envFile } from "./env-file.ts";
 import { nginxSite } from "./nginx.ts";
 import { HBA_BEGIN, HBA_END, pgHbaBlock, withHbaBlock } from "./pg-hba.ts";
-import { releaseCommandSteps, RELEASE_STEPS } from "./release.ts";
+import { releaseCommandArgs, releaseCommandSteps, releaseSteps, type ReleaseStepDef } from "./release-steps.ts";
 import { sudoersRule } from "./sudoers.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "./units.ts";
 
@@ -124,16 +124,26 @@ describe("environment file", () => {
 });
 
 describe("release commands", () => {
-  const commands = (steps: ReadonlyArray<{ step: string }>) =>
-    releaseCommandSteps(steps.map((s) => ({ ...s, title: s.step })) as typeof RELEASE_STEPS).map((c) => [c.step, ...c.django].join(" "));
+  const byName = (names: string[]): ReleaseStepDef[] => names.map((n) => releaseSteps().find((s) => s.step === n)!);
+  const commands = (steps: ReadonlyArray<ReleaseStepDef>) => releaseCommandSteps(steps).map((c) => [c.step, ...c.django.map((d) => d.step)].join(" "));
 
   it("run the Django steps next to each other as one prepare, in their order", () => {
-    expect(commands(RELEASE_STEPS)).toEqual(["venv", "prepare check collectstatic migrate", "switch", "verify"]);
-    expect(releaseCommandSteps()[1]!.title).toBe("manage.py check, collectstatic, migrate (one Django process)");
+    expect(commands(releaseSteps())).toEqual(["venv", "prepare check collectstatic migrate", "switch", "verify"]);
+    expect(releaseCommandSteps(releaseSteps())[1]!.title).toBe("manage.py check, collectstatic, migrate (one Django process)");
+  });
+
+  it("take their arguments from the table: pip's for venv, the migrations flag for check, nothing for switch", () => {
+    const [venv, prepare, sw, verify] = releaseCommandSteps(releaseSteps());
+    const opts = { pip: ["--no-index"], checkMigrations: true };
+    expect(releaseCommandArgs(venv!, opts)).toEqual(["--no-index"]);
+    expect(releaseCommandArgs(prepare!, opts)).toEqual(["check", "collectstatic", "migrate", "--migrations"]);
+    expect(releaseCommandArgs(prepare!, { ...opts, checkMigrations: false })).toEqual(["check", "collectstatic", "migrate"]);
+    expect(releaseCommandArgs(sw!, opts)).toEqual([]);
+    expect([sw!.switches, verify!.phase, prepare!.phase]).toEqual([true, "verify", "deploy"]);
   });
 
   it("keep steps in the order given: a switch between Django steps splits them (what a fault does)", () => {
-    const order = ["venv", "check", "collectstatic", "switch", "migrate", "verify"].map((step) => ({ step }));
+    const order = byName(["venv", "check", "collectstatic", "switch", "migrate", "verify"]);
     expect(commands(order)).toEqual(["venv", "prepare check collectstatic", "switch", "prepare migrate", "verify"]);
     expect(commands(order.filter((s) => s.step !== "collectstatic"))).toEqual(["venv", "prepare check", "switch", "prepare migrate", "verify"]);
   });

@@ -1,4 +1,4 @@
-import type { Environment } from "../envs.ts";
+import type { Environment } from "../core/envs.ts";
 
 /** One site per environment: /static/ from the live release, everything else to its socket. */
 export function nginxSite(env: Environment): string {

@@ -1,5 +1,5 @@
-import type { StepTiming } from "../lifecycle/runner.ts";
-import { concurrently, runSteps, type Step } from "../lifecycle/runner.ts";
+import type { StepTiming } from "../lifecycle/steps.ts";
+import { concurrently, runSteps, type Step } from "../lifecycle/steps.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { appSteps } from "./app-steps.ts";
 import { closeContext, openContext, type RecipeContext, type RecipeOptions } from "./context.ts";
@@ -17,10 +17,10 @@ export interface RecipeReport {
   restarted: string[];
 }
 
-async function run(tb: StartedTestbed, opts: RecipeOptions, steps: ReadonlyArray<Step<RecipeContext>>): Promise<RecipeReport> {
+async function run(tb: StartedTestbed, opts: RecipeOptions, steps: (ctx: RecipeContext) => ReadonlyArray<Step<RecipeContext>>): Promise<RecipeReport> {
   const ctx = await openContext(tb, opts);
   try {
-    const timings = await runSteps(steps, ctx, ctx.log);
+    const timings = await runSteps(steps(ctx), ctx, ctx.log);
     return { timings, applied: ctx.applied, restarted: [...ctx.restarted] };
   } finally {
     closeContext(ctx);
@@ -29,15 +29,15 @@ async function run(tb: StartedTestbed, opts: RecipeOptions, steps: ReadonlyArray
 
 /** The one-time setup of both servers (users, directories, units, sites, databases, release tool). */
 export function provision(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeReport> {
-  return run(tb, opts, provisionSteps);
+  return run(tb, opts, () => provisionSteps);
 }
 
 /** Provisions both servers and deploys the project as a new release (the seed's manual deployment). */
 export function provisionAndDeploy(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeReport> {
-  return run(tb, opts, [...provisionSteps, ...deploySteps]);
+  return run(tb, opts, (ctx) => [...provisionSteps, ...deploySteps(ctx.hooks)]);
 }
 
 /** Deploys the project as a new release on provisioned servers (what the pipeline does from CI). */
 export function deploy(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeReport> {
-  return run(tb, opts, deploySteps);
+  return run(tb, opts, (ctx) => deploySteps(ctx.hooks));
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, environments, RELEASES_KEPT } from "../envs.ts";
+import { DEFAULT_CONFIG, environments, RELEASES_KEPT } from "../core/envs.ts";
 import { envFile } from "./env-file.ts";
 import { releaseToolConfig } from "./release.ts";
 

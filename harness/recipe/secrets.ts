@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { EnvName } from "../envs.ts";
+import type { EnvName } from "../core/envs.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
 export interface EnvSecrets {

@@ -1,4 +1,4 @@
-import type { DeploymentConfig, Environment } from "../envs.ts";
+import type { DeploymentConfig, Environment } from "../core/envs.ts";
 import { gunicornCommands } from "./units.ts";
 
 /**

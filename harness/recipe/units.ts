@@ -1,4 +1,4 @@
-import { envPaths, gunicornUnit, type DeploymentConfig } from "../envs.ts";
+import { envPaths, gunicornUnit, type DeploymentConfig } from "../core/envs.ts";
 
 /**
  * gunicorn.target, the template unit gunicorn@.service and its socket gunicorn@.socket: the seed's

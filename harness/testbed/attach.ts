@@ -1,18 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { docker, isNotFound } from "../docker/client.ts";
-import { DockerExecRunner } from "../docker/exec.ts";
-import { environments } from "../envs.ts";
-import type { Logger } from "../log.ts";
-import { cacheDir } from "../paths.ts";
+import { DockerExecRunner } from "../shell/docker-exec.ts";
+import { environments } from "../core/envs.ts";
+import type { Logger } from "../core/log.ts";
+import { cacheDir } from "../core/paths.ts";
 import { Server, SERVER_ALIASES } from "./server.ts";
-import { readHostKey, StartedTestbed, TESTBED_RECORD, type KeyPair, type TestbedRecord } from "./testbed.ts";
-
-/** A key pair kept in a testbed's key directory (written by Testbed.start or newKey). */
-export async function readKey(keyDir: string, name: string): Promise<KeyPair> {
-  const path = join(keyDir, name);
-  return { path, private: await readFile(path, "utf8"), public: (await readFile(`${path}.pub`, "utf8")).trim() };
-}
+import { readKey } from "./keys.ts";
+import { readHostKey, StartedTestbed, TESTBED_RECORD, type TestbedRecord } from "./testbed.ts";
 
 /**
  * A handle on a testbed another process started and is keeping (a sandbox), rebuilt from its record

@@ -1,6 +1,6 @@
 import { GenericContainer, type WaitStrategy } from "testcontainers";
-import { DockerExecRunner } from "../docker/exec.ts";
-import { waitFor } from "../deadline.ts";
+import { DockerExecRunner } from "../shell/docker-exec.ts";
+import { waitFor } from "../core/deadline.ts";
 import { publishHostIp } from "../docker/host.ts";
 import { systemdRunSettings, type HostFlags } from "../docker/host-flags.ts";
 

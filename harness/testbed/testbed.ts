@@ -4,25 +4,19 @@ import { join } from "node:path";
 import { docker } from "../docker/client.ts";
 import { labelsFor, LABEL, type ResourceKind } from "../docker/labels.ts";
 import { removeTestbeds } from "./cleanup.ts";
-import { environments, DEFAULT_CONFIG, type DeploymentConfig, type EnvName, type Environment } from "../envs.ts";
+import { environments, DEFAULT_CONFIG, type DeploymentConfig, type Environment } from "../core/envs.ts";
+import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
 import { imageExists } from "../images/build.ts";
 import { ensureImages, type ImageSet } from "../images/catalog.ts";
 import { endOfLife, type KeepPolicy } from "../lifecycle/keep.ts";
-import { formatDuration, silentLogger, type Logger } from "../log.ts";
-import { cacheDir } from "../paths.ts";
-import { DockerExecRunner } from "../docker/exec.ts";
-import { generateKeyPair } from "./keys.ts";
+import { formatDuration, silentLogger, type Logger } from "../core/log.ts";
+import { cacheDir } from "../core/paths.ts";
+import { DockerExecRunner } from "../shell/docker-exec.ts";
+import { makeKey, type KeyPair } from "./keys.ts";
 import { Server, SERVER_ALIASES, type ServerRole } from "./server.ts";
 import { SystemdContainer, waitForSystemd } from "./systemd-container.ts";
 import { connectHost } from "../docker/host.ts";
 import { bootAdvice, hostFlags, type HostFlags } from "../docker/host-flags.ts";
-
-export interface KeyPair {
-  private: string;
-  public: string;
-  /** The private key on disk (mode 0600), for an ssh command line. */
-  path: string;
-}
 
 export class TestbedStartError extends Error {
   override name = "TestbedStartError";
@@ -40,6 +34,7 @@ export class Testbed {
   private config: DeploymentConfig = DEFAULT_CONFIG;
   private bootTimeoutMs = 60_000;
   private keep: KeepPolicy = "never";
+  private hooks: Hooks = NO_HOOKS;
 
   withKind(kind: ResourceKind): this { this.kind = kind; return this; }
   withLogger(log: Logger): this { this.log = log; return this; }
@@ -51,6 +46,8 @@ export class Testbed {
   withDeployment(config: Partial<DeploymentConfig>): this { this.config = { ...this.config, ...config }; return this; }
   withBootTimeout(ms: number): this { this.bootTimeoutMs = ms; return this; }
   withKeep(policy: KeepPolicy): this { this.keep = policy; return this; }
+  /** Changes the recipe and the pipeline make on this testbed (harness/core/hooks.ts): a fault run's. */
+  withHooks(hooks: Hooks): this { this.hooks = hooks; return this; }
 
   async start(): Promise<StartedTestbed> {
     const envs = environments(this.config);
@@ -86,7 +83,7 @@ export class Testbed {
       const record: TestbedRecord = { config: this.config, images, network, keep: this.keep, ports: serverPorts };
       await writeFile(join(keyDir, TESTBED_RECORD), JSON.stringify(record, null, 2));
       this.log.info(`testbed ${id}: both servers running in ${formatDuration(Date.now() - started)}`);
-      return new StartedTestbed({ id, network, images, config: this.config, envs, app: app!, db: db!, adminKey: admin, keyDir, keep: this.keep, log: this.log });
+      return new StartedTestbed({ id, network, images, config: this.config, envs, app: app!, db: db!, adminKey: admin, keyDir, keep: this.keep, log: this.log, hooks: this.hooks });
     } catch (err) {
       await removeTestbeds({ testbed: id }).catch(() => undefined);
       const message = (err as Error).message;
@@ -150,14 +147,6 @@ function isComplete(images: Partial<ImageSet>): images is ImageSet {
   return Boolean(images.base && images.appserver && images.dbserver && images.runner);
 }
 
-export async function makeKey(dir: string, name: string, comment: string): Promise<KeyPair> {
-  const k = generateKeyPair(comment);
-  const path = join(dir, name);
-  await writeFile(path, k.private, { mode: 0o600 });
-  await writeFile(`${path}.pub`, k.public + "\n");
-  return { private: k.private, public: k.public, path };
-}
-
 export interface StartedTestbedParts {
   id: string;
   network: string;
@@ -170,6 +159,8 @@ export interface StartedTestbedParts {
   keyDir: string;
   keep: KeepPolicy;
   log: Logger;
+  /** NO_HOOKS when absent (a testbed attached to from another process). */
+  hooks?: Hooks;
 }
 
 /** What another process needs to attach to a running testbed (the sandbox's deploy and rollback). */
@@ -199,10 +190,13 @@ export class StartedTestbed implements AsyncDisposable {
   readonly keyDir: string;
   readonly keep: KeepPolicy;
   readonly log: Logger;
+  /** What the recipe and the pipeline change on this testbed: NO_HOOKS but in a fault run. */
+  readonly hooks: Hooks;
 
   constructor(p: StartedTestbedParts) {
     ({ id: this.id, network: this.network, images: this.images, config: this.config, envs: this.envs, app: this.app, db: this.db } = p);
     ({ adminKey: this.adminKey, keyDir: this.keyDir, keep: this.keep, log: this.log } = p);
+    this.hooks = p.hooks ?? NO_HOOKS;
   }
 
   server(role: ServerRole): Server {

@@ -1,9 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { waitFor } from "../../harness/deadline.ts";
-import type { EnvName } from "../../harness/envs.ts";
-import { sh } from "../../harness/quote.ts";
+import { waitFor } from "../../harness/core/deadline.ts";
+import type { EnvName } from "../../harness/core/envs.ts";
+import { sh } from "../../harness/shell/quote.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { appliedMigrations, withDatabase } from "../../harness/probes/postgres.ts";
 import { listeningTcpPorts, unixSocket } from "../../harness/probes/socket.ts";

@@ -4,16 +4,15 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { FormData, request } from "undici";
 import { describe, expect } from "vitest";
-import { FIXTURE_DIR, fixtureRequirements, type FixtureChanges } from "../../harness/fixture.ts";
-import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
-import { fileInfo } from "../../harness/probes/files.ts";
+import { fixtureRequirements, type FixtureChanges } from "../../harness/core/fixtures.ts";
+import { fileInfo } from "../../harness/probes/file-info.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { appliedMigrations } from "../../harness/probes/postgres.ts";
-import { trafficLine, underTraffic, type TrafficReport } from "../../harness/probes/traffic.ts";
-import { sh } from "../../harness/quote.ts";
+import { trafficLine, type TrafficReport } from "../../harness/probes/traffic.ts";
+import { sh } from "../../harness/shell/quote.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
 import { addNote, appDatabase, expectNoKeyIn, releaseCommandsRan } from "./checks.ts";
-import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC } from "./support.ts";
+import { deployUnderTraffic, jobLogs, onTestbed, pipelineTestbed, sampleProject, servedCommit, SPEC_TRAFFIC } from "./support.ts";
 
 // Every deploy of this file goes to prod, under traffic, on one testbed: first releases and
 // rollbacks (from the release the snapshot serves), then requirements, broken releases and deploys
@@ -67,17 +66,17 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
 
     const marker = `written before the second deploy ${Date.now()}`;
     await addNote(tb, "prod", marker);
-    const template = (await readFile(join(FIXTURE_DIR, "notes", "templates", "notes", "home.html"), "utf8")).replace("Hello from myproject", "Hello again, from release two");
+    const template = (await readFile(join(sampleProject(), "notes", "templates", "notes", "home.html"), "utf8")).replace("Hello from myproject", "Hello again, from release two");
     commits.push(
       await data.repo.commit(branch, "Second release", {
         write: { "notes/templates/notes/home.html": template, "assets/img/badge.svg": BADGE },
         remove: ["notes/apps.py"],
       }),
     );
-    const second = await deployUnderTraffic(s, branch, "prod");
+    const second = await deployUnderTraffic(s, branch);
     const logs = jobLogs(second.result);
     expect(second.result.status, logs).toBe("success");
-    expectNoKeyIn(logs, data.target.deployKey.private);
+    expectNoKeyIn(logs, data.deployKey.private);
     expectSeamless(second.traffic, [commits[0]!, commits[1]!]);
 
     const page = await httpGet(tb.url("prod"));
@@ -95,7 +94,7 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
   });
 
   onTestbed(shared, "the manual rollback job switches back to the previous release with 0 failed requests", async (s) => {
-    const rollback = await deployUnderTraffic(s, s.tb.config.defaultBranch, "prod", { jobs: ["rollback-production"] });
+    const rollback = await deployUnderTraffic(s, s.tb.config.defaultBranch, { jobs: ["rollback-production"] });
     expect(rollback.result.status, jobLogs(rollback.result)).toBe("success");
     expect(rollback.result.jobs.map((j) => j.name)).toEqual(["rollback-production"]);
     expectSeamless(rollback.traffic, [commits[1]!, commits[0]!]);
@@ -107,12 +106,12 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     const branch = tb.config.defaultBranch;
     const marker = `written before the migration ${Date.now()}`;
     await addNote(tb, "prod", marker);
-    const models = (await readFile(join(FIXTURE_DIR, "notes", "models.py"), "utf8")).replace(
+    const models = (await readFile(join(sampleProject(), "notes", "models.py"), "utf8")).replace(
       "    pinned = models.BooleanField(default=False)\n",
       '    pinned = models.BooleanField(default=False)\n    author = models.CharField(max_length=80, default="")\n',
     );
     commits.push(await data.repo.commit(branch, "Notes get an author", { write: { "notes/migrations/0003_note_author.py": MIGRATION, "notes/models.py": models } }));
-    const deploy = await deployUnderTraffic(s, branch, "prod");
+    const deploy = await deployUnderTraffic(s, branch);
     expect(deploy.result.status, jobLogs(deploy.result)).toBe("success");
     expectSeamless(deploy.traffic, [commits[0]!, commits[2]!]);
     expect(await appliedMigrations(tb, tb.env("prod"), dbPassword(tb, "prod"))).toContain("notes.0003_note_author");
@@ -120,14 +119,14 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     expect(kept).toEqual([{ author: "" }]);
 
     // The previous release (the second) has no 0003: the rollback stops, names it, and changes nothing.
-    const refused = await deployUnderTraffic(s, branch, "prod", { jobs: ["rollback-production"] });
+    const refused = await deployUnderTraffic(s, branch, { jobs: ["rollback-production"] });
     const logs = jobLogs(refused.result);
     expect(refused.result.status, `a rollback past migration notes.0003_note_author went ahead without --allow-migrations:\n${logs}`).toBe("failed");
     expect(logs).toMatch(/rollback to \S+ stopped: the database has migrations that release lacks:\n\s+notes\.0003_note_author\n/);
     expect(logs).toContain("roll back with --allow-migrations");
     expectSeamless(refused.traffic, [commits[2]!]);
 
-    const allowed = await deployUnderTraffic(s, branch, "prod", {
+    const allowed = await deployUnderTraffic(s, branch, {
       jobs: ["rollback-production"],
       variables: { ROLLBACK_TO: commits[0]!.slice(0, 8), ROLLBACK_ALLOW_MIGRATIONS: "1" },
     });
@@ -150,18 +149,18 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
 
 const BROKEN: Array<[what: string, step: string, changes: FixtureChanges, says: RegExp]> = [
   ["an import error in the new code", "check", { write: { "notes/views.py": "import notes.no_such_module\n" } }, /ModuleNotFoundError: No module named 'notes\.no_such_module'/],
-  ["a requirement pip cannot install", "venv", { write: { "requirements.txt": fixtureRequirements("ddt-no-such-package==9.9.9") } }, /No matching distribution found for ddt-no-such-package==9\.9\.9/],
+  ["a requirement pip cannot install", "venv", { write: { "requirements.txt": fixtureRequirements(sampleProject(), "ddt-no-such-package==9.9.9") } }, /No matching distribution found for ddt-no-such-package==9\.9\.9/],
   [
     "a STATIC_ROOT the deploy user cannot write",
     "collectstatic",
-    { write: { "myproject/settings.py": `${readFileSync(join(FIXTURE_DIR, "myproject", "settings.py"), "utf8")}\nSTATIC_ROOT = "/root/static"\n` } },
+    { write: { "myproject/settings.py": `${readFileSync(join(sampleProject(), "myproject", "settings.py"), "utf8")}\nSTATIC_ROOT = "/root/static"\n` } },
     /PermissionError: \[Errno 13\] Permission denied: '\/root\/static'/,
   ],
   [
     // Production runs `check --deploy` and fails on its warnings (W018: DEBUG on).
     "DEBUG switched on in the settings",
     "check",
-    { write: { "myproject/settings.py": `${readFileSync(join(FIXTURE_DIR, "myproject", "settings.py"), "utf8")}\nDEBUG = True\n` } },
+    { write: { "myproject/settings.py": `${readFileSync(join(sampleProject(), "myproject", "settings.py"), "utf8")}\nDEBUG = True\n` } },
     /\(security\.W018\) You should not have DEBUG set to True in deployment/,
   ],
 ];
@@ -175,9 +174,9 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
     const fingerprint = (link: string) => s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' $(readlink -f ${link})/pyvenv.cfg && python3 -m pip --python ${link}/bin/python freeze`).then((r) => r.stdout);
     const before = { venvs: await venvs(s), old: await fingerprint(prod.venv) };
 
-    const commit = await s.data.repo.commit(branch, "Pin sqlparse", { write: { "requirements.txt": fixtureRequirements("sqlparse>=0.5") } });
+    const commit = await s.data.repo.commit(branch, "Pin sqlparse", { write: { "requirements.txt": fixtureRequirements(sampleProject(), "sqlparse>=0.5") } });
     const oldLive = ((await s.tb.app.exec.run(`readlink -f ${prod.dir}`)).stdout).trim();
-    const second = await deployUnderTraffic(s, branch, "prod");
+    const second = await deployUnderTraffic(s, branch);
     expect(second.result.status, jobLogs(second.result)).toBe("success");
     expect(jobLogs(second.result)).toMatch(/built venv py\d+-[0-9a-f]{16} in/);
     expect(second.traffic.failed, `${trafficLine("prod", second.traffic)}: requests failed during the deploy`).toBe(0);
@@ -195,7 +194,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
       const served = await servedCommit(s.tb, "prod");
       const before = await releases(s);
       await s.data.repo.commit(branch, what, changes);
-      const { result, traffic } = await deployUnderTraffic(s, branch, "prod");
+      const { result, traffic } = await deployUnderTraffic(s, branch);
       const logs = jobLogs(result);
       expect(result.status, logs).toBe("failed");
       expect(logs).toMatch(says);
@@ -217,11 +216,11 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
   onTestbed(shared, "two deploys in a row while traffic runs: 0 failed requests, and each commit takes over in turn", async (s) => {
     const branch = s.tb.config.defaultBranch;
     const served = await servedCommit(s.tb, "prod");
-    const { value, traffic } = await underTraffic(s.tb.url("prod"), "prod", log, async () => {
+    const { value, traffic } = await s.data.withTraffic("prod", async () => {
       const a = await s.data.repo.commit(branch, "Third", { write: { "notes/templates/notes/extra.txt": "three\n" } });
-      const first = await deployBranch(s.data.target, s.data.repo, branch);
+      const { result: first } = await s.data.deploy({ branch });
       const b = await s.data.repo.commit(branch, "Fourth", { write: { "notes/templates/notes/extra.txt": "four\n" } });
-      const second = await deployBranch(s.data.target, s.data.repo, branch);
+      const { result: second } = await s.data.deploy({ branch });
       return { a, b, first, second };
     }, { ...SPEC_TRAFFIC, during: "two deploys in a row" });
     expect(value.first.status, jobLogs(value.first)).toBe("success");

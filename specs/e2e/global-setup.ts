@@ -3,9 +3,10 @@ import { fileURLToPath } from "node:url";
 import { isAbandoned, isKept, isOwnedBy } from "../../harness/docker/labels.ts";
 import { removeOrphanKeyDirs, removeTestbeds } from "../../harness/testbed/cleanup.ts";
 import type { TestProject } from "vitest/node";
-import { ensureSnapshots, type Snapshots } from "../../harness/snapshot.ts";
-import { streamLogger } from "../../harness/log.ts";
-import { StepError } from "../../harness/lifecycle/runner.ts";
+import { ensureSnapshots, type Snapshots } from "../../harness/snapshots/snapshots.ts";
+import { streamLogger } from "../../harness/core/log.ts";
+import { hooksFromEnvironment } from "../../harness/faults/inject.ts";
+import { StepError } from "../../harness/lifecycle/steps.ts";
 import { hostFlags } from "../../harness/docker/host-flags.ts";
 
 const log = streamLogger(process.stderr, { progress: process.env.TESTBED_QUIET !== "1" });
@@ -29,7 +30,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   // here is not thrown: vitest would then run nothing and report no failed test. It becomes the
   // failed test of setup.test.ts, named after the step, and every other e2e test is skipped.
   try {
-    project.provide("snapshots", await ensureSnapshots({ base: process.env.TESTBED_BASE, log }));
+    project.provide("snapshots", await ensureSnapshots({ base: process.env.TESTBED_BASE, log, hooks: hooksFromEnvironment() }));
   } catch (err) {
     const failure = setupFailure(err);
     log.info(`global setup failed at ${failure.step}; the e2e specs are skipped`);

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { docker } from "../../harness/docker/client.ts";
 import { buildImage, ImageBuildError, imageExists, pruneOlderTags } from "../../harness/images/build.ts";
 import { ensureImages } from "../../harness/images/catalog.ts";
-import { parsePlatform, PLATFORM_LABEL, selectedPlatform } from "../../harness/images/platform.ts";
+import { parsePlatform, PLATFORM_LABEL, selectedPlatform } from "../../harness/images/base-platform.ts";
 
 function recordingLogger() {
   const lines: string[] = [];

@@ -1,15 +1,12 @@
 import { trafficLine } from "../../harness/probes/traffic.ts";
 import { stringify } from "yaml";
-import { runPipeline, type VariableValue } from "../../harness/pipeline/executor.ts";
+import { runPipeline, type PipelineResult, type VariableValue } from "../../harness/pipeline/executor.ts";
 import { pipelineObject, setupScript } from "../../harness/pipeline/generate.ts";
 import { describe, expect } from "vitest";
-import type { EnvName } from "../../harness/envs.ts";
-import { FIXTURE_DIR } from "../../harness/fixture.ts";
-import { deployBranch } from "../../harness/pipeline/testbed-deploy.ts";
+import type { EnvName } from "../../harness/core/envs.ts";
 import { expectDeployed, expectNoKeyIn, mainPids, releaseCommandsRan } from "./checks.ts";
-import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
+import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, sampleProject, servedCommit } from "./support.ts";
 import { generateKeyPair } from "../../harness/testbed/keys.ts";
-import { httpGet } from "../../harness/probes/http.ts";
 import { FAILING_MIGRATION } from "./fixture-changes.ts";
 
 const shared = pipelineTestbed();
@@ -25,13 +22,13 @@ describe("the generated pipeline, branch by branch", () => {
     onTestbed(shared, `${branch} runs only ${job}, which deploys ${env} and leaves the others alone`, async ({ tb, data }) => {
       await data.repo.branch(branch, tb.config.defaultBranch);
       const before = await mainPids(tb);
-      const result = await deployBranch(data.target, data.repo, branch);
+      const { result } = await data.deploy({ branch });
       const logs = jobLogs(result);
       const ran = result.jobs.map((j) => j.name);
       expect(ran, `${branch} ran ${ran.join(", ") || "no job"}, not only ${job}\n${logs}`).toEqual([job]);
       expect(result.status, logs).toBe("success");
-      expectNoKeyIn(logs, data.target.deployKey.private);
-      await expectDeployed(tb, env, FIXTURE_DIR);
+      expectNoKeyIn(logs, data.deployKey.private);
+      await expectDeployed(tb, env, sampleProject());
       const after = await mainPids(tb);
       expect(after[env]).not.toBe(before[env]);
       for (const other of tb.envs.filter((e) => e.name !== env)) expect(after[other.name], other.name).toBe(before[other.name]);
@@ -47,7 +44,7 @@ describe("pipelines that must fail", () => {
   onTestbed(shared, "a wrong private key fails, says why, and changes nothing", async (s) => {
     const intruder = generateKeyPair();
     const before = await serverState(s);
-    const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch, { variables: { SSH_PRIVATE_KEY: intruder.private } });
+    const { result: r } = await s.data.deploy({ branch: s.tb.config.defaultBranch }, { variables: { SSH_PRIVATE_KEY: intruder.private } });
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
     expect(r.jobs[0]!.exitCode).not.toBe(0);
@@ -59,7 +56,7 @@ describe("pipelines that must fail", () => {
   onTestbed(shared, "SSH_KNOWN_HOSTS without this server fails, says why, and changes nothing", async (s) => {
     const other = generateKeyPair().public.split(" ").slice(0, 2).join(" ");
     const before = await serverState(s);
-    const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch, { variables: { SSH_KNOWN_HOSTS: `some-other-server ${other}` } });
+    const { result: r } = await s.data.deploy({ branch: s.tb.config.defaultBranch }, { variables: { SSH_KNOWN_HOSTS: `some-other-server ${other}` } });
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
     expect(logs).toMatch(/Host key verification failed/);
@@ -69,11 +66,11 @@ describe("pipelines that must fail", () => {
   onTestbed(shared, "a host key that does not match the server fails, says why, and changes nothing", async (s) => {
     const impostor = generateKeyPair().public.split(" ").slice(0, 2).join(" ");
     const before = await serverState(s);
-    const r = await deployBranch(s.data.target, s.data.repo, s.tb.config.defaultBranch, { variables: { SSH_KNOWN_HOSTS: `myappserver ${impostor}` } });
+    const { result: r } = await s.data.deploy({ branch: s.tb.config.defaultBranch }, { variables: { SSH_KNOWN_HOSTS: `myappserver ${impostor}` } });
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
     expect(logs).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
-    expectNoKeyIn(logs, s.data.target.deployKey.private);
+    expectNoKeyIn(logs, s.data.deployKey.private);
     expect(await serverState(s)).toBe(before);
   });
 
@@ -81,7 +78,7 @@ describe("pipelines that must fail", () => {
     const branch = s.tb.config.defaultBranch;
     const served = await servedCommit(s.tb, "prod");
     await s.data.repo.commit(branch, "A migration that fails", { write: { [FAILING_MIGRATION.path]: FAILING_MIGRATION.content } });
-    const { result: r, traffic } = await deployUnderTraffic(s, branch, "prod");
+    const { result: r, traffic } = await deployUnderTraffic(s, branch);
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
     // The order first: a switch before migrate is the cause to report, whatever else differs.
@@ -94,7 +91,7 @@ describe("pipelines that must fail", () => {
     expect(logs).toMatch(/myproject-release: prod: check done in [\d.]+ s\n[^]*myproject-release: prod: collectstatic done in/);
     expect(logs).not.toContain("prod: migrate done in");
     expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
-    expectNoKeyIn(logs, s.data.target.deployKey.private);
+    expectNoKeyIn(logs, s.data.deployKey.private);
     expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
     expect(traffic.commits).toEqual([served]);
     expect(await servedCommit(s.tb, "prod")).toBe(served);
@@ -109,11 +106,11 @@ describe("keys and host keys as people paste them into CI/CD variables", () => {
     check: { stage: "deploy", image: "$DEPLOY_IMAGE", before_script: setupScript(), script: ["ssh deploy-target true", "echo connected over ssh"] },
   });
   const runWith = (s: ReturnType<typeof shared>, variables: Record<string, VariableValue>) =>
-    runPipeline({ pipeline, repo: s.data.repo, branch: s.tb.config.defaultBranch, defaultBranch: s.tb.config.defaultBranch, variables: { ...s.data.target.variables, ...variables }, network: s.tb.network, testbedId: s.tb.id, log });
+    runPipeline({ pipeline, repo: s.data.repo, branch: s.tb.config.defaultBranch, defaultBranch: s.tb.config.defaultBranch, variables: { ...s.data.variables, ...variables }, network: s.tb.network, testbedId: s.tb.id, log, hooks: s.tb.hooks });
 
   onTestbed(shared, "CRLF line endings, blank lines around, no final newline, as File or plain variables: each connects, and no line of the key is logged", async (s) => {
-    const key = s.data.target.deployKey.private;
-    const hosts = s.data.target.variables.SSH_KNOWN_HOSTS as string;
+    const key = s.data.deployKey.private;
+    const hosts = s.data.variables.SSH_KNOWN_HOSTS as string;
     const variants: Record<string, Record<string, VariableValue>> = {
       "plain key, CRLF, no final newline": { SSH_PRIVATE_KEY: key.replace(/\n/g, "\r\n").trimEnd() },
       "File key, blank lines around": { SSH_PRIVATE_KEY: { value: `\n\n${key}\n\n`, file: true } },
@@ -152,7 +149,7 @@ describe("overlapping deploys", () => {
   onTestbed(shared, "two pipelines for one environment, started together, run their deploy jobs one after the other (resource_group)", async (s) => {
     // A branch at the last good commit (the failing migration above is on the default branch).
     await s.data.repo.branch("feature/overlap", `${s.tb.config.defaultBranch}~1`);
-    const [a, b] = await Promise.all([deployBranch(s.data.target, s.data.repo, "feature/overlap"), deployBranch(s.data.target, s.data.repo, "feature/overlap")]);
+    const [a, b] = (await Promise.all([s.data.deploy({ branch: "feature/overlap" }), s.data.deploy({ branch: "feature/overlap" })])).map((o) => o.result) as [PipelineResult, PipelineResult];
     // The order first: two deploys that overlap break each other, and that is the cause to report.
     const [first, second] = [a.jobs[0]!, b.jobs[0]!].sort((x, y) => x.startedAt - y.startedAt);
     const overlap = `the second deploy job started ${first!.finishedAt - second!.startedAt} ms before the first finished (${first!.startedAt}–${first!.finishedAt} and ${second!.startedAt}–${second!.finishedAt}); deploys of one environment must run one after the other (resource_group)`;

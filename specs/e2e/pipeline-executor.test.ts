@@ -3,13 +3,12 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { docker } from "../../harness/docker/client.ts";
 import { labelsFor, listLabelled } from "../../harness/docker/labels.ts";
-import { FIXTURE_DIR } from "../../harness/fixture.ts";
 import { ensureImages } from "../../harness/images/catalog.ts";
 import { runPipeline } from "../../harness/pipeline/executor.ts";
 import { plainLog } from "../../harness/pipeline/job-script.ts";
 import { GitRepo } from "../../harness/pipeline/repo.ts";
 import { removeTestbeds } from "../../harness/testbed/cleanup.ts";
-import { log } from "./support.ts";
+import { log, sampleProject, specHooks } from "./support.ts";
 
 // The executor on its own, with a pipeline that exercises what GitLab Runner does besides deploys.
 const PIPELINE = stringify({
@@ -40,10 +39,11 @@ describe("pipeline executor", () => {
     const network = `${id}-net`;
     await docker().createNetwork({ Name: network, Labels: labelsFor(id, "test") });
     try {
-      await using repo = await GitRepo.fromDirectory(FIXTURE_DIR);
+      await using repo = await GitRepo.fromDirectory(sampleProject());
       await repo.branch("feature/x", "master");
       const { runner } = await ensureImages({ log });
       const result = await runPipeline({
+        hooks: specHooks(),
         pipeline: PIPELINE,
         repo,
         branch: "feature/x",
@@ -77,6 +77,7 @@ describe("pipeline executor", () => {
       // A tag pipeline: CI_COMMIT_TAG and no branch, the tag checked out; rules that ask for a branch skip.
       await repo.git("tag", "v1.0.0", "feature/x");
       const tagged = await runPipeline({
+        hooks: specHooks(),
         pipeline: stringify({
           tag_job: { stage: "test", image: "$JOB_IMAGE", script: ['echo "tag=$CI_COMMIT_TAG branch=[$CI_COMMIT_BRANCH] ref=$CI_COMMIT_REF_NAME"', "git describe --tags"] },
           branch_only: { stage: "test", image: "$JOB_IMAGE", rules: [{ if: "$CI_COMMIT_BRANCH" }], script: ["echo nope"] },

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
-import { fixtureRequirements, fixtureVariant } from "../../harness/fixture.ts";
-import { StepError } from "../../harness/lifecycle/runner.ts";
+import { fixtureRequirements, fixtureVariant } from "../../harness/core/fixtures.ts";
+import { StepError } from "../../harness/lifecycle/steps.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
-import { reuseSnapshotSecrets } from "../../harness/snapshot.ts";
+import { reuseSnapshotSecrets } from "../../harness/snapshots/snapshots.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
-import { log, setupFailed, testbed } from "./support.ts";
+import { log, sampleProject, setupFailed, testbed } from "./support.ts";
 import { FAILING_MIGRATION } from "./fixture-changes.ts";
 
 // One testbed for both failures: the recipe is re-runnable, so the second starts where the first
@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 async function recipeError(changes: Parameters<typeof fixtureVariant>[0]): Promise<StepError> {
-  await using project = await fixtureVariant(changes);
+  await using project = await fixtureVariant(changes, sampleProject());
   // One environment is enough to see the step fail and what it says.
   const error = await provisionAndDeploy(tb!, { projectDir: project.dir, envs: ["prod"], log }).then(() => undefined, (e: unknown) => e);
   expect(error, String((error as Error)?.message ?? error)).toBeInstanceOf(StepError);
@@ -33,7 +33,7 @@ async function recipeError(changes: Parameters<typeof fixtureVariant>[0]): Promi
 describe("bad input to the recipe", () => {
   it("a requirement missing from the wheelhouse fails at the wheelhouse step, naming it", async () => {
     const error = await recipeError({
-      write: { "requirements.txt": fixtureRequirements("ddt-no-such-package==9.9.9") },
+      write: { "requirements.txt": fixtureRequirements(sampleProject(), "ddt-no-such-package==9.9.9") },
     });
     expect(error.step).toBe("app: wheelhouse");
     expect(error.message).toContain("ddt-no-such-package");

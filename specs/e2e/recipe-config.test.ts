@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fixtureNamed } from "../../harness/fixture.ts";
+import { fixtureNamed } from "../../harness/core/fixtures.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
 import { expectGunicornSocket, expectMigrations, expectPageFromOwnDatabase, expectStaticBytes } from "./checks.ts";
 import { log, testbed, withDiagnostics } from "./support.ts";

@@ -1,17 +1,16 @@
 import { createHash } from "node:crypto";
 import { describe, expect } from "vitest";
-import { ENV_NAMES, type EnvName } from "../../harness/envs.ts";
-import { FIXTURE_DIR } from "../../harness/fixture.ts";
-import { fileInfo } from "../../harness/probes/files.ts";
+import { ENV_NAMES, type EnvName } from "../../harness/core/envs.ts";
+import { fileInfo } from "../../harness/probes/file-info.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { expectGunicornSocket, expectMigrations, expectPageFromOwnDatabase, expectStaticBytes, addNote, appDatabase } from "./checks.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
 import { unitProperties, unitState, waitForUnitState } from "../../harness/probes/systemd.ts";
-import { log, onTestbed, sharedTestbed, SPEC_TRAFFIC, withDiagnostics } from "./support.ts";
+import { log, onTestbed, sampleProject, sharedTestbed, SPEC_TRAFFIC, withDiagnostics } from "./support.ts";
 import { withDatabase } from "../../harness/probes/postgres.ts";
 import { dbPassword, useSecrets, type EnvSecrets } from "../../harness/recipe/secrets.ts";
 import { releaseToolPath } from "../../harness/recipe/release.ts";
-import { sh } from "../../harness/quote.ts";
+import { sh } from "../../harness/shell/quote.ts";
 import { sudoersRule } from "../../harness/recipe/sudoers.ts";
 import { HBA_BEGIN, HBA_END } from "../../harness/recipe/pg-hba.ts";
 import pg from "pg";
@@ -32,7 +31,7 @@ const digest = (s: string) => createHash("sha256").update(s).digest("hex");
 // what stops and restarts its units (and puts them back), and last the re-run that must change nothing.
 const shared = sharedTestbed((tb) => {
   useSecrets(tb, Object.fromEntries(ENV_NAMES.map((e) => [e, hostile(e)])) as Record<EnvName, EnvSecrets>);
-  return provisionAndDeploy(tb, { projectDir: FIXTURE_DIR, log });
+  return provisionAndDeploy(tb, { projectDir: sampleProject(), log });
 }, "deployed");
 
 describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
@@ -45,9 +44,9 @@ describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
   );
 
   // Also with gunicorn stopped: in the gunicorn.target test below (one stop for all three).
-  onTestbed(shared, "serves /static/ byte for byte from disk", ({ tb }) => expectStaticBytes(tb, name, FIXTURE_DIR));
+  onTestbed(shared, "serves /static/ byte for byte from disk", ({ tb }) => expectStaticBytes(tb, name, sampleProject()));
 
-  onTestbed(shared, "has every migration of the fixture recorded in its own database", ({ tb }) => expectMigrations(tb, name, FIXTURE_DIR));
+  onTestbed(shared, "has every migration of the fixture recorded in its own database", ({ tb }) => expectMigrations(tb, name, sampleProject()));
 
   onTestbed(shared, "keeps its secrets in an environment file only the deploy user can read, outside the code", async ({ tb }) => {
     const env = tb.env(name);
@@ -96,7 +95,7 @@ describe("gunicorn.target and its instances", () => {
       });
       expect((await httpGet(tb.url(name))).status, name).toBe(502);
       // nginx, not Django, serves /static/: byte for byte with no gunicorn running.
-      await expectStaticBytes(tb, name, FIXTURE_DIR);
+      await expectStaticBytes(tb, name, sampleProject());
     }
     await tb.app.exec.run("systemctl start gunicorn.target");
     for (const name of ENV_NAMES) {
@@ -233,7 +232,7 @@ describe("running the recipe again", () => {
     const pids = () => Promise.all(ENV_NAMES.map(async (n) => (await unitState(tb.app, tb.env(n).unit)).mainPid));
     const before = { files: await snapshot(), pids: await pids() };
 
-    const again = await provisionAndDeploy(tb, { projectDir: FIXTURE_DIR, log });
+    const again = await provisionAndDeploy(tb, { projectDir: sampleProject(), log });
 
     expect(again.applied).toEqual({ dev: [], staging: [], prod: [] });
     expect(again.restarted).toEqual([]);

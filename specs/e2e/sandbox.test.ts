@@ -4,14 +4,13 @@ import { FormData, request } from "undici";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
-import { fixtureVariant } from "../../harness/fixture.ts";
-import { selectedPlatform } from "../../harness/images/platform.ts";
+import { fixtureVariant } from "../../harness/core/fixtures.ts";
+import { selectedPlatform } from "../../harness/images/base-platform.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { TrafficProbe, trafficLine } from "../../harness/probes/traffic.ts";
-import { Sandbox } from "../../harness/sandbox.ts";
-import { attachSandbox, deployToSandbox, rollbackSandbox } from "../../harness/sandbox-ops.ts";
-import { servedCommit, SPEC_TRAFFIC } from "./support.ts";
-import { log } from "./support.ts";
+import { Sandbox } from "../../harness/sandbox/start.ts";
+import { attachSandbox, deployToSandbox, rollbackSandbox } from "../../harness/sandbox/running.ts";
+import { log, sampleProject, servedCommit, SPEC_TRAFFIC } from "./support.ts";
 
 const run = promisify(execFile);
 /** Runs a printed command line as a person would paste it, with `input` on its stdin. */
@@ -61,13 +60,13 @@ describe("sandbox", () => {
       const probe = TrafficProbe.start(tb.url("prod"), SPEC_TRAFFIC);
       let changed = "";
       try {
-        await using project = await fixtureVariant({ write: { "notes/templates/notes/home.html": "<p>Changed in the sandbox</p>\n" } });
+        await using project = await fixtureVariant({ write: { "notes/templates/notes/home.html": "<p>Changed in the sandbox</p>\n" } }, sampleProject());
         await deployToSandbox(handle, { envs: ["prod"], projectDir: project.dir, log });
         changed = await servedCommit(tb, "prod");
         expect(changed).not.toBe(first);
         expect((await httpGet(tb.url("prod"))).text).toContain("Changed in the sandbox");
 
-        await using broken = await fixtureVariant({ write: { "myproject/urls.py": "raise ImportError('broken on purpose')\n" } });
+        await using broken = await fixtureVariant({ write: { "myproject/urls.py": "raise ImportError('broken on purpose')\n" } }, sampleProject());
         const err = await deployToSandbox(handle, { envs: ["prod"], projectDir: broken.dir, log }).then(() => undefined, (e: Error) => e);
         expect(err?.message).toMatch(/the deploy failed for prod:[\s\S]*broken on purpose/);
         expect(await servedCommit(tb, "prod")).toBe(changed);

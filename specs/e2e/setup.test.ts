@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
-import { selectedPlatform } from "../../harness/images/platform.ts";
+import { selectedPlatform } from "../../harness/images/base-platform.ts";
 
 // The global setup's outcome as a test of its own, so that a broken image build or provisioning is
 // a named failed test in vitest's summary and in the JUnit report the GitLab gate publishes.

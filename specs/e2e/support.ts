@@ -1,19 +1,30 @@
 import { afterAll, beforeAll, inject, it } from "vitest";
-import { FIXTURE_DIR } from "../../harness/fixture.ts";
+import { sampleProjectDir } from "../../harness/core/fixtures.ts";
+import type { Hooks } from "../../harness/core/hooks.ts";
+import { hooksFromEnvironment } from "../../harness/faults/inject.ts";
 import { parseKeepPolicy } from "../../harness/lifecycle/keep.ts";
-import { streamLogger } from "../../harness/log.ts";
+import { streamLogger } from "../../harness/core/log.ts";
 import { withDiagnostics } from "../../harness/probes/diagnostics.ts";
-import { reuseSnapshotSecrets, type SnapshotStage } from "../../harness/snapshot.ts";
+import { reuseSnapshotSecrets, type SnapshotStage } from "../../harness/snapshots/snapshots.ts";
 import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
 import type { PipelineResult } from "../../harness/pipeline/executor.ts";
 import { plainLog, tellingLines } from "../../harness/pipeline/job-script.ts";
-import { GitRepo } from "../../harness/pipeline/repo.ts";
-import { deployBranch, provisionForPipeline, type PipelineTarget } from "../../harness/pipeline/testbed-deploy.ts";
-import type { EnvName } from "../../harness/envs.ts";
+import { PipelineDeployment, type DeployOptions } from "../../harness/pipeline/deployment.ts";
+import type { EnvName } from "../../harness/core/envs.ts";
 import { httpGet } from "../../harness/probes/http.ts";
-import { STEADY_TRAFFIC, underTraffic } from "../../harness/probes/traffic.ts";
+import { STEADY_TRAFFIC } from "../../harness/probes/traffic.ts";
 
 export const log = streamLogger(process.stderr, { progress: false });
+
+/**
+ * This run's hooks: a fault's, when `npm run faults` names one in TESTBED_FAULT, else none. The
+ * specs are the top of the harness, so they read the variable; everything below is handed the value.
+ */
+let hooks: Hooks | undefined;
+export const specHooks = (): Hooks => (hooks ??= hooksFromEnvironment());
+
+/** The sample project as this run deploys it (a fault run's changed copy, or the repository's). */
+export const sampleProject = (): string => specHooks().project(sampleProjectDir());
 
 /** Whether the global setup failed: then nothing starts, and setup-guard.ts skips every test. */
 export const setupFailed = () => inject("setupFailure") !== undefined;
@@ -23,7 +34,7 @@ export const setupFailed = () => inject("setupFailure") !== undefined;
  * from a snapshot the recipe already provisioned (or deployed), made once by the global setup.
  */
 export function testbed(from: "fresh" | SnapshotStage = "fresh"): Testbed {
-  const tb = new Testbed().withLogger(log).withKeep(parseKeepPolicy(process.env.TESTBED_KEEP));
+  const tb = new Testbed().withLogger(log).withKeep(parseKeepPolicy(process.env.TESTBED_KEEP)).withHooks(specHooks());
   if (process.env.TESTBED_BASE) tb.withBase(process.env.TESTBED_BASE);
   if (from !== "fresh") tb.withImages(inject("snapshots")[from]);
   return tb;
@@ -77,27 +88,20 @@ export function onTestbed<T>(get: () => Shared<T>, name: string, fn: (s: Shared<
   }, timeout);
 }
 
-export interface PipelineFixture {
-  target: PipelineTarget;
-  repo: GitRepo;
-}
-
 /**
- * A testbed provisioned for pipeline deploys, and a git repository of the sample project. It starts
+ * A testbed provisioned for pipeline deploys, with a git repository of the sample project. It starts
  * from the deployed snapshot: a deploy onto a running site is the common case (and it reuses a venv).
  */
-export function pipelineTestbed(from: SnapshotStage = "deployed"): () => Shared<PipelineFixture> {
-  let repo: GitRepo | undefined;
+export function pipelineTestbed(from: SnapshotStage = "deployed"): () => Shared<PipelineDeployment> {
+  let deployment: PipelineDeployment | undefined;
   afterAll(async () => {
-    await repo?.[Symbol.asyncDispose]();
+    await deployment?.[Symbol.asyncDispose]();
   });
   return sharedTestbed(async (tb) => {
     // These specs test deploys, not secrets: the servers keep the snapshot's (recipe-environments
     // renews its own, with special characters in every one).
     await reuseSnapshotSecrets(tb, inject("snapshots")[from]);
-    const target = await provisionForPipeline(tb, { projectDir: FIXTURE_DIR });
-    repo = await GitRepo.fromDirectory(FIXTURE_DIR, tb.config.defaultBranch);
-    return { target, repo };
+    return (deployment = await PipelineDeployment.provision(tb, { projectDir: sampleProject() }));
   }, from);
 }
 
@@ -109,13 +113,10 @@ export function jobLogs(result: PipelineResult): string {
 /** Traffic in specs: steady, so that deploys under it keep the cores they need. */
 export const SPEC_TRAFFIC = STEADY_TRAFFIC;
 
-/** Deploys `branch` through the pipeline while the traffic probe runs on `env`; logs the probe's line. */
-export async function deployUnderTraffic(s: Shared<PipelineFixture>, branch: string, env: EnvName, overrides?: Parameters<typeof deployBranch>[3]) {
-  const { value: result, traffic } = await underTraffic(s.tb.url(env), env, log, () => deployBranch(s.data.target, s.data.repo, branch, overrides), {
-    ...SPEC_TRAFFIC,
-    during: overrides?.jobs ? overrides.jobs.join(", ") : "the deploy",
-  });
-  return { result, traffic };
+/** Deploys `branch` through the pipeline while the traffic probe runs on its environment; logs the probe's line. */
+export async function deployUnderTraffic(s: Shared<PipelineDeployment>, branch: string, opts: Omit<DeployOptions, "traffic"> = {}) {
+  const { result, traffic } = await s.data.deploy({ branch }, { ...opts, traffic: SPEC_TRAFFIC });
+  return { result, traffic: traffic! };
 }
 
 /** The commit that answers an environment's page now (the X-Commit header of the live release). */

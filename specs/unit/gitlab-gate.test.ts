@@ -2,8 +2,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { PROJECT_ROOT } from "../../harness/paths.ts";
-import { parsePlatform } from "../../harness/images/platform.ts";
+import { PROJECT_ROOT } from "../../harness/core/paths.ts";
+import { parsePlatform } from "../../harness/images/base-platform.ts";
 import { gitlabCiSchemaErrors } from "../../harness/pipeline/schema.ts";
 
 /** A job with what it `extends` merged in, as GitLab does (one level is all this file uses). */

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../harness/paths.ts";
+import { PROJECT_ROOT } from "../../harness/core/paths.ts";
 
 const run = promisify(execFile);
 

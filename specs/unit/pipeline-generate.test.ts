@@ -1,10 +1,10 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { environments } from "../../harness/envs.ts";
+import { environments } from "../../harness/core/envs.ts";
 import { generatePipeline, type PipelineOptions } from "../../harness/pipeline/generate.ts";
 import { gitlabCiSchemaErrors } from "../../harness/pipeline/schema.ts";
-import { RELEASE_DJANGO_SOURCE } from "../../harness/recipe/release.ts";
+import { releaseDjangoSource } from "../../harness/recipe/release.ts";
 
 const GOLDEN = new URL("./golden/gitlab-ci.default.yml", import.meta.url);
 
@@ -49,8 +49,8 @@ describe("generated .gitlab-ci.yml", () => {
     // collectstatic and migrate without prompts.
     const steps = [...text.matchAll(/-release \w+ (\w+) "\$RELEASE"(.*)/g)].map((m) => `${m[1]}${m[2]!.replace(/ \$PIP_EXTRA_ARGS| --migrations/g, "")}`);
     expect(new Set(steps)).toEqual(new Set(["venv", "prepare check collectstatic migrate", "switch", "verify"]));
-    expect(RELEASE_DJANGO_SOURCE).toContain('call_command("collectstatic", interactive=False)');
-    expect(RELEASE_DJANGO_SOURCE).toContain('call_command("migrate", interactive=False)');
+    expect(releaseDjangoSource()).toContain('call_command("collectstatic", interactive=False)');
+    expect(releaseDjangoSource()).toContain('call_command("migrate", interactive=False)');
   });
 
   it("has one deploy job and one manual rollback job per environment, each naming only its own environment", () => {

@@ -1,23 +1,21 @@
 import { join } from "node:path";
-import { isAbandoned, isOwnedBy, LABEL } from "./docker/labels.ts";
-import { removeTestbeds } from "./testbed/cleanup.ts";
-import { sh, shellQuote } from "./quote.ts";
-import { lastLines } from "./runner.ts";
-import { ENV_NAMES, type EnvName } from "./envs.ts";
-import { FIXTURE_DIR } from "./fixture.ts";
-import { ensureImages, type ImageSet } from "./images/catalog.ts";
-import { ensureSnapshots, reuseSnapshotSecrets, type Snapshot } from "./snapshot.ts";
-import { Lifecycle } from "./lifecycle/lifecycle.ts";
-import { concurrently, type Step } from "./lifecycle/runner.ts";
-import type { Logger } from "./log.ts";
-import { hostFlags } from "./docker/host-flags.ts";
-import { selectedPlatform } from "./images/platform.ts";
-import { describeServerPlatform, serverPlatform } from "./probes/platform.ts";
-import { plainLog } from "./pipeline/job-script.ts";
-import { GitRepo } from "./pipeline/repo.ts";
-import { branchFor, deployBranch, provisionForPipeline, type PipelineTarget } from "./pipeline/testbed-deploy.ts";
-import { waitForEnvironment } from "./probes/ready.ts";
-import { Testbed, type StartedTestbed } from "./testbed/testbed.ts";
+import { isAbandoned, isOwnedBy, LABEL } from "../docker/labels.ts";
+import { removeTestbeds } from "../testbed/cleanup.ts";
+import { sh, shellQuote } from "../shell/quote.ts";
+import { lastLines, type Logger } from "../core/log.ts";
+import { ENV_NAMES, type EnvName } from "../core/envs.ts";
+import { sampleProjectDir } from "../core/fixtures.ts";
+import { ensureImages, type ImageSet } from "../images/catalog.ts";
+import { ensureSnapshots, reuseSnapshotSecrets, type Snapshot } from "../snapshots/snapshots.ts";
+import { Lifecycle } from "../lifecycle/lifecycle.ts";
+import { concurrently, type Step } from "../lifecycle/steps.ts";
+import { hostFlags } from "../docker/host-flags.ts";
+import { selectedPlatform } from "../images/base-platform.ts";
+import { describeServerPlatform, serverPlatform } from "../probes/server-versions.ts";
+import { plainLog } from "../pipeline/job-script.ts";
+import { PipelineDeployment } from "../pipeline/deployment.ts";
+import { waitForEnvironment } from "../probes/ready.ts";
+import { Testbed, type StartedTestbed } from "../testbed/testbed.ts";
 
 export interface SandboxOptions {
   envs?: EnvName[];
@@ -34,8 +32,7 @@ export interface SandboxOptions {
 interface SandboxContext {
   images?: Partial<ImageSet>;
   tb?: StartedTestbed;
-  target?: PipelineTarget;
-  repo?: GitRepo;
+  deployment?: PipelineDeployment;
   platform?: string;
   snapshot?: Snapshot;
 }
@@ -63,7 +60,7 @@ export class Sandbox {
   }
 
   private steps(): Step<SandboxContext>[] {
-    const projectDir = this.opts.projectDir ?? FIXTURE_DIR;
+    const projectDir = this.opts.projectDir ?? sampleProjectDir();
     const steps: Step<SandboxContext>[] = [
       {
         name: "build images",
@@ -92,15 +89,14 @@ export class Sandbox {
           // From the deployed snapshot, the servers keep the secrets they were made with: the
           // recipe then restarts nothing (a throwaway on 127.0.0.1; --fresh makes new ones).
           if (c.snapshot) await reuseSnapshotSecrets(c.tb!, c.snapshot);
-          // Side by side with the recipe, which they do not touch (about 0.3 s off the sandbox's
-          // time): the repository, kept with the testbed's keys so that `npm run sandbox -- deploy`
-          // from another terminal finds it, and the platform the servers run, read from them.
-          const [target, repo, platform] = await Promise.all([
-            provisionForPipeline(c.tb!, { projectDir, envs: this.opts.envs }),
-            GitRepo.fromDirectory(projectDir, c.tb!.config.defaultBranch, sandboxRepoRoot(c.tb!)),
+          // The repository is kept with the testbed's keys, so that `npm run sandbox -- deploy` from
+          // another terminal finds it. Side by side with the recipe, which it does not touch: the
+          // platform the servers run, read from them (about 0.3 s off the sandbox's time).
+          const [deployment, platform] = await Promise.all([
+            PipelineDeployment.provision(c.tb!, { projectDir, envs: this.opts.envs, repoRoot: sandboxRepoRoot(c.tb!) }),
             serverPlatform(c.tb!),
           ]);
-          Object.assign(c, { target, repo, platform: `${selectedPlatform(this.opts.base).spec}, ${describeServerPlatform(platform)}` });
+          Object.assign(c, { deployment, platform: `${selectedPlatform(this.opts.base).spec}, ${describeServerPlatform(platform)}` });
         },
       },
     ];
@@ -110,7 +106,7 @@ export class Sandbox {
       phase: "deploy",
       run: async (c) => {
         // Made one at a time: git takes a lock on refs.
-        for (const name of names) await c.repo!.branch(branchFor(c.tb!.env(name), c.tb!.config.defaultBranch), c.tb!.config.defaultBranch);
+        for (const name of names) await c.deployment!.repo.branch(c.deployment!.branchFor(name), c.tb!.config.defaultBranch);
       },
     });
     // Each environment's pipeline touches only its own directory, unit and database: run them side by side.
@@ -123,14 +119,12 @@ export class Sandbox {
       name: `deploy ${name} (pipeline)`,
       phase: "deploy",
       run: async (c) => {
-        const env = c.tb!.env(name);
-        const branch = branchFor(env, c.tb!.config.defaultBranch);
-        const result = await deployBranch(c.target!, c.repo!, branch);
+        const { branch, result } = await c.deployment!.deploy({ env: name });
         const job = result.jobs[0];
         if (result.status !== "success" || !job) {
           throw new Error(`pipeline on ${branch}: ${job ? `job ${job.name} ${job.status}` : "ran no job"}\n${lastLines(plainLog(job?.log ?? ""), 25)}`);
         }
-        await waitForEnvironment(c.tb!, env, 30_000);
+        await waitForEnvironment(c.tb!, c.tb!.env(name), 30_000);
       },
     };
   }
@@ -151,7 +145,7 @@ export class Sandbox {
 
   table(): SandboxRow[] {
     const tb = this.ctx.tb!;
-    const ssh = tb.sshCommand(tb.app, tb.config.deployUser, this.ctx.target!.deployKey.path);
+    const ssh = tb.sshCommand(tb.app, tb.config.deployUser, this.ctx.deployment!.deployKey.path);
     return tb.envs
       .filter((e) => !this.opts.envs || this.opts.envs.includes(e.name))
       .map((e) => ({
@@ -169,7 +163,7 @@ export class Sandbox {
   }
 
   private async teardown(c: SandboxContext): Promise<void> {
-    await c.repo?.[Symbol.asyncDispose]();
+    await c.deployment?.repo[Symbol.asyncDispose]();
     if (c.tb) await c.tb.stop();
     // Anything this process created but had not handed over yet (an interrupted start).
     await removeTestbeds({ kinds: ["sandbox", "job"], where: (l) => isSandbox(l) && isOwnedBy(l) });

@@ -1,20 +1,21 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { docker } from "./docker/client.ts";
-import { activeFault, faultShapesServers } from "./faults/inject.ts";
-import { contentHash, listFiles } from "./images/hash.ts";
-import { IMAGE_LABEL, imageExists, pruneOlderTags, refParts } from "./images/build.ts";
-import { ensureImages } from "./images/catalog.ts";
-import { PLATFORM_LABEL, selectedPlatform, type Platform } from "./images/platform.ts";
-import { formatDuration, type Logger } from "./log.ts";
-import { FIXTURE_DIR } from "./fixture.ts";
-import { withDiagnostics } from "./probes/diagnostics.ts";
-import { cacheDir, PROJECT_ROOT } from "./paths.ts";
-import { withLock } from "./lock.ts";
-import { deploy, provision } from "./recipe/recipe.ts";
-import { secretsOf, useSecrets, type EnvSecrets } from "./recipe/secrets.ts";
-import type { EnvName } from "./envs.ts";
-import { Testbed, type StartedTestbed } from "./testbed/testbed.ts";
+import { docker } from "../docker/client.ts";
+import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
+import { listFiles } from "../core/files.ts";
+import { contentHash } from "../images/hash.ts";
+import { IMAGE_LABEL, imageExists, pruneOlderTags, refParts } from "../images/build.ts";
+import { ensureImages } from "../images/catalog.ts";
+import { PLATFORM_LABEL, selectedPlatform, type Platform } from "../images/base-platform.ts";
+import { formatDuration, type Logger } from "../core/log.ts";
+import { sampleProjectDir } from "../core/fixtures.ts";
+import { withDiagnostics } from "../probes/diagnostics.ts";
+import { cacheDir, PROJECT_ROOT } from "../core/paths.ts";
+import { withLock } from "../core/lock.ts";
+import { deploy, provision } from "../recipe/recipe.ts";
+import { secretsOf, useSecrets, type EnvSecrets } from "../recipe/secrets.ts";
+import type { EnvName } from "../core/envs.ts";
+import { Testbed, type StartedTestbed } from "../testbed/testbed.ts";
 
 export type SnapshotStage = "provisioned" | "deployed";
 
@@ -31,20 +32,28 @@ export type Snapshots = Record<SnapshotStage, Snapshot>;
  * "provisioned" start from one and re-run the recipe, which then only renews what is per testbed
  * (secrets, keys, the app server's address in pg_hba) instead of building it all again.
  */
-export async function ensureSnapshots(opts: { base?: string; log: Logger }): Promise<Snapshots> {
+export interface SnapshotOptions {
+  base?: string;
+  log: Logger;
+  /** A run's changes to what the recipe writes (a fault run's): snapshots of their own. */
+  hooks?: Hooks;
+}
+
+export async function ensureSnapshots(opts: SnapshotOptions): Promise<Snapshots> {
   // One run at a time per machine builds them; a second (a shard beside it) waits and reuses them.
   return withLock(cacheDir("locks", "snapshots"), "snapshots", 20 * 60_000, () => makeSnapshots(opts));
 }
 
-async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snapshots> {
+async function makeSnapshots(opts: SnapshotOptions): Promise<Snapshots> {
+  const hooks = opts.hooks ?? NO_HOOKS;
   const platform = selectedPlatform(opts.base);
   const images = await ensureImages({ base: opts.base, log: opts.log });
   const ids = await Promise.all([images.appserver, images.dbserver].map(async (r) => (await docker().getImage(r).inspect()).Id));
-  // A catalogued fault that changes the servers gets snapshots of its own, under its own name, so
-  // it never replaces (or prunes) the real ones; `npm run faults` removes them after each fault.
-  const fault = faultShapesServers() ? activeFault()!.id : undefined;
-  const key = await contentHash(PROJECT_ROOT, await snapshotInputs(), fault ? [...ids, fault] : ids);
-  const prefix = fault ? `fault-${fault}-` : "";
+  // Hooks that change the servers (a catalogued fault) get snapshots of their own, under their own
+  // name, so they never replace (or prune) the real ones; `npm run faults` removes them after each fault.
+  const changed = hooks.serversKey;
+  const key = await contentHash(PROJECT_ROOT, await snapshotInputs(), changed ? [...ids, changed] : ids);
+  const prefix = changed ? `${changed}-` : "";
   const refs = (stage: SnapshotStage): Snapshot => ({
     appserver: `django-deploy-testbed/${prefix}appserver-${stage}:${platform.slug}-${key}`,
     dbserver: `django-deploy-testbed/${prefix}dbserver-${stage}:${platform.slug}-${key}`,
@@ -55,11 +64,12 @@ async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snap
 
   const started = Date.now();
   opts.log.info(`snapshots: making provisioned and deployed servers (${key})`);
-  const tb = await new Testbed().withKind("test").withLogger(opts.log).withImages(images).start();
+  const tb = await new Testbed().withKind("test").withLogger(opts.log).withImages(images).withHooks(hooks).start();
+  const projectDir = hooks.project(sampleProjectDir());
   try {
-    await provision(tb, { projectDir: FIXTURE_DIR, log: opts.log });
+    await provision(tb, { projectDir, log: opts.log });
     await commit(tb, snapshots.provisioned, "provisioned", platform);
-    await deploy(tb, { projectDir: FIXTURE_DIR, log: opts.log });
+    await deploy(tb, { projectDir, log: opts.log });
     await commit(tb, snapshots.deployed, "deployed", platform);
     await saveSecrets(snapshots, secretsOf(tb));
   } catch (err) {
@@ -68,7 +78,7 @@ async function makeSnapshots(opts: { base?: string; log: Logger }): Promise<Snap
   } finally {
     await tb.stop();
   }
-  if (fault) return snapshots;
+  if (changed) return snapshots;
   // Older generations go, children first (a deployed snapshot is built on a provisioned one, which
   // is built on the server image): otherwise the engine refuses to remove the parents.
   for (const stage of ["deployed", "provisioned"] as const) {

@@ -1,18 +1,20 @@
 import { NodeSSH, type Config as SshConfig } from "node-ssh";
-import { TimeoutError, waitFor } from "./deadline.ts";
-import { injectFile, injectMode } from "./faults/inject.ts";
+import { TimeoutError, waitFor } from "../core/deadline.ts";
+import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
 import { raw, sh } from "./quote.ts";
-import { checked, type CommandResult, type Runner, type RunOptions } from "./runner.ts";
+import { checked, type CommandResult, type Runner, type RunOptions } from "./command.ts";
 
 /** An ssh session on one server, as an operator would have: commands, file writes, uploads. */
 export class SshRunner implements Runner {
-  private constructor(readonly where: string, readonly ssh: NodeSSH) {}
+  private constructor(readonly where: string, readonly ssh: NodeSSH, private readonly hooks: Hooks) {}
 
   /**
    * Connects, retrying only what a server still coming up answers (refused or dropped before the
-   * handshake) until `timeoutMs`; a refused key or host key fails at once.
+   * handshake) until `timeoutMs`; a refused key or host key fails at once. `hooks` change every
+   * file written through this session (harness/core/hooks.ts).
    */
-  static async connect(server: string, config: SshConfig, timeoutMs = 10_000): Promise<SshRunner> {
+  static async connect(server: string, config: SshConfig, opts: { timeoutMs?: number; hooks?: Hooks } = {}): Promise<SshRunner> {
+    const { timeoutMs = 10_000, hooks = NO_HOOKS } = opts;
     const where = `${server} (ssh)`;
     const started = Date.now();
     const fail = (message: string) =>
@@ -35,7 +37,7 @@ export class SshRunner implements Runner {
       throw fail((err.lastError as Error)?.message ?? err.message);
     });
     if (outcome instanceof Error) throw fail(outcome.message);
-    return new SshRunner(where, outcome);
+    return new SshRunner(where, outcome, hooks);
   }
 
   async run(command: string, opts: RunOptions = {}): Promise<CommandResult> {
@@ -54,8 +56,8 @@ export class SshRunner implements Runner {
    * Returns whether it changed.
    */
   async writeFile(path: string, text: string, fileMode: string, owner = "root:root"): Promise<boolean> {
-    // Every file the recipe puts on a server passes here: the one place a catalogued fault changes one.
-    const [content, mode] = [injectFile(path, text), injectMode(path, fileMode)];
+    // Every file the recipe puts on a server passes here: the one place a run's hooks change one.
+    const [content, mode] = [this.hooks.file(path, text), this.hooks.mode(path, fileMode)];
     const [user, group] = owner.split(":") as [string, string];
     const script =
       sh`tmp=$(mktemp) && cat > "$tmp" && ` +

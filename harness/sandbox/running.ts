@@ -1,25 +1,19 @@
 import { basename } from "node:path";
-import { docker } from "./docker/client.ts";
-import { lastLines } from "./runner.ts";
-import { LABEL } from "./docker/labels.ts";
-import type { EnvName } from "./envs.ts";
-import type { Logger } from "./log.ts";
-import type { JobResult, PipelineResult } from "./pipeline/executor.ts";
-import { rollbackJob } from "./pipeline/generate.ts";
-import { plainLog } from "./pipeline/job-script.ts";
-import { GitRepo } from "./pipeline/repo.ts";
-import { branchFor, deployBranch, pipelineVariables, type PipelineTarget } from "./pipeline/testbed-deploy.ts";
-import { STEADY_TRAFFIC, underTraffic, type TrafficReport } from "./probes/traffic.ts";
-import { isSandbox, sandboxRepoRoot } from "./sandbox.ts";
-import { attachTestbed, readKey } from "./testbed/attach.ts";
-import { sh } from "./quote.ts";
-import type { StartedTestbed } from "./testbed/testbed.ts";
-
-/** A running sandbox, as another command sees it: its servers, its CI deploy key, its repository. */
-export interface SandboxHandle {
-  target: PipelineTarget;
-  repo: GitRepo;
-}
+import { docker } from "../docker/client.ts";
+import { lastLines } from "../core/log.ts";
+import { LABEL } from "../docker/labels.ts";
+import type { EnvName } from "../core/envs.ts";
+import type { Logger } from "../core/log.ts";
+import type { JobResult, PipelineResult } from "../pipeline/executor.ts";
+import { plainLog } from "../pipeline/job-script.ts";
+import { GitRepo } from "../pipeline/repo.ts";
+import { PipelineDeployment } from "../pipeline/deployment.ts";
+import type { TrafficReport } from "../probes/traffic.ts";
+import { isSandbox, sandboxRepoRoot } from "./start.ts";
+import { attachTestbed } from "../testbed/attach.ts";
+import { readKey } from "../testbed/keys.ts";
+import { sh } from "../shell/quote.ts";
+import type { StartedTestbed } from "../testbed/testbed.ts";
 
 /** The ids of the sandboxes whose servers are running on this engine. */
 export async function runningSandboxes(): Promise<string[]> {
@@ -28,7 +22,7 @@ export async function runningSandboxes(): Promise<string[]> {
 }
 
 /** Attaches to the one running sandbox, or to `id`; says what to do when there is none or several. */
-export async function attachSandbox(id: string | undefined, log: Logger): Promise<SandboxHandle> {
+export async function attachSandbox(id: string | undefined, log: Logger): Promise<PipelineDeployment> {
   const running = await runningSandboxes();
   if (!id) {
     if (!running.length) throw new Error("no sandbox is running: start one with `npm run sandbox` (in another terminal) or `npm run sandbox -- --keep`");
@@ -39,8 +33,7 @@ export async function attachSandbox(id: string | undefined, log: Logger): Promis
   }
   const tb = await attachTestbed(id, log);
   const deployKey = await readKey(tb.keyDir, "ci-deploy");
-  const repo = await GitRepo.open(sandboxRepoRoot(tb));
-  return { target: { tb, deployKey, variables: pipelineVariables(tb, deployKey), timings: [] }, repo };
+  return PipelineDeployment.attach(tb, deployKey, await GitRepo.open(sandboxRepoRoot(tb)));
 }
 
 /** The environments that have a live release on the sandbox (it may have been started with --env). */
@@ -66,17 +59,16 @@ function failure(what: string, outcomes: EnvOutcome[]): Error | undefined {
  * Commits `projectDir` to the sandbox's repository and runs the pipeline of each environment's
  * branch, side by side, each under traffic; logs one traffic line per environment.
  */
-export async function deployToSandbox(h: SandboxHandle, opts: { envs: EnvName[]; projectDir: string; log: Logger }): Promise<EnvOutcome[]> {
-  const { tb } = h.target;
-  const main = tb.config.defaultBranch;
-  const commit = await h.repo.commitTree(main, `Deploy ${basename(opts.projectDir)} (npm run sandbox -- deploy)`, opts.projectDir);
+export async function deployToSandbox(d: PipelineDeployment, opts: { envs: EnvName[]; projectDir: string; log: Logger }): Promise<EnvOutcome[]> {
+  const main = d.tb.config.defaultBranch;
+  const commit = await d.repo.commitTree(main, `Deploy ${basename(opts.projectDir)} (npm run sandbox -- deploy)`, opts.projectDir);
   opts.log.info(`committed ${opts.projectDir} as ${commit.slice(0, 8)} on ${main}`);
   // One at a time: git locks its refs.
-  for (const env of opts.envs) await h.repo.branch(branchFor(tb.env(env), main), main);
+  for (const env of opts.envs) await d.repo.branch(d.branchFor(env), main);
   const outcomes = await Promise.all(
     opts.envs.map(async (env) => {
-      const { value, traffic } = await underTraffic(tb.url(env), env, opts.log, () => deployBranch(h.target, h.repo, branchFor(tb.env(env), main)), STEADY_TRAFFIC);
-      return { env, result: value, traffic };
+      const { result, traffic } = await d.deploy({ env }, { traffic: true });
+      return { env, result, traffic: traffic! };
     }),
   );
   const err = failure("the deploy", outcomes);
@@ -85,13 +77,9 @@ export async function deployToSandbox(h: SandboxHandle, opts: { envs: EnvName[];
 }
 
 /** Runs an environment's manual rollback job, under traffic: to the previous release, or to `to`. */
-export async function rollbackSandbox(h: SandboxHandle, opts: { env: EnvName; to?: string; allowMigrations?: boolean; log: Logger }): Promise<EnvOutcome> {
-  const { tb } = h.target;
-  const env = tb.env(opts.env);
-  const variables = { ...(opts.to ? { ROLLBACK_TO: opts.to } : {}), ...(opts.allowMigrations ? { ROLLBACK_ALLOW_MIGRATIONS: "1" } : {}) };
-  const { value, traffic } = await underTraffic(tb.url(opts.env), opts.env, opts.log, () =>
-    deployBranch(h.target, h.repo, branchFor(env, tb.config.defaultBranch), { jobs: [rollbackJob(env)], variables }), { ...STEADY_TRAFFIC, during: "the rollback" });
-  const outcome = { env: opts.env, result: value, traffic };
+export async function rollbackSandbox(d: PipelineDeployment, opts: { env: EnvName; to?: string; allowMigrations?: boolean; log: Logger }): Promise<EnvOutcome> {
+  const { result, traffic } = await d.rollback(opts.env, { to: opts.to, allowMigrations: opts.allowMigrations, traffic: true });
+  const outcome = { env: opts.env, result, traffic: traffic! };
   const err = failure("the rollback", [outcome]);
   if (err) throw Object.assign(err, { outcomes: [outcome] });
   return outcome;

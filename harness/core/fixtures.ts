@@ -2,15 +2,14 @@ import { cp, mkdtemp, readdir, readFile, rename, rm, writeFile, mkdir } from "no
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { injectFixture } from "./faults/inject.ts";
 import { PROJECT_ROOT } from "./paths.ts";
 
-/** The sample Django project the specs deploy (a changed copy while a catalogued fault is injected). */
-export const FIXTURE_DIR = injectFixture(join(PROJECT_ROOT, "fixtures", "myproject"));
+/** The sample Django project, as the repository holds it (a run's hooks may deploy a changed copy). */
+export const sampleProjectDir = (): string => join(PROJECT_ROOT, "fixtures", "myproject");
 
-/** The sample project's requirements.txt with `extra` lines added (for a spec that changes them). */
-export function fixtureRequirements(...extra: string[]): string {
-  const text = readFileSync(join(FIXTURE_DIR, "requirements.txt"), "utf8");
+/** A project's requirements.txt with `extra` lines added (for a spec that changes them). */
+export function fixtureRequirements(projectDir: string, ...extra: string[]): string {
+  const text = readFileSync(join(projectDir, "requirements.txt"), "utf8");
   return `${text.trimEnd()}\n${extra.map((l) => `${l}\n`).join("")}`;
 }
 
@@ -25,8 +24,8 @@ export interface FixtureCopy extends AsyncDisposable {
   dir: string;
 }
 
-/** A temporary copy of the sample project with some files changed, removed on dispose. */
-export async function fixtureVariant(changes: FixtureChanges, from = FIXTURE_DIR): Promise<FixtureCopy> {
+/** A temporary copy of a project (the sample one by default) with some files changed, removed on dispose. */
+export async function fixtureVariant(changes: FixtureChanges, from = sampleProjectDir()): Promise<FixtureCopy> {
   const root = await mkdtemp(join(tmpdir(), "ddt-fixture-"));
   const dir = join(root, "myproject");
   await cp(from, dir, { recursive: true });
@@ -46,8 +45,8 @@ export async function applyChanges(dir: string, changes: FixtureChanges): Promis
  * The sample project under another package name (for a DeploymentConfig whose `project` is not
  * "myproject"): the package directory renamed and every mention of it in the sources replaced.
  */
-export async function fixtureNamed(project: string): Promise<FixtureCopy> {
-  const copy = await fixtureVariant({});
+export async function fixtureNamed(project: string, from = sampleProjectDir()): Promise<FixtureCopy> {
+  const copy = await fixtureVariant({}, from);
   if (project === "myproject") return copy;
   await rename(join(copy.dir, "myproject"), join(copy.dir, project));
   const files = (await readdir(copy.dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile() && /\.(py|html|txt)$/.test(e.name));

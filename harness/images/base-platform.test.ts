@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { refParts } from "./build.ts";
-import { parsePlatform, PlatformError } from "./platform.ts";
+import { parsePlatform, PlatformError } from "./base-platform.ts";
 
 describe("parsePlatform (TESTBED_BASE)", () => {
   it("means Debian bookworm by debootstrap when unset, empty or the old plain spelling", () => {

@@ -2,8 +2,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { contentHash } from "./images/hash.ts";
-import { snapshotInputs, snapshotSecretsPath } from "./snapshot.ts";
+import { contentHash } from "../images/hash.ts";
+import { snapshotInputs, snapshotSecretsPath } from "./snapshots.ts";
 
 // A tree shaped like the project's: the snapshot key must follow every file the recipe runs through.
 const root = mkdtempSync(join(tmpdir(), "ddt-snapshot-key-"));

@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, openSync, readFileSync } from "node:fs";
-import { engineAnswers } from "./docker/client.ts";
-import { waitFor } from "./deadline.ts";
-import { selectedPlatform } from "./images/platform.ts";
-import { formatDuration, type Logger } from "./log.ts";
+import { engineAnswers } from "./client.ts";
+import { waitFor } from "../core/deadline.ts";
+import { selectedPlatform } from "../images/base-platform.ts";
+import { formatDuration, type Logger } from "../core/log.ts";
 
 export class EngineError extends Error {
   override name = "EngineError";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { listFiles } from "./images/hash.ts";
-import { PROJECT_ROOT } from "./paths.ts";
+import { listFiles } from "../core/files.ts";
+import { PROJECT_ROOT } from "../core/paths.ts";
 import { assignShards } from "./shards.ts";
 
 const weights = (JSON.parse(readFileSync(`${PROJECT_ROOT}/specs/shard-weights.json`, "utf8")) as { seconds: Record<string, number> }).seconds;

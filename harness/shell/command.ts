@@ -1,3 +1,5 @@
+import { lastLines } from "../core/log.ts";
+
 /**
  * One way to run a command on a server, whatever carries it: docker exec (DockerExecRunner, for the
  * harness's own look at a server) or ssh (SshRunner, as an operator or the recipe would). One result
@@ -38,9 +40,4 @@ export class CommandError extends Error {
 export function checked(where: string, command: string, result: CommandResult, opts: RunOptions = {}): CommandResult {
   if (result.exitCode !== 0 && !opts.allowFailure) throw new CommandError(where, command, result);
   return result;
-}
-
-export function lastLines(text: string, n = 20): string {
-  const lines = text.replace(/\s+$/, "").split("\n");
-  return lines.slice(-n).join("\n");
 }

@@ -3,8 +3,8 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { formatDuration, type Logger } from "./log.ts";
-import { cacheDir } from "./paths.ts";
+import { formatDuration, type Logger } from "../core/log.ts";
+import { cacheDir } from "../core/paths.ts";
 
 export interface PythonTarget {
   /** e.g. "3.11" */

@@ -19,3 +19,9 @@ export function streamLogger(sink: { write(chunk: string): unknown }, opts: { pr
 export function formatDuration(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
+
+/** The last `n` lines of a command's output, for an error message. */
+export function lastLines(text: string, n = 20): string {
+  const lines = text.replace(/\s+$/, "").split("\n");
+  return lines.slice(-n).join("\n");
+}

@@ -1,0 +1,159 @@
+import type { EnvName, Environment } from "../core/envs.ts";
+import type { Logger } from "../core/log.ts";
+import type { StepTiming } from "../lifecycle/steps.ts";
+import { STEADY_TRAFFIC, underTraffic, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";
+import { APP_WHEELHOUSE } from "../recipe/context.ts";
+import { provision } from "../recipe/recipe.ts";
+import type { KeyPair } from "../testbed/keys.ts";
+import { SERVER_ALIASES } from "../testbed/server.ts";
+import type { StartedTestbed } from "../testbed/testbed.ts";
+import { runPipeline, type PipelineResult, type VariableValue } from "./executor.ts";
+import { generatePipeline, rollbackJob, type PipelineOptions } from "./generate.ts";
+import { GitRepo } from "./repo.ts";
+
+/** Traffic on the environment while something runs: STEADY_TRAFFIC with `true`, or these options. */
+export type TrafficChoice = boolean | (TrafficOptions & { during?: string });
+
+export interface DeployOptions {
+  /** Run the traffic probe on the deployed environment meanwhile; its report comes back. */
+  traffic?: TrafficChoice;
+  /** CI/CD variables over the deployment's own (a wrong key, ROLLBACK_TO...). */
+  variables?: Record<string, VariableValue>;
+  /** Generator options besides the testbed's config and hooks, which always come from the testbed. */
+  pipeline?: Omit<PipelineOptions, "config" | "hooks">;
+  /** Play these manual jobs only, as a person pressing "play" would. */
+  jobs?: string[];
+}
+
+export interface DeployOutcome {
+  env: EnvName;
+  branch: string;
+  result: PipelineResult;
+  /** Present when traffic ran. */
+  traffic?: TrafficReport;
+}
+
+/** What to deploy: an environment (its branch by the table's rule) or a branch (its environment by the same rule). */
+export type DeployTarget = { env: EnvName } | { branch: string };
+
+/**
+ * A testbed deployed to through the generated pipeline, as a GitLab project would: the testbed,
+ * its CI deploy key (authorized on the app server) and a git repository of the project. Every
+ * pipeline it runs is generated from the testbed's own config and hooks, so a testbed with another
+ * deploy user or project deploys as itself without any caller passing them again. Disposing it
+ * removes the repository it made; the testbed belongs to whoever started it.
+ */
+export class PipelineDeployment implements AsyncDisposable {
+  private constructor(
+    readonly tb: StartedTestbed,
+    readonly deployKey: KeyPair,
+    readonly repo: GitRepo,
+    /** The provisioning's step timings (empty when attached). */
+    readonly timings: StepTiming[],
+    private readonly ownsRepo: boolean,
+  ) {}
+
+  /**
+   * Provisions the testbed for pipeline deploys (the recipe's one-time setup, with a new CI deploy
+   * key authorized) and makes a git repository of `projectDir`, in `repoRoot` when given (a
+   * sandbox keeps it beside its keys, for its other commands).
+   */
+  static async provision(tb: StartedTestbed, opts: { projectDir: string; envs?: EnvName[]; repoRoot?: string }): Promise<PipelineDeployment> {
+    const deployKey = await tb.newKey("ci-deploy");
+    // Side by side: the repository does not touch the servers.
+    const [report, repo] = await Promise.all([
+      provision(tb, { projectDir: opts.projectDir, envs: opts.envs, deployKeys: [deployKey.public] }),
+      GitRepo.fromDirectory(opts.projectDir, tb.config.defaultBranch, opts.repoRoot),
+    ]);
+    return new PipelineDeployment(tb, deployKey, repo, report.timings, opts.repoRoot === undefined);
+  }
+
+  /** One already provisioned (a running sandbox, from another process): its key and repository as they are. */
+  static attach(tb: StartedTestbed, deployKey: KeyPair, repo: GitRepo): PipelineDeployment {
+    return new PipelineDeployment(tb, deployKey, repo, [], false);
+  }
+
+  /** The CI/CD variables a GitLab project would have set for this server. */
+  get variables(): Record<string, VariableValue> {
+    return {
+      SSH_PRIVATE_KEY: { value: this.deployKey.private, file: true },
+      SSH_KNOWN_HOSTS: knownHostsLine(this.tb),
+      DEPLOY_IMAGE: this.tb.images.runner,
+      // Servers cannot reach PyPI: pip installs from the wheelhouse the recipe uploaded.
+      PIP_EXTRA_ARGS: `--no-index --find-links ${APP_WHEELHOUSE}`,
+    };
+  }
+
+  /** The .gitlab-ci.yml for this testbed: its config and hooks, and any other generator options. */
+  pipeline(opts: DeployOptions["pipeline"] = {}): string {
+    return generatePipeline({ ...opts, config: this.tb.config, hooks: this.tb.hooks });
+  }
+
+  /** A branch that GitLab would deploy to `env`, by the table's branch rule. */
+  branchFor(env: EnvName): string {
+    return branchFor(this.tb.env(env), this.tb.config.defaultBranch);
+  }
+
+  /** The environment a push to `branch` deploys to, by the same rule. */
+  envFor(branch: string): EnvName {
+    const { defaultBranch } = this.tb.config;
+    const named = (e: Environment) => e.branch.kind === "named" && e.branch.branch === branch;
+    const env = this.tb.envs.find((e) => (e.branch.kind === "default" && branch === defaultBranch) || named(e)) ?? this.tb.envs.find((e) => e.branch.kind === "other");
+    if (!env) throw new Error(`branch ${branch}: no environment of this testbed deploys it`);
+    return env.name;
+  }
+
+  /** Runs the pipeline for an environment's branch, or for a branch, optionally under traffic. */
+  async deploy(target: DeployTarget, opts: DeployOptions = {}): Promise<DeployOutcome> {
+    const [env, branch] = "env" in target ? [target.env, this.branchFor(target.env)] : [this.envFor(target.branch), target.branch];
+    const run = () =>
+      runPipeline({
+        pipeline: this.pipeline(opts.pipeline),
+        repo: this.repo,
+        branch,
+        defaultBranch: this.tb.config.defaultBranch,
+        variables: { ...this.variables, ...opts.variables },
+        jobs: opts.jobs,
+        network: this.tb.network,
+        testbedId: this.tb.id,
+        log: this.tb.log,
+        hooks: this.tb.hooks,
+      });
+    if (!opts.traffic) return { env, branch, result: await run() };
+    const during = opts.jobs ? opts.jobs.join(", ") : "the deploy";
+    const { value, traffic } = await this.withTraffic(env, run, { during, ...(opts.traffic === true ? {} : opts.traffic) });
+    return { env, branch, result: value, traffic };
+  }
+
+  /** The environment's manual rollback job: to the previous release, or to `to` (a release or commit). */
+  rollback(env: EnvName, opts: { to?: string; allowMigrations?: boolean; traffic?: TrafficChoice; variables?: Record<string, VariableValue> } = {}): Promise<DeployOutcome> {
+    const variables = { ...(opts.to ? { ROLLBACK_TO: opts.to } : {}), ...(opts.allowMigrations ? { ROLLBACK_ALLOW_MIGRATIONS: "1" } : {}), ...opts.variables };
+    const traffic = opts.traffic === true ? { during: "the rollback" } : opts.traffic;
+    return this.deploy({ env }, { jobs: [rollbackJob(this.tb.env(env))], variables, traffic });
+  }
+
+  /**
+   * Runs `fn` (several deploys, a commit and a deploy...) while the traffic probe runs on `env`
+   * (STEADY_TRAFFIC unless told otherwise); logs the probe's line.
+   */
+  withTraffic<T>(env: EnvName, fn: () => Promise<T>, opts: TrafficOptions & { during?: string } = {}, log: Logger = this.tb.log): Promise<{ value: T; traffic: TrafficReport }> {
+    return underTraffic(this.tb.url(env), env, log, fn, { ...STEADY_TRAFFIC, ...opts });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.ownsRepo) await this.repo[Symbol.asyncDispose]();
+  }
+}
+
+/** The server's host key line for SSH_KNOWN_HOSTS, read from the server itself. */
+export function knownHostsLine(tb: StartedTestbed): string {
+  const [type, key] = tb.app.hostKey.split(/\s+/);
+  return `${SERVER_ALIASES.app} ${type} ${key}`;
+}
+
+/** A branch that GitLab would deploy to `env`, by the table's branch rule. */
+function branchFor(env: Environment, defaultBranch: string): string {
+  if (env.branch.kind === "default") return defaultBranch;
+  if (env.branch.kind === "named") return env.branch.branch;
+  return `feature/${env.name}`;
+}
