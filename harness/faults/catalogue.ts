@@ -253,7 +253,7 @@ export const FAULTS: ReadonlyArray<Fault> = [
     id: "rollback-ignores-migrations",
     description: "A rollback past a migration goes ahead without a word: old code on a newer schema",
     where: "release tool",
-    inject: { file: replaceIn("rollback-ignores-migrations", RELEASE_TOOL, "if missing and not allow_migrations:", "if False:") },
+    inject: { file: replaceIn("rollback-ignores-migrations", RELEASE_TOOL, "if missing and not args.allow_migrations:", "if False:") },
     words: ["rollback past migration", "went ahead without --allow-migrations"],
     // These tests build on each other (each deploys the next commit): all of them run.
     specs: ["deploy-under-traffic"],

@@ -7,7 +7,7 @@ import { allowedHosts, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
 import { secretsOf } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
-import { releaseDjangoPath, releaseDjangoSource, releaseToolSource, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
+import { releaseDjangoPath, releaseDjangoSource, releaseLibraryDir, releaseLibraryPath, releaseLibrarySource, releaseToolSource, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
 import { sudoersRule } from "./sudoers.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate, gunicornCommands } from "./units.ts";
 
@@ -89,9 +89,11 @@ export const appSteps: Step<RecipeContext>[] = [
     name: "app: release tool",
     phase: "provision",
     async run({ app, tb }) {
+      await app.run(sh`install -d -m 755 ${releaseLibraryDir(tb.config)}`);
       // Side by side on the one ssh connection: each write is a round trip.
       await Promise.all([
         app.writeFile(releaseToolPath(tb.config), releaseToolSource(), "755"),
+        app.writeFile(releaseLibraryPath(tb.config), releaseLibrarySource(), "644"),
         app.writeFile(releaseDjangoPath(tb.config), releaseDjangoSource(), "644"),
         app.writeFile(releaseToolConfigPath(tb.config), releaseToolConfig(tb.config, tb.envs), "644"),
       ]);

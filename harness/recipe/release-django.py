@@ -14,33 +14,42 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 
-def prepare(prog, env_name, project, production, steps, migrations, failed_exit):
-    """Runs `steps` (check, collectstatic, migrate) in order; stops at the first that fails, with
-    the exit code `failed_exit` + its index, so that the tool can say which one failed.
+def check(project, production, migrations):
+    """Django's checks and an import of the WSGI application. Production also runs the deployment
+    checks (DEBUG, security middleware, cookies...) and fails on their warnings, so a release that
+    would serve production unsafely never goes live. `migrations` adds `makemigrations --check`
+    (models changed without a migration)."""
+    if production:
+        call_command("check", deploy=True, fail_level="WARNING")
+    else:
+        call_command("check")
+    application = __import__(f"{project}.wsgi", fromlist=["application"]).application
+    assert callable(application), f"{project}.wsgi.application is not callable"
+    if migrations:
+        call_command("makemigrations", check=True, dry_run=True)
 
-    check: Django's checks and an import of the WSGI application; production also runs the
-    deployment checks (DEBUG, security middleware, cookies...) and fails on their warnings, so a
-    release that would serve production unsafely never goes live. `migrations` adds
-    `makemigrations --check` (models changed without a migration).
-    """
+
+def collectstatic(project, production, migrations):
+    call_command("collectstatic", interactive=False)
+
+
+def migrate(project, production, migrations):
+    call_command("migrate", interactive=False)
+
+
+# The Django steps of the recipe's table (release-steps.json, `runs: django`), by name.
+STEPS = {"check": check, "collectstatic": collectstatic, "migrate": migrate}
+
+
+def prepare(prog, env_name, project, production, steps, migrations, failed_exit):
+    """Runs `steps` in order; stops at the first that fails, with the exit code `failed_exit` + its
+    index, so that the tool can say which one failed."""
     for index, step in enumerate(steps):
         started = time.monotonic()
         try:
-            if step == "check":
-                if production:
-                    call_command("check", deploy=True, fail_level="WARNING")
-                else:
-                    call_command("check")
-                application = __import__(f"{project}.wsgi", fromlist=["application"]).application
-                assert callable(application), f"{project}.wsgi.application is not callable"
-                if migrations:
-                    call_command("makemigrations", check=True, dry_run=True)
-            elif step == "collectstatic":
-                call_command("collectstatic", interactive=False)
-            elif step == "migrate":
-                call_command("migrate", interactive=False)
-            else:
+            if step not in STEPS:
                 raise ValueError(f"unknown step {step!r}")
+            STEPS[step](project, production, migrations)
         except CommandError as e:
             # As manage.py reports it: the command's own words, no traceback of Django's internals.
             print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)

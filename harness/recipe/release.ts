@@ -6,17 +6,22 @@ import { gunicornCommands } from "./units.ts";
 
 /**
  * The release tool as the recipe installs it. The server holds release-tool.py as
- * /usr/local/bin/<project>-release; the recipe and the generated pipeline both run the steps of
- * release-steps.json with it, each as one visible command. Neither writes its own deploy.
+ * /usr/local/bin/<project>-release, its library (release_environment.py: what an environment's
+ * releases are) in /usr/local/lib/<project>-release/; the recipe and the generated pipeline both
+ * run the steps of release-steps.json with it, each as one visible command. Neither writes its own deploy.
  */
 const source = (file: string) => readFileSync(fileURLToPath(new URL(file, import.meta.url)), "utf8");
 export const releaseToolSource = () => source("./release-tool.py");
+export const releaseLibrarySource = () => source("./release_environment.py");
 /** What the tool runs inside a release's Django (release-django.py), installed beside it. */
 export const releaseDjangoSource = () => source("./release-django.py");
 
 export const releaseToolPath = (config: DeploymentConfig) => `/usr/local/bin/${config.project}-release`;
 export const releaseToolConfigPath = (config: DeploymentConfig) => `/etc/${config.project}-release.json`;
 export const releaseDjangoPath = (config: DeploymentConfig) => `/usr/local/lib/${config.project}-release-django.py`;
+/** The directory the tool imports its library from (its name is the tool's). */
+export const releaseLibraryDir = (config: DeploymentConfig) => `/usr/local/lib/${config.project}-release`;
+export const releaseLibraryPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_environment.py`;
 
 /**
  * The tool's settings: each environment's paths, unit, gunicorn commands and port, from the

@@ -1,40 +1,27 @@
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync, existsSync, readdirSync, copyFileSync, chmodSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, environments, RELEASES_KEPT } from "../core/envs.ts";
-import { envFile } from "./env-file.ts";
-import { releaseToolConfig } from "./release.ts";
+import { RELEASES_KEPT } from "../../../harness/core/envs.ts";
+import { envFile } from "../../../harness/recipe/env-file.ts";
+import { ToolScratch } from "./scratch.ts";
 
 // The release tool runs on the server's python3; its file-level behaviour is checked here on the
 // host's python3, in a scratch home laid out as the environment table says.
-const root = mkdtempSync(join(tmpdir(), "ddt-release-tool-"));
-afterAll(() => rmSync(root, { recursive: true, force: true }));
-const config = { ...DEFAULT_CONFIG, deployUser: "u" };
-const envs = environments(config).map((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, typeof v === "string" ? v.replace("/home/u", root) : v]))) as ReturnType<typeof environments>;
-const prod = envs[2]!;
-for (const e of envs) for (const d of [e.releases, e.venvs, e.shared, e.media]) mkdirSync(d, { recursive: true });
-const configPath = join(root, "myproject-release.json");
-writeFileSync(configPath, releaseToolConfig(config, envs));
-const tool = join(root, "myproject-release");
-copyFileSync(new URL("./release-tool.py", import.meta.url), tool);
-chmodSync(tool, 0o755);
+const s = new ToolScratch();
+afterAll(() => s.dispose());
+const { envs, prod, root } = { envs: s.envs, prod: s.prod, root: s.root };
+const run = (...args: string[]) => s.run(...args);
 
-function run(...args: string[]) {
-  const r = spawnSync("python3", [tool, ...args], { encoding: "utf8", env: { ...process.env, RELEASE_TOOL_CONFIG: configPath } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Calls the tool's own functions, for what needs no Django and no systemd. */
+/** Calls the library's own functions (`t`), for what needs no Django and no systemd. */
 function python(code: string): string {
-  const prelude = `import importlib.machinery, importlib.util, os, sys\nos.environ["RELEASE_TOOL_CONFIG"] = ${JSON.stringify(configPath)}\nspec = importlib.util.spec_from_loader("tool", importlib.machinery.SourceFileLoader("tool", ${JSON.stringify(tool)}))\nt = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)\nimport json\nenv = t.Environment(json.load(open(t.CONFIG)), "prod")\n`;
+  const prelude = `import json, os, sys\nsys.path.insert(0, ${JSON.stringify(s.lib)})\nimport release_environment as t\nenv = t.Environment(json.load(open(${JSON.stringify(s.configPath)})), "prod")\n`;
   return execFileSync("python3", ["-c", prelude + code], { encoding: "utf8" });
 }
 
 describe("the release tool", () => {
-  it("makes a new, empty release named by time and commit, with its metadata", () => {
-    const r = run("prod", "new", "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0");
+  it("makes a new, empty release named by time and commit, with its metadata", async () => {
+    const r = await run("prod", "new", "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0");
     expect(r.code, r.stderr).toBe(0);
     const path = r.stdout.trim();
     expect(path).toMatch(new RegExp(`^${prod.releases}/\\d{8}T\\d{6}Z-a1b2c3d4$`));
@@ -46,19 +33,19 @@ describe("the release tool", () => {
     // A second release of the same commit in the same second gets its own directory (the first is
     // ready, so `new` does not clean it away as unfinished).
     writeFileSync(join(path, ".release-ready"), "");
-    const again = run("prod", "new", "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0");
+    const again = await run("prod", "new", "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0");
     expect(again.stdout.trim()).not.toBe(path);
     expect(existsSync(join(path, ".release.json"))).toBe(true);
   });
 
-  it("refuses a bad commit, an unknown environment and a path outside the releases, naming each", () => {
-    expect(run("prod", "new", "$(reboot)")).toMatchObject({ code: 2, stderr: expect.stringContaining('commit "$(reboot)": expected a hex commit id') });
-    expect(run("qa", "list")).toMatchObject({ code: 2, stderr: expect.stringContaining('environment "qa": unknown') });
-    expect(run("prod", "migrate", "/etc")).toMatchObject({ code: 2, stderr: expect.stringContaining("/etc: not a release of prod") });
-    expect(run("prod", "prepare", "/etc", "check", "migrate")).toMatchObject({ code: 2, stderr: expect.stringContaining("/etc: not a release of prod") });
+  it("refuses a bad commit, an unknown environment and a path outside the releases, naming each", async () => {
+    expect(await run("prod", "new", "$(reboot)")).toMatchObject({ code: 2, stderr: expect.stringContaining('commit "$(reboot)": expected a hex commit id') });
+    expect(await run("qa", "list")).toMatchObject({ code: 2, stderr: expect.stringContaining('environment "qa": unknown') });
+    expect(await run("prod", "migrate", "/etc")).toMatchObject({ code: 2, stderr: expect.stringContaining("/etc: not a release of prod") });
+    expect(await run("prod", "prepare", "/etc", "check", "migrate")).toMatchObject({ code: 2, stderr: expect.stringContaining("/etc: not a release of prod") });
     // `prepare` takes Django steps only, and at least one.
     for (const args of [["makemigrations"], [], ["check", "shell"]]) {
-      expect(run("prod", "prepare", "20260101T000000Z-a1b2c3d4", ...args), args.join(" ")).toMatchObject({ code: 2, stderr: expect.stringContaining("unknown step or wrong arguments") });
+      expect(await run("prod", "prepare", "20260101T000000Z-a1b2c3d4", ...args), args.join(" ")).toMatchObject({ code: 2, stderr: expect.stringContaining("unknown step or wrong arguments") });
     }
   });
 
@@ -108,8 +95,8 @@ env.clean()`);
     expect(sourced).toBe(secret);
   });
 
-  it("has no live release until the first switch", () => {
+  it("has no live release until the first switch", async () => {
     expect(existsSync(envs[0]!.dir)).toBe(false);
-    expect(run("dev", "current")).toMatchObject({ code: 0, stdout: "\n" });
+    expect(await run("dev", "current")).toMatchObject({ code: 0, stdout: "\n" });
   });
 });

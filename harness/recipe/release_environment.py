@@ -1,0 +1,200 @@
+"""An environment's releases on this server: their paths, the live link, Django inside a release,
+and the switch. The release tool's library (release-tool.py is its command line), installed by
+django-deploy-testbed's recipe as /usr/local/lib/<project>-release/release_environment.py.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+PROG = os.path.basename(sys.argv[0])
+META = ".release.json"
+READY = ".release-ready"
+
+
+class Failure(Exception):
+    def __init__(self, message, code=1):
+        super().__init__(message)
+        self.code = code
+
+
+class Exited(Failure):
+    """A command the tool ran exited non-zero (its own output already said why)."""
+
+
+def say(message):
+    # stderr: stdout carries only what a caller captures (`RELEASE=$(... new COMMIT)`, list, current).
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def read_env_file(path):
+    """KEY=VALUE lines as systemd's EnvironmentFile= reads them (the recipe writes double quotes)."""
+    env = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f.read().splitlines():
+            line = line.strip()
+            if not line or line[0] in "#;" or "=" not in line:
+                continue
+            key, value = line.split("=", 1)
+            key, value = key.strip(), value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == "'":
+                value = value[1:-1]
+            elif len(value) >= 2 and value[0] == value[-1] == '"':
+                value = re.sub(r'\\([\\"`$])', r"\1", value[1:-1])
+            env[key] = value
+    return env
+
+
+class Environment:
+    def __init__(self, config, name):
+        if name not in config["envs"]:
+            raise Failure(f'environment "{name}": unknown; this server has {", ".join(config["envs"])}', 2)
+        e = config["envs"][name]
+        self.name = name
+        self.project = config["project"]
+        self.keep = int(config.get("keep", 5))
+        self.live, self.releases, self.venvs, self.media = e["live"], e["releases"], e["venvs"], e["media"]
+        self.env_file, self.unit, self.port = e["envFile"], e["unit"], int(e["port"])
+        self.gunicorn = e["gunicorn"]  # the exact commands sudoers allows: "restart" and "start"
+        self.django_steps = config["django"]  # release-django.py: what runs inside Django
+        # How long switch and verify wait for the release to answer through nginx.
+        self.serve_seconds = float(config.get("serveSeconds", 30))
+        # "production" runs the deployment checks; an older config without tiers means none.
+        self.tier = e.get("tier", "")
+
+    # --- releases -------------------------------------------------------------------------------
+    def release_path(self, release):
+        path = os.path.realpath(release if "/" in release else os.path.join(self.releases, release))
+        if os.path.dirname(path) != os.path.realpath(self.releases) or not os.path.isfile(os.path.join(path, META)):
+            raise Failure(f"{release}: not a release of {self.name} (releases live in {self.releases})", 2)
+        return path
+
+    def current(self):
+        if not os.path.islink(self.live):
+            return None
+        return os.path.basename(os.path.realpath(self.live))
+
+    def all_releases(self):
+        return sorted(n for n in os.listdir(self.releases) if os.path.isfile(os.path.join(self.releases, n, META)))
+
+    def ready_releases(self):
+        return [n for n in self.all_releases() if os.path.exists(os.path.join(self.releases, n, READY))]
+
+    def meta(self, name):
+        with open(os.path.join(self.releases, name, META), encoding="utf-8") as f:
+            return json.load(f)
+
+    def discard(self, path, why):
+        name = os.path.basename(path)
+        if name == self.current():
+            return
+        shutil.rmtree(path, ignore_errors=True)
+        say(f"{self.name}: removed the half-made release {name} ({why}); {self.current() or 'nothing'} is live")
+
+    def clean(self):
+        """Releases that never became ready (an interrupted or failed deploy) and are not live."""
+        live = self.current()
+        for name in os.listdir(self.releases):
+            path = os.path.join(self.releases, name)
+            if name != live and os.path.isdir(path) and not os.path.exists(os.path.join(path, READY)):
+                shutil.rmtree(path, ignore_errors=True)
+                say(f"{self.name}: removed unfinished release {name}")
+
+    def prune(self):
+        """Keeps the newest `keep` ready releases and the live one, and only the venvs they use."""
+        ready, live = self.ready_releases(), self.current()
+        kept = set(ready[-self.keep:]) | ({live} if live else set())
+        for name in ready:
+            if name not in kept:
+                shutil.rmtree(os.path.join(self.releases, name), ignore_errors=True)
+        used = {os.path.basename(os.path.realpath(os.path.join(self.releases, n, f"{self.project}env"))) for n in self.all_releases()}
+        for venv in os.listdir(self.venvs):
+            if venv not in used:
+                shutil.rmtree(os.path.join(self.venvs, venv), ignore_errors=True)
+
+    # --- running Django -------------------------------------------------------------------------
+    def manage(self, path, *args, capture=False):
+        python = os.path.join(path, f"{self.project}env", "bin", "python")
+        if not os.path.exists(python):
+            raise Failure(
+                f"{os.path.basename(path)}: has no venv: {os.path.dirname(os.path.dirname(python))} is missing. The venv step makes it; "
+                "if that step ran, something removed it since (an rsync --delete into the release, say)"
+            )
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
+        env.update(read_env_file(self.env_file))
+        run = subprocess.run([python, "manage.py", *args], cwd=path, env=env, text=True, stdout=subprocess.PIPE if capture else None)
+        if run.returncode != 0:
+            raise Exited(f"manage.py {' '.join(args)} exited {run.returncode} in {os.path.basename(path)}", run.returncode)
+        return run.stdout
+
+    def django(self, path, function, *args, capture=False):
+        """Calls one function of release-django.py inside the release's Django (one start-up)."""
+        code = f"import runpy\nrunpy.run_path({self.django_steps!r})[{function!r}](*{list(args)!r})"
+        # -v 0: Django 5.2's shell otherwise prints what it imported; only our own lines count.
+        return self.manage(path, "shell", "-v", "0", "-c", code, capture=capture)
+
+    def get(self, path, timeout=5):
+        # Imported here: only switch and verify ask nginx, and urllib (with http and email) is a
+        # third of the tool's start-up, which every step pays.
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers={"Host": "localhost"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as r:
+                return r.status, r.headers.get("X-Release", "")
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers.get("X-Release", "")
+
+    def wait_served(self, name, path):
+        """Until `path` through nginx answers 200 from release `name`; the last answer otherwise."""
+        end, last = time.monotonic() + self.serve_seconds, "no answer"
+        while time.monotonic() < end:
+            try:
+                status, release = self.get(path)
+                last = f"{status} from {release or 'no X-Release header'}"
+                if status == 200 and release == name:
+                    return None
+            except OSError as e:
+                last = str(e)
+            time.sleep(0.1)
+        return last
+
+    # --- the live switch ------------------------------------------------------------------------
+    def point_live_at(self, name):
+        """One rename(2) replaces the link: at every instant the live path is a whole release."""
+        if os.path.exists(self.live) and not os.path.islink(self.live):
+            raise Failure(f"{self.live} is a directory (a deploy from before releases); move it away and deploy again", 2)
+        tmp = f"{self.live}.switch-{os.getpid()}"
+        os.symlink(os.path.join(os.path.basename(self.releases), name), tmp)
+        os.replace(tmp, self.live)
+
+    def restart(self):
+        # A running gunicorn restarts in place; one not running yet (the first deploy) starts with
+        # its socket. Not "is the socket listening": a unit without one must still restart.
+        running = subprocess.run(["systemctl", "is-active", "--quiet", self.unit]).returncode == 0
+        command = self.gunicorn["restart" if running else "start"]
+        run = subprocess.run(["sudo", "-n", *command], text=True, stderr=subprocess.PIPE)
+        if run.returncode != 0:
+            raise Failure(f"sudo {' '.join(command)} failed: {run.stderr.strip()}")
+
+    def switch_to(self, name):
+        previous = self.current()
+        open(os.path.join(self.releases, name, READY), "w").close()
+        self.point_live_at(name)
+        started = time.monotonic()
+        try:
+            self.restart()
+            problem = self.wait_served(name, "/healthz")
+        except Failure as e:
+            problem = str(e)
+        if problem is None:
+            say(f"{self.name}: live {previous or '(none)'} -> {name}, serving after {time.monotonic() - started:.1f} s")
+            return previous
+        if previous:
+            self.point_live_at(previous)
+            self.restart()
+        raise Failure(f"{self.name}: {name} did not serve after the switch ({problem}); switched back to {previous or 'nothing'}")

@@ -1,0 +1,114 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { releaseSteps } from "../../../harness/recipe/release-steps.ts";
+
+// release-django.py's functions, on the host's python3, against a stand-in `django` package that
+// records each call_command and fails the commands FAIL names, the way Django's own do: a
+// CommandError, a SystemExit (makemigrations --check), or any other exception.
+const root = mkdtempSync(join(tmpdir(), "ddt-release-django-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+const HELPER = fileURLToPath(new URL("../../../harness/recipe/release-django.py", import.meta.url));
+
+const files: Record<string, string> = {
+  "django/__init__.py": "",
+  "django/core/__init__.py": "",
+  "django/core/management/base.py": "class CommandError(Exception):\n    pass\n",
+  "django/core/management/__init__.py": `import os, sys
+from .base import CommandError
+def call_command(name, **options):
+    print(f"called {name} {sorted(options.items())}", file=sys.stderr)
+    how = dict(f.split("=") for f in os.environ.get("FAIL", "").split(",") if f).get(name)
+    if how == "command-error": raise CommandError(f"{name} is unhappy")
+    if how == "exit": sys.exit(1)
+    if how == "crash": raise RuntimeError(f"{name} crashed")
+`,
+  "django/db/__init__.py": "connection = object()\n",
+  "django/db/migrations/__init__.py": "",
+  "django/db/migrations/loader.py": `class MigrationLoader:
+    def __init__(self, connection, ignore_no_migrations=False):
+        self.applied_migrations = {("notes", "0001_initial"): 1, ("notes", "0003_note_author"): 1}
+        self.disk_migrations = {("notes", "0001_initial"): 1, ("notes", "0002_note_pinned"): 1}
+`,
+  "django/db/migrations/executor.py": `class _Graph:
+    def leaf_nodes(self): return [("notes", "0002_note_pinned")]
+class _Migration:
+    def __init__(self, app, name): self.app_label, self.name = app, name
+class MigrationExecutor:
+    def __init__(self, connection):
+        self.loader = type("L", (), {"graph": _Graph()})()
+    def migration_plan(self, targets): return [(_Migration("notes", "0002_note_pinned"), False)]
+`,
+  "shop/__init__.py": "",
+  "shop/wsgi.py": "import os\napplication = (lambda environ, start: []) if not os.environ.get('BAD_WSGI') else None\n",
+};
+for (const [path, text] of Object.entries(files)) {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  writeFileSync(join(root, path), text);
+}
+
+/** Calls one function of the helper as the tool does (runpy), with these stand-ins on the path. */
+function call(fn: string, args: unknown[] = [], env: Record<string, string> = {}) {
+  const code = `import runpy, sys\nsys.path.insert(0, ${JSON.stringify(root)})\nrunpy.run_path(${JSON.stringify(HELPER)})[${JSON.stringify(fn)}](*${JSON.stringify(args)})`;
+  const r = spawnSync("python3", ["-c", code.replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False")], { encoding: "utf8", env: { ...process.env, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const prepare = (steps: string[], opts: { production?: boolean; migrations?: boolean; env?: Record<string, string> } = {}) =>
+  call("prepare", ["shop-release", "prod", "shop", opts.production ?? false, steps, opts.migrations ?? false, 100], opts.env);
+const called = (stderr: string) => [...stderr.matchAll(/^called (\S+) (.*)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+
+describe("release-django.py prepare", () => {
+  it("runs the steps in order, logging each, with production's deployment checks", () => {
+    const r = prepare(["check", "collectstatic", "migrate"], { production: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(called(r.stderr)).toEqual([
+      "check [('deploy', True), ('fail_level', 'WARNING')]",
+      "collectstatic [('interactive', False)]",
+      "migrate [('interactive', False)]",
+    ]);
+    expect(r.stderr).toMatch(/shop-release: prod: check done in [\d.]+ s\n[^]*shop-release: prod: collectstatic done in[^]*shop-release: prod: migrate done in/);
+  });
+
+  it("checks without --deploy outside production, and adds makemigrations --check when asked", () => {
+    const r = prepare(["check"], { migrations: true });
+    expect(called(r.stderr)).toEqual(["check []", "makemigrations [('check', True), ('dry_run', True)]"]);
+  });
+
+  it.each([
+    ["a CommandError", "command-error", /CommandError: migrate is unhappy/],
+    ["a SystemExit", "exit", /^(?![^]*Traceback)/],
+    ["any other exception", "crash", /Traceback[^]*RuntimeError: migrate crashed/],
+  ])("exits with 100 + the index of the step that raised %s, and runs nothing after it", (_what, how, says) => {
+    const r = prepare(["check", "migrate", "collectstatic"], { env: { FAIL: `migrate=${how}` } });
+    expect(r.code).toBe(101);
+    expect(r.stderr).toMatch(says);
+    expect(called(r.stderr).map((c) => c.split(" ")[0])).toEqual(["check", "migrate"]);
+  });
+
+  it("fails check when the WSGI application does not import as a callable, and refuses an unknown step", () => {
+    const bad = prepare(["check"], { env: { BAD_WSGI: "1" } });
+    expect(bad.code).toBe(100);
+    expect(bad.stderr).toContain("shop.wsgi.application is not callable");
+    const unknown = prepare(["collectstatic", "shell"]);
+    expect(unknown.code).toBe(101);
+    expect(unknown.stderr).toContain("unknown step 'shell'");
+  });
+});
+
+describe("release-django.py migrations", () => {
+  it("lists the release's migrations the database lacks, and the database's the release lacks", () => {
+    expect(call("unapplied_migrations").stdout).toBe("unapplied-migration notes.0002_note_pinned\n");
+    expect(call("missing_migrations").stdout).toBe("missing-migration notes.0003_note_author\n");
+  });
+});
+
+describe("the step table", () => {
+  it("names each Django step release-django.py runs, and nothing else runs as one", () => {
+    const code = `import runpy, sys, json\nsys.path.insert(0, ${JSON.stringify(root)})\nprint(json.dumps(sorted(runpy.run_path(${JSON.stringify(HELPER)})["STEPS"])))`;
+    const steps = JSON.parse(spawnSync("python3", ["-c", code], { encoding: "utf8" }).stdout) as string[];
+    expect(steps).toEqual(releaseSteps().filter((s) => s.runs === "django").map((s) => s.step).sort());
+  });
+});
