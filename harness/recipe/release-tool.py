@@ -23,8 +23,9 @@ import time
 
 PROG = os.path.basename(sys.argv[0])
 CONFIG = os.environ.get("RELEASE_TOOL_CONFIG", f"/etc/{PROG}.json")
-# The library beside it: what an environment's releases are (RELEASE_TOOL_LIB overrides, for tests).
-sys.path.insert(0, os.environ.get("RELEASE_TOOL_LIB", f"/usr/local/lib/{PROG}"))
+# Its library, in the directory named after this file: what an environment's releases are
+# (RELEASE_TOOL_LIB overrides, for tests).
+sys.path.insert(0, os.environ.get("RELEASE_TOOL_LIB", f"/usr/local/lib/{os.path.basename(__file__)}"))
 from release_environment import META, READY, Environment, Exited, Failure, say  # noqa: E402
 
 

@@ -97,6 +97,6 @@ export function expectNoKeyIn(log: string, privateKey: string): void {
  * The release tool's commands a job ran on an environment, as its log echoes them, in order: each
  * as [step, ...its Django steps] (`prepare` carries check, collectstatic, migrate).
  */
-export function releaseCommandsRan(logs: string, env: EnvName): string[][] {
-  return [...logs.matchAll(new RegExp(`^\\$ ssh deploy-target myproject-release ${env} (\\w+)(.*)$`, "gm"))].map((m) => [m[1]!, ...m[2]!.split(" ").filter((w) => /^[a-z]+$/.test(w))]);
+export function releaseCommandsRan(logs: string, env: EnvName, project = "myproject"): string[][] {
+  return [...logs.matchAll(new RegExp(`^\\$ ssh deploy-target ${project}-release ${env} (\\w+)(.*)$`, "gm"))].map((m) => [m[1]!, ...m[2]!.split(" ").filter((w) => /^[a-z]+$/.test(w))]);
 }

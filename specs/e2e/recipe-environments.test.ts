@@ -9,7 +9,7 @@ import { unitProperties, unitState, waitForUnitState } from "../../harness/probe
 import { log, onTestbed, sampleProject, sharedTestbed, SPEC_TRAFFIC, withDiagnostics } from "./support.ts";
 import { withDatabase } from "../../harness/probes/postgres.ts";
 import { dbPassword, useSecrets, type EnvSecrets } from "../../harness/recipe/secrets.ts";
-import { releaseToolPath } from "../../harness/recipe/release.ts";
+import { releaseLibraryPath } from "../../harness/recipe/release.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { sudoersRule } from "../../harness/recipe/sudoers.ts";
 import { HBA_BEGIN, HBA_END } from "../../harness/recipe/pg-hba.ts";
@@ -66,12 +66,12 @@ describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
       sh`tr '\\0' '\\n' < /proc/${pid}/environ | sed -n 's/^DJANGO_SECRET_KEY=//p' | tr -d '\\n' | sha256sum | cut -d' ' -f1`,
     );
     expect(fromSystemd.stdout.trim()).toBe(expected);
-    // What the release tool hands to every manage.py it runs.
-    const code = `import hashlib, importlib.machinery, importlib.util, sys
-spec = importlib.util.spec_from_loader("t", importlib.machinery.SourceFileLoader("t", sys.argv[1]))
-t = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)
+    // What the release tool hands to every manage.py it runs (its library reads the file).
+    const code = `import hashlib, os, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))
+import release_environment as t
 print(hashlib.sha256(t.read_env_file(sys.argv[2])["DJANGO_SECRET_KEY"].encode()).hexdigest())`;
-    const fromTool = await tb.app.exec.run(sh`python3 -c ${code} ${releaseToolPath(tb.config)} ${env.envFile}`);
+    const fromTool = await tb.app.exec.run(sh`python3 -c ${code} ${releaseLibraryPath(tb.config)} ${env.envFile}`);
     expect(fromTool.stdout.trim()).toBe(expected);
   });
 
