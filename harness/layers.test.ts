@@ -26,6 +26,8 @@ const RANKS: Record<string, number> = {
   images: 1,
   core: 0,
   lifecycle: 0,
+  // A Django project as its repository holds it: read from files, below everything that deploys it.
+  project: 0,
 };
 
 /** "harness/recipe/units.ts" → "recipe"; "scripts/sandbox.ts" → "scripts". */

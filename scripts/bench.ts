@@ -13,6 +13,7 @@ import { floorRun } from "../harness/bench/floor.ts";
 import { median, seconds, timeRuns } from "../harness/bench/stats.ts";
 import { docker } from "../harness/docker/client.ts";
 import { sampleProjectDir } from "../harness/core/fixtures.ts";
+import { loadProject } from "../harness/project/detect.ts";
 import { IMAGE_LABEL } from "../harness/images/build.ts";
 import { ensureImages } from "../harness/images/catalog.ts";
 import { parsePlatform, selectedPlatform } from "../harness/images/base-platform.ts";
@@ -113,7 +114,7 @@ await main(async () => {
   fig.sandboxFreshS = seconds((await runSandboxCommand(["--fresh"])).toTableMs);
 
   step("the floor: the same work by plain engine calls");
-  const wheelhouseFor = (target: PythonTarget) => ensureWheelhouse(`${sampleProjectDir()}/requirements.txt`, target, silentLogger);
+  const wheelhouseFor = (target: PythonTarget) => ensureWheelhouse(loadProject(sampleProjectDir()), target, silentLogger);
   fig.floorS = seconds(median(await timeRuns(runs, () => floorRun(images, sampleProjectDir(), wheelhouseFor))));
   fig.ratioSandboxToFloor = Math.round(((fig.sandboxS as number) / (fig.floorS as number)) * 100) / 100;
   fig.ratioFreshSandboxToFloor = Math.round(((fig.sandboxFreshS as number) / (fig.floorS as number)) * 100) / 100;

@@ -11,6 +11,7 @@ import type { EnvName } from "../core/envs.ts";
 import { httpGet } from "../probes/http.ts";
 import { TrafficProbe, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";
 import { sh } from "../shell/quote.ts";
+import { releaseLibraryDir } from "../recipe/release.ts";
 import { gunicornCommands } from "../recipe/units.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
@@ -46,7 +47,11 @@ export async function aroundAction(tb: StartedTestbed, env: EnvName, action: () 
   return report;
 }
 
-/** The seed's unit: gunicorn binds the socket itself (no socket unit), so a restart closes it. */
+/**
+ * The seed's unit: gunicorn binds the socket itself (no socket unit), so a restart closes it. It
+ * serves through the same WSGI wrapper as ours (RELEASE_WSGI, from the environment file), so the
+ * only difference measured is the socket.
+ */
 function seedUnit(tb: StartedTestbed, env: EnvName): string {
   const e = tb.env(env);
   return `[Unit]
@@ -58,7 +63,7 @@ User=${tb.config.deployUser}
 Group=www-data
 WorkingDirectory=${e.dir}
 EnvironmentFile=${e.envFile}
-ExecStart=${e.venv}/bin/gunicorn --access-logfile - --bind unix:${e.socket} ${tb.config.project}.wsgi:application
+ExecStart=${e.venv}/bin/gunicorn --access-logfile - --bind unix:${e.socket} --pythonpath ${releaseLibraryDir(tb.config)} release_wsgi:application
 `;
 }
 

@@ -10,6 +10,8 @@ import { envFile } from "../recipe/env-file.ts";
 import { nginxSite } from "../recipe/nginx.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
 import { DEFAULT_CONFIG } from "../core/envs.ts";
+import { loadProject } from "../project/detect.ts";
+import { releaseLibraryDir, releaseWsgiPath, releaseWsgiSource } from "../recipe/release.ts";
 import { hostFlags, systemdRunSettings } from "../docker/host-flags.ts";
 import { parsePythonTarget, PYTHON_TARGET_PROBE, type PythonTarget } from "../images/wheelhouse.ts";
 
@@ -28,6 +30,7 @@ export async function floorRun(
   const id = `ddt-bench-${randomBytes(3).toString("hex")}`;
   const labels = labelsFor(id, "bench");
   const envs = environments();
+  const project = loadProject(projectDir);
   const d = docker();
   // The same settings as the testbed's servers (systemd ≥ 256 on cgroup v1 needs init's argument).
   const run = systemdRunSettings((await hostFlags()).flags);
@@ -89,12 +92,14 @@ export async function floorRun(
       until,
       `adduser --disabled-password --gecos '' ${u} >/dev/null && chmod 711 /home/${u}`,
       heredoc("/etc/systemd/system/gunicorn.target", gunicornTarget()),
-      heredoc("/etc/systemd/system/gunicorn@.service", gunicornTemplate(DEFAULT_CONFIG)),
+      heredoc("/etc/systemd/system/gunicorn@.service", gunicornTemplate(DEFAULT_CONFIG, project)),
+      `mkdir -p ${releaseLibraryDir(DEFAULT_CONFIG)} && ` + heredoc(releaseWsgiPath(DEFAULT_CONFIG), releaseWsgiSource()),
       heredoc("/etc/systemd/system/gunicorn@.socket", gunicornSocket(DEFAULT_CONFIG)),
       ...envs.map((e) => heredoc(`/etc/nginx/sites-enabled/${e.site}`, nginxSite(e))),
-      ...envs.map((e) => `mkdir -p ${e.releases} ${e.venvs} && ` + heredoc(e.envFile, envFile(e, secrets, "mydatabaseserver", ["127.0.0.1", "localhost", "myappserver"]))),
+      ...envs.map((e) => `mkdir -p ${e.releases} ${e.venvs} && ` + heredoc(e.envFile, envFile(e, secrets, "mydatabaseserver", ["127.0.0.1", "localhost", "myappserver"], project))),
       // The release layout at its simplest: one release, its venv, and the live link.
-      ...envs.map((e) => `cp -r /srv/src/myproject ${e.releases}/floor && ln -s releases/floor ${e.dir} && ln -s ../../venvs/floor ${e.venv}`),
+      // nginx serves /static/ from the release's `.static` link, which collectstatic's step makes.
+      ...envs.map((e) => `cp -r /srv/src/myproject ${e.releases}/floor && ln -s static ${e.releases}/floor/.static && ln -s releases/floor ${e.dir} && ln -s ../../venvs/floor ${e.venv}`),
       `chown -R ${u}:${u} /home/${u}`,
       ...envs.map((e) => `(${sh(e, `python3 -m venv --without-pip ${e.venvs}/floor && python3 -m pip --python ${e.venv}/bin/python install -q --no-index --find-links /srv/wheelhouse -r requirements.txt`)}) &`),
       "wait",

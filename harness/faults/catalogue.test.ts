@@ -3,12 +3,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, environments } from "../core/envs.ts";
 import { sampleProjectDir } from "../core/fixtures.ts";
+import { loadProject } from "../project/detect.ts";
 import { NO_HOOKS } from "../core/hooks.ts";
 import { generatePipeline } from "../pipeline/generate.ts";
 import { envFile } from "../recipe/env-file.ts";
 import { nginxSite } from "../recipe/nginx.ts";
 import { pgHbaBlock, withHbaBlock } from "../recipe/pg-hba.ts";
-import { releaseToolPath, releaseToolSource } from "../recipe/release.ts";
+import { releaseLibraryPath, releaseLibrarySource, releaseToolPath, releaseToolSource } from "../recipe/release.ts";
 import { releaseSteps } from "../recipe/release-steps.ts";
 import { sudoersRule } from "../recipe/sudoers.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
@@ -18,15 +19,17 @@ import { selectFaults } from "./run.ts";
 
 // Every file the recipe writes, by its path on the server, as the generators make it.
 const envs = environments(DEFAULT_CONFIG);
+const SAMPLE = loadProject(sampleProjectDir());
 const secrets = { secretKey: "k", dbPassword: "p" };
 const FILES: Record<string, string> = {
   "/etc/systemd/system/gunicorn.target": gunicornTarget(),
-  "/etc/systemd/system/gunicorn@.service": gunicornTemplate(DEFAULT_CONFIG),
+  "/etc/systemd/system/gunicorn@.service": gunicornTemplate(DEFAULT_CONFIG, SAMPLE),
   "/etc/systemd/system/gunicorn@.socket": gunicornSocket(DEFAULT_CONFIG),
   [`/etc/sudoers.d/${DEFAULT_CONFIG.deployUser}`]: sudoersRule(DEFAULT_CONFIG, envs),
   "/etc/postgresql/15/main/pg_hba.conf": withHbaBlock("local all postgres peer\n", pgHbaBlock(envs, "172.18.0.3")),
   [releaseToolPath(DEFAULT_CONFIG)]: releaseToolSource(),
-  ...Object.fromEntries(envs.flatMap((e) => [[`/etc/nginx/sites-available/${e.site}`, nginxSite(e)], [e.envFile, envFile(e, secrets, "db", ["localhost"])]])),
+  [releaseLibraryPath(DEFAULT_CONFIG)]: releaseLibrarySource(),
+  ...Object.fromEntries(envs.flatMap((e) => [[`/etc/nginx/sites-available/${e.site}`, nginxSite(e)], [e.envFile, envFile(e, secrets, "db", ["localhost"], SAMPLE)]])),
 };
 const STEPS = releaseSteps();
 

@@ -52,6 +52,7 @@ const PROD_ENV_FILE = /\/prod\/[^/]+\.env$/;
 const SUDOERS = /\/etc\/sudoers\.d\//;
 const PG_HBA = /pg_hba\.conf$/;
 const RELEASE_TOOL = /\/usr\/local\/bin\/[^/]+-release$/;
+const RELEASE_TOOL_LIBRARY = /\/usr\/local\/lib\/[^/]+-release\/release_environment\.py$/;
 
 const RECIPE = ["recipe-environments"];
 
@@ -109,7 +110,7 @@ export const FAULTS: ReadonlyArray<Fault> = [
     id: "media-in-release",
     description: "Uploads saved inside the release (no link to shared/media): the next deploy loses them",
     where: "release tool",
-    inject: { file: replaceIn("media-in-release", RELEASE_TOOL, 'os.symlink(os.path.relpath(env.media, path), os.path.join(path, "media"))', 'os.makedirs(os.path.join(path, "media"))') },
+    inject: { file: replaceIn("media-in-release", RELEASE_TOOL_LIBRARY, 'os.symlink(os.path.relpath(self.media, app), os.path.join(app, "media"))', 'os.makedirs(os.path.join(app, "media"))') },
     words: ["upload"],
     specs: ["deploy-under-traffic"],
     tests: "deploys and rollbacks through the pipeline",
@@ -162,9 +163,9 @@ export const FAULTS: ReadonlyArray<Fault> = [
   },
   {
     id: "nginx-static-alias",
-    description: "/static/ mapped to the release itself (alias without static/): every static file 404s",
+    description: "/static/ mapped to the release itself instead of its .static link to STATIC_ROOT: every static file 404s",
     where: "nginx site",
-    inject: { file: onFile(SITE, (t) => mustReplace(t, /^(\s+)root (.*);$/m, "$1alias $2/;", "nginx-static-alias")) },
+    inject: { file: onFile(SITE, (t) => mustReplace(t, /^(\s+alias \S+)\/\.static\/;$/m, "$1/;", "nginx-static-alias")) },
     words: ["static", "404"],
     specs: RECIPE,
     tests: "serves /static/",

@@ -1,8 +1,10 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { DjangoProject } from "../project/detect.ts";
+import { installText, projectRequirements } from "../project/requirements.ts";
 import { formatDuration, type Logger } from "../core/log.ts";
 import { cacheDir } from "../core/paths.ts";
 
@@ -26,13 +28,17 @@ export class WheelhouseError extends Error {
 }
 
 /**
- * Downloads wheels for `requirements` on the host, for the servers' Python and platform (servers
- * cannot reach PyPI). Cached per requirements hash and target, so it happens once.
+ * Downloads wheels for a project's requirements on the host (gunicorn added when it lacks it), for
+ * the servers' Python and platform (servers cannot reach PyPI). Cached per requirements (every
+ * line, includes too) and target, so it happens once. A requirement the index cannot serve is named
+ * with its file and line, before any server is touched.
  */
-export async function ensureWheelhouse(requirementsPath: string, target: PythonTarget, log: Logger): Promise<string> {
-  const requirements = await readFile(requirementsPath, "utf8");
+export async function ensureWheelhouse(project: Pick<DjangoProject, "dir" | "requirements">, target: PythonTarget, log: Logger): Promise<string> {
+  const requirementsPath = join(project.dir, project.requirements);
+  const wanted = projectRequirements(project);
+  const requirements = installText(project);
   const tag = `cp${target.version.replace(".", "")}`;
-  const key = createHash("sha256").update(requirements).digest("hex").slice(0, 12);
+  const key = createHash("sha256").update(requirements.replace(project.dir, "")).update(JSON.stringify(wanted)).digest("hex").slice(0, 12);
   const dir = cacheDir("wheelhouse", `${key}-${tag}-${target.machine}`);
   if (existsSync(`${dir}/.complete`)) return dir;
   const started = Date.now();
@@ -46,8 +52,9 @@ export async function ensureWheelhouse(requirementsPath: string, target: PythonT
     // One try: where PyPI is unreachable, pip's retries only add a minute before the mirror answers.
     "--retries", "0", "--timeout", "30",
     "--only-binary=:all:", ...platforms, "--python-version", target.version, "--implementation", "cp", "--abi", tag,
-    "-d", tmp, "-r", requirementsPath,
+    "-d", tmp, "-r", `${tmp}.txt`,
   ];
+  await writeFile(`${tmp}.txt`, requirements);
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.env.TESTBED_PYTHON ?? "python3", args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -61,18 +68,22 @@ export async function ensureWheelhouse(requirementsPath: string, target: PythonT
     child.on("close", (code) => {
       if (code === 0) return resolve(out);
       const errors = out.split("\n").filter((l) => /ERROR|No matching distribution|Could not find/.test(l));
+      // pip names the distribution it could not find: say which line of the project asked for it.
+      const missing = [...new Set([...out.matchAll(/(?:No matching distribution found for|satisfies the requirement) ([A-Za-z0-9_.-]+)/g)].map((m) => m[1]!.toLowerCase().replace(/_/g, "-")))];
+      const lines = missing.map((name) => wanted.find((r) => r.name === name)).filter(Boolean).map((r) => `${r!.where}: ${r!.line}`);
       reject(
         new WheelhouseError(
           `wheelhouse: pip download for ${requirementsPath} failed (exit ${code}): ` +
             `${(errors.length ? errors : out.trim().split("\n").slice(-5)).join("\n")}\n` +
-            `Every requirement must exist as a wheel for Python ${target.version} on ${target.machine}; fix requirements.txt or the host's pip index.`,
+            (lines.length ? `The package index cannot serve: ${lines.join("; ")}.\n` : "") +
+            `Every requirement must exist as a wheel for Python ${target.version} on ${target.machine}; change that line, or add the package to the host's pip index.`,
         ),
       );
     });
   }).catch(async (err) => {
     await rm(tmp, { recursive: true, force: true });
     throw err;
-  });
+  }).finally(() => rm(`${tmp}.txt`, { force: true }));
   await writeFile(`${tmp}/.complete`, output);
   await mkdir(dirname(dir), { recursive: true });
   await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import type { EnvName, Environment } from "../core/envs.ts";
 import type { Logger } from "../core/log.ts";
+import { loadProject, type DjangoProject } from "../project/detect.ts";
 import type { StepTiming } from "../lifecycle/steps.ts";
 import { STEADY_TRAFFIC, underTraffic, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";
 import { APP_WHEELHOUSE } from "../recipe/context.ts";
@@ -48,6 +49,8 @@ export class PipelineDeployment implements AsyncDisposable {
     readonly tb: StartedTestbed,
     readonly deployKey: KeyPair,
     readonly repo: GitRepo,
+    /** The project the servers are provisioned for (its app directory, health path...). */
+    private current: DjangoProject,
     /** The provisioning's step timings (empty when attached). */
     readonly timings: StepTiming[],
     private readonly ownsRepo: boolean,
@@ -58,19 +61,37 @@ export class PipelineDeployment implements AsyncDisposable {
    * key authorized) and makes a git repository of `projectDir`, in `repoRoot` when given (a
    * sandbox keeps it beside its keys, for its other commands).
    */
-  static async provision(tb: StartedTestbed, opts: { projectDir: string; envs?: EnvName[]; repoRoot?: string }): Promise<PipelineDeployment> {
+  static async provision(tb: StartedTestbed, opts: { projectDir: string; project?: DjangoProject; envs?: EnvName[]; repoRoot?: string }): Promise<PipelineDeployment> {
+    // Read before anything is made: a project the harness cannot make sense of stops here.
+    const project = opts.project ?? loadProject(opts.projectDir);
     const deployKey = await tb.newKey("ci-deploy");
     // Side by side: the repository does not touch the servers.
     const [report, repo] = await Promise.all([
-      provision(tb, { projectDir: opts.projectDir, envs: opts.envs, deployKeys: [deployKey.public] }),
+      provision(tb, { projectDir: opts.projectDir, project, envs: opts.envs, deployKeys: [deployKey.public] }),
       GitRepo.fromDirectory(opts.projectDir, tb.config.defaultBranch, opts.repoRoot),
     ]);
-    return new PipelineDeployment(tb, deployKey, repo, report.timings, opts.repoRoot === undefined);
+    return new PipelineDeployment(tb, deployKey, repo, project, report.timings, opts.repoRoot === undefined);
   }
 
-  /** One already provisioned (a running sandbox, from another process): its key and repository as they are. */
-  static attach(tb: StartedTestbed, deployKey: KeyPair, repo: GitRepo): PipelineDeployment {
-    return new PipelineDeployment(tb, deployKey, repo, [], false);
+  /** One already provisioned (a running sandbox, from another process): its key, repository and project as they are. */
+  static attach(tb: StartedTestbed, deployKey: KeyPair, repo: GitRepo, project: DjangoProject): PipelineDeployment {
+    return new PipelineDeployment(tb, deployKey, repo, project, [], false);
+  }
+
+  /** The project the servers are provisioned for. */
+  get project(): DjangoProject {
+    return this.current;
+  }
+
+  /**
+   * Provisions the servers for another project (its requirements in the wheelhouse, its settings,
+   * WSGI application and variables in the environment files, its units and tool config), keeping
+   * this deployment's CI key. The recipe is idempotent: for the same project nothing changes.
+   */
+  async provisionFor(projectDir: string, project: DjangoProject = loadProject(projectDir)): Promise<StepTiming[]> {
+    const report = await provision(this.tb, { projectDir, project, deployKeys: [this.deployKey.public], envs: this.tb.envs.map((e) => e.name) });
+    this.current = project;
+    return report.timings;
   }
 
   /** The CI/CD variables a GitLab project would have set for this server. */
@@ -84,9 +105,9 @@ export class PipelineDeployment implements AsyncDisposable {
     };
   }
 
-  /** The .gitlab-ci.yml for this testbed: its config and hooks, and any other generator options. */
+  /** The .gitlab-ci.yml for this testbed and project: its config and hooks, and any other generator options. */
   pipeline(opts: DeployOptions["pipeline"] = {}): string {
-    return generatePipeline({ ...opts, config: this.tb.config, hooks: this.tb.hooks });
+    return generatePipeline({ appDir: this.project.appDir, ...opts, config: this.tb.config, hooks: this.tb.hooks });
   }
 
   /** A branch that GitLab would deploy to `env`, by the table's branch rule. */

@@ -2,7 +2,7 @@ import { stringify } from "yaml";
 import { DEFAULT_CONFIG, SEED_SERVERS, environments, type DeploymentConfig, type EnvName, type Environment } from "../core/envs.ts";
 import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
 import { raw } from "../shell/quote.ts";
-import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, UPLOAD_EXCLUDES } from "../recipe/release-steps.ts";
+import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, uploadExcludes } from "../recipe/release-steps.ts";
 
 export type RuleStyle = "rules" | "only-except";
 
@@ -26,6 +26,8 @@ export interface PipelineOptions {
   processMode?: "unordered" | "oldest_first" | "newest_first";
   /** A run's changes to the release steps (harness/core/hooks.ts); none by default. */
   hooks?: Hooks;
+  /** Where manage.py is in the repository, when not at its root: its `media` link is never uploaded over. */
+  appDir?: string;
 }
 
 export const DEFAULT_JOB_IMAGE = "debian:12.8-slim";
@@ -69,10 +71,10 @@ export function setupScript(): string[] {
  * One ssh command per step (the Django steps in one, `prepare`), so the log names and times each;
  * only `switch` touches what is live.
  */
-function deployScript(env: Environment, config: DeploymentConfig, checkMigrations: boolean, hooks: Hooks): string[] {
+function deployScript(env: Environment, config: DeploymentConfig, checkMigrations: boolean, hooks: Hooks, appDir: string): string[] {
   const onServer = (step: string, release: string | undefined, extra: ReadonlyArray<string | ReturnType<typeof raw>> = []) =>
     `ssh deploy-target ${releaseCommand(config, env, step, release === undefined ? undefined : raw(release), extra)}`;
-  const excludes = UPLOAD_EXCLUDES.map((e) => `--exclude=${e}`).join(" ");
+  const excludes = uploadExcludes(appDir).map((e) => `--exclude=${e}`).join(" ");
   return [
     // A new, empty release directory; the code goes there, never into the live one.
     `RELEASE=$(${onServer("new", '"$CI_COMMIT_SHA"')})`,
@@ -150,7 +152,7 @@ export function pipelineObject(opts: PipelineOptions = {}): Record<string, unkno
       timeout: "15 minutes",
     };
     const selection = branchSelection(env, all, style, opts.productionBranch);
-    doc[env.job] = { ...common, ...selection, before_script: setupScript(), script: deployScript(env, config, opts.checkMigrations ?? false, opts.hooks ?? NO_HOOKS) };
+    doc[env.job] = { ...common, ...selection, before_script: setupScript(), script: deployScript(env, config, opts.checkMigrations ?? false, opts.hooks ?? NO_HOOKS, opts.appDir ?? "") };
     doc[rollbackJob(env)] = { ...common, ...manual(selection), before_script: setupScript(), script: rollbackScript(env, config) };
   }
   return doc;

@@ -7,7 +7,7 @@ import { allowedHosts, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
 import { secretsOf } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
-import { releaseDjangoPath, releaseDjangoSource, releaseLibraryDir, releaseLibraryPath, releaseLibrarySource, releaseToolSource, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
+import { releaseDjangoPath, releaseDjangoSource, releaseLibraryDir, releaseLibraryPath, releaseLibrarySource, releaseToolSource, releaseWsgiPath, releaseWsgiSource, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
 import { sudoersRule } from "./sudoers.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate, gunicornCommands } from "./units.ts";
 
@@ -60,7 +60,7 @@ export const appSteps: Step<RecipeContext>[] = [
     phase: "provision",
     async run(ctx) {
       const target = parsePythonTarget((await ctx.app.run(PYTHON_TARGET_PROBE)).stdout);
-      const local = await ensureWheelhouse(`${ctx.opts.projectDir}/requirements.txt`, target, ctx.log);
+      const local = await ensureWheelhouse(ctx.project, target, ctx.log);
       const present = new Set((await ctx.app.run(sh`mkdir -p ${APP_WHEELHOUSE} && ls ${APP_WHEELHOUSE}`)).stdout.split("\n"));
       const missing = (await readdir(local)).filter((f) => f.endsWith(".whl") && !present.has(f));
       if (missing.length) {
@@ -75,7 +75,7 @@ export const appSteps: Step<RecipeContext>[] = [
     async run(ctx) {
       const user = ctx.tb.config.deployUser;
       await forEachEnv(ctx, async (env) => {
-        const content = envFile(env, secretsOf(ctx.tb)[env.name], DB_HOST, allowedHosts());
+        const content = envFile(env, secretsOf(ctx.tb)[env.name], DB_HOST, allowedHosts(), ctx.project);
         if (!(await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`))) return;
         // A running gunicorn still holds the old settings (a new database password, say): restart it.
         if ((await ctx.app.run(sh`systemctl is-active --quiet ${env.unit}`, { allowFailure: true })).exitCode === 0) {
@@ -88,24 +88,27 @@ export const appSteps: Step<RecipeContext>[] = [
   {
     name: "app: release tool",
     phase: "provision",
-    async run({ app, tb }) {
+    async run({ app, tb, project }) {
       await app.run(sh`install -d -m 755 ${releaseLibraryDir(tb.config)}`);
+      // The switch asks nginx with a Host the project's ALLOWED_HOSTS accepts (the recipe sets them).
+      const facts = { ...project, host: allowedHosts()[0]! };
       // Side by side on the one ssh connection: each write is a round trip.
       await Promise.all([
         app.writeFile(releaseToolPath(tb.config), releaseToolSource(), "755"),
         app.writeFile(releaseLibraryPath(tb.config), releaseLibrarySource(), "644"),
+        app.writeFile(releaseWsgiPath(tb.config), releaseWsgiSource(), "644"),
         app.writeFile(releaseDjangoPath(tb.config), releaseDjangoSource(), "644"),
-        app.writeFile(releaseToolConfigPath(tb.config), releaseToolConfig(tb.config, tb.envs), "644"),
+        app.writeFile(releaseToolConfigPath(tb.config), releaseToolConfig(tb.config, tb.envs, facts), "644"),
       ]);
     },
   },
   {
     name: "app: gunicorn units",
     phase: "provision",
-    async run({ app, tb, envs }) {
+    async run({ app, tb, envs, project }) {
       const written = await Promise.all([
         app.writeFile("/etc/systemd/system/gunicorn.target", gunicornTarget(), "644"),
-        app.writeFile("/etc/systemd/system/gunicorn@.service", gunicornTemplate(tb.config), "644"),
+        app.writeFile("/etc/systemd/system/gunicorn@.service", gunicornTemplate(tb.config, project), "644"),
         app.writeFile("/etc/systemd/system/gunicorn@.socket", gunicornSocket(tb.config), "644"),
       ]);
       const units = envs.flatMap((e) => [`${e.unit}.service`, `${e.unit}.socket`]);

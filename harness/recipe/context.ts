@@ -1,12 +1,15 @@
 import type { EnvName, Environment } from "../core/envs.ts";
 import type { Hooks } from "../core/hooks.ts";
+import { loadProject, type DjangoProject } from "../project/detect.ts";
 import type { Logger } from "../core/log.ts";
 import { SshRunner } from "../shell/ssh.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
 export interface RecipeOptions {
-  /** The Django project to deploy (a directory with manage.py and requirements.txt). */
+  /** The Django project to deploy: its repository. */
   projectDir: string;
+  /** The project as detected from projectDir (loadProject) unless given, e.g. with a CLI's flags applied. */
+  project?: DjangoProject;
   /** Which environments to set up; all of them by default. */
   envs?: EnvName[];
   /** Public keys allowed to log in as the deploy user (the CI deploy key). */
@@ -25,6 +28,8 @@ export interface RecipeContext {
   opts: RecipeOptions;
   log: Logger;
   hooks: Hooks;
+  /** The project being deployed: where manage.py is, its settings, WSGI application, requirements, variables. */
+  project: DjangoProject;
   /** The project's commit (a content hash of its files), set by the upload. */
   commit?: string;
   /** The release each environment is preparing in this run; absent when its live release is current. */
@@ -41,6 +46,8 @@ export const APP_SOURCE = "/srv/src";
 export async function openContext(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeContext> {
   const wanted = opts.envs ?? tb.envs.map((e) => e.name);
   const hooks = opts.hooks ?? tb.hooks;
+  // Read before any server is touched: a project the harness cannot make sense of stops here.
+  const project = opts.project ?? loadProject(opts.projectDir);
   // Every file the recipe writes goes through these sessions' writeFile, and so through the hooks.
   const [app, db] = await Promise.all([SshRunner.connect("app server", tb.app.sshConfig(), { hooks }), SshRunner.connect("database server", tb.db.sshConfig(), { hooks })]);
   return {
@@ -51,6 +58,7 @@ export async function openContext(tb: StartedTestbed, opts: RecipeOptions): Prom
     opts,
     log: opts.log ?? tb.log,
     hooks,
+    project,
     releases: {},
     restarted: new Set(),
     applied: {},

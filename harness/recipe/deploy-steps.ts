@@ -8,10 +8,10 @@ import { waitForEnvironment } from "../probes/ready.ts";
 import { sh } from "../shell/quote.ts";
 import { APP_SOURCE, APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
 import type { Hooks } from "../core/hooks.ts";
-import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, UPLOAD_EXCLUDES, type ReleaseCommandStep } from "./release-steps.ts";
+import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, uploadExcludes, type ReleaseCommandStep } from "./release-steps.ts";
 
 /** Local files that never go to the server: caches, collected static files, sockets, git. */
-const NOT_UPLOADED = /^(static|\.git|\.release[^/]*)(\/|$)|(^|\/)__pycache__(\/|$)|\.pyc$|\.sock$/;
+const NOT_UPLOADED = /^(static|\.git|\.release[^/]*|\.static)(\/|$)|(^|\/)(__pycache__|\.venv|node_modules|\.tox|\.mypy_cache|\.pytest_cache)(\/|$)|\.pyc$|\.sock$/;
 
 /** The project's "commit" when it is a directory, not a repository: a hash of what is uploaded. */
 export async function projectCommit(dir: string): Promise<string> {
@@ -80,7 +80,7 @@ export const deploySteps = (hooks: Hooks): Step<RecipeContext>[] => [
         const env = ctx.tb.env(name);
         const release = (await ctx.app.run(releaseCommand(ctx.tb.config, env, "new", ctx.commit!), { as: user })).stdout.trim().split("\n").at(-1)!;
         ctx.releases[name] = release;
-        const excludes = UPLOAD_EXCLUDES.map((e) => `--exclude=${e}`);
+        const excludes = uploadExcludes(ctx.project.appDir).map((e) => `--exclude=${e}`);
         await ctx.app.run(sh`rsync -rl --chmod=Du=rwx,Dgo=rx,Fu=rw,Fgo=r ${excludes} ${`${sourceDir(ctx)}/`} ${`${release}/`}`, { as: user });
       });
     },
@@ -90,7 +90,7 @@ export const deploySteps = (hooks: Hooks): Step<RecipeContext>[] => [
     name: "verify: sockets and sites answer",
     phase: "verify",
     async run(ctx) {
-      await forEachEnv(ctx, (env) => waitForEnvironment(ctx.tb, env, 30_000));
+      await forEachEnv(ctx, (env) => waitForEnvironment(ctx.tb, env, 30_000, ctx.project.health));
     },
   },
 ];

@@ -1,6 +1,7 @@
 import type { Environment } from "../core/envs.ts";
+import { envValues, renderTemplate } from "../project/contract.ts";
+import { CONFIG_FILE, type DjangoProject } from "../project/detect.ts";
 import type { EnvSecrets } from "./secrets.ts";
-
 
 /**
  * One value in double quotes, escaped so that systemd's EnvironmentFile= (gunicorn), the release
@@ -12,21 +13,37 @@ export function envFileValue(key: string, value: string): string {
   return `"${value.replace(/[\\"`$]/g, "\\$&")}"`;
 }
 
-/** The environment file gunicorn and manage.py read (mode 0600, outside every release). */
-export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, allowedHosts: string[]): string {
+/** What the environment file needs of the project: its settings modules, WSGI application and variables. */
+export type EnvFileProject = Pick<DjangoProject, "settings" | "wsgi" | "env">;
+
+/**
+ * The environment file gunicorn and manage.py read (mode 0600, outside every release). It always
+ * holds DATABASE_URL, DJANGO_SETTINGS_MODULE and the harness's own DJANGO_* and DATABASE_* names;
+ * then the project's own variables, from its deploy-testbed.toml `[env]` templates (contract.ts),
+ * for every environment and then for this one, which win.
+ */
+export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, allowedHosts: string[], project: EnvFileProject): string {
+  const values = envValues(env, { dbHost, dbPassword: secrets.dbPassword, secretKey: secrets.secretKey, allowedHosts, settings: project.settings[env.name] });
   const lines: Record<string, string> = {
     DJANGO_ENV: env.name,
+    DJANGO_SETTINGS_MODULE: values.settings,
     // Said outright: production never depends on a default for DEBUG.
-    DJANGO_DEBUG: env.name === "dev" ? "1" : "0",
+    DJANGO_DEBUG: values.debug ? "1" : "0",
     DJANGO_SECRET_KEY: secrets.secretKey,
     DJANGO_ALLOWED_HOSTS: allowedHosts.join(","),
+    DATABASE_URL: values.database_url,
     DATABASE_HOST: dbHost,
-    DATABASE_PORT: "5432",
+    DATABASE_PORT: values.db_port,
     DATABASE_NAME: env.database,
     DATABASE_USER: env.role,
     DATABASE_PASSWORD: secrets.dbPassword,
     // gunicorn's default for --workers: one template unit, a worker count per environment.
     WEB_CONCURRENCY: String(env.workers),
+    // The project's application, which the release tool's wrapper (release_wsgi.py) serves.
+    RELEASE_WSGI: project.wsgi,
   };
+  for (const [table, templates] of [["[env]", project.env.all], [`[env.${env.name}]`, project.env.byEnv[env.name] ?? {}]] as const) {
+    for (const [key, template] of Object.entries(templates)) lines[key] = renderTemplate(template, values, `${CONFIG_FILE} ${table} ${key}`);
+  }
   return Object.entries(lines).map(([k, v]) => `${k}=${envFileValue(k, v)}`).join("\n") + "\n";
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, environments } from "../core/envs.ts";
+import { sampleProjectDir } from "../core/fixtures.ts";
+import { loadProject } from "../project/detect.ts";
 import { envFile } from "./env-file.ts";
 import { nginxSite } from "./nginx.ts";
 import { HBA_BEGIN, HBA_END, pgHbaBlock, withHbaBlock } from "./pg-hba.ts";
@@ -9,6 +11,7 @@ import { gunicornSocket, gunicornTarget, gunicornTemplate } from "./units.ts";
 
 const envs = environments();
 const [dev, staging] = envs as [typeof envs[0], typeof envs[0]];
+const SAMPLE = loadProject(sampleProjectDir());
 
 function directive(unit: string, key: string): string {
   const m = unit.match(new RegExp(`^${key}=(.*)$`, "m"));
@@ -17,7 +20,7 @@ function directive(unit: string, key: string): string {
 }
 
 describe("gunicorn units", () => {
-  const unit = gunicornTemplate(DEFAULT_CONFIG);
+  const unit = gunicornTemplate(DEFAULT_CONFIG, SAMPLE);
   const socket = gunicornSocket(DEFAULT_CONFIG);
   it("uses absolute paths systemd accepts (the seed's WorkingDirectory=~/home/... does not start)", () => {
     for (const key of ["WorkingDirectory", "EnvironmentFile"]) {
@@ -32,7 +35,8 @@ describe("gunicorn units", () => {
     const start = directive(unit, "ExecStart");
     expect(start).toMatch(/^\/home\/my-awesome-project\/%i\/myproject\/myprojectenv\/bin\/gunicorn /);
     expect(start).not.toContain("--bind");
-    expect(start).toMatch(/ myproject\.wsgi:application$/);
+    // The project's application (RELEASE_WSGI in the environment file) through the tool's wrapper.
+    expect(start).toMatch(/ --pythonpath \/usr\/local\/lib\/myproject-release release_wsgi:application$/);
     expect(directive(unit, "Requires")).toBe("gunicorn@%i.socket");
     expect(directive(socket, "SocketUser")).toBe("my-awesome-project");
     expect(directive(socket, "SocketGroup")).toBe("www-data");
@@ -48,7 +52,7 @@ describe("gunicorn units", () => {
   it("computes paths from the table, so a deploy user or project named like an environment stays intact", () => {
     for (const config of [{ ...DEFAULT_CONFIG, deployUser: "dev" }, { ...DEFAULT_CONFIG, project: "prod" }, { ...DEFAULT_CONFIG, deployUser: "staging", project: "dev" }]) {
       const envs = environments(config);
-      const t = gunicornTemplate(config);
+      const t = gunicornTemplate(config, SAMPLE);
       const sock = gunicornSocket(config);
       for (const env of envs) {
         const instance = (text: string, key: string) => directive(text, key).replace(/%i/g, env.name);
@@ -61,13 +65,16 @@ describe("gunicorn units", () => {
       expect(directive(t, "WorkingDirectory")).toBe(`/home/${config.deployUser}/%i/${config.project}`);
     }
   });
+  it("runs in the directory of manage.py inside the live release, for a project kept in a subdirectory", () => {
+    expect(directive(gunicornTemplate(DEFAULT_CONFIG, { appDir: "src/app" }), "WorkingDirectory")).toBe("/home/my-awesome-project/%i/myproject/src/app");
+  });
 });
 
 describe("nginx site", () => {
-  it("listens on the environment's port, serves /static/ from STATIC_ROOT and proxies the rest to the socket", () => {
+  it("listens on the environment's port, serves /static/ from the live release's link to its STATIC_ROOT and proxies the rest to the socket", () => {
     const site = nginxSite(staging);
     expect(site).toMatch(/listen 7031;/);
-    expect(site).toMatch(/location \/static\/ \{\s*root \/home\/my-awesome-project\/staging\/myproject;\s*\}/);
+    expect(site).toMatch(/location \/static\/ \{\s*alias \/home\/my-awesome-project\/staging\/myproject\/\.static\/;\s*\}/);
     expect(site).toContain("proxy_pass http://unix:/home/my-awesome-project/staging/myproject.sock;");
     expect(site).toMatch(/location \/media\/ \{\s*alias \/home\/my-awesome-project\/staging\/shared\/media\/;\s*\}/);
     expect(site).not.toMatch(/7030|7032|\/dev\//);
@@ -110,7 +117,7 @@ describe("pg_hba", () => {
 
 describe("environment file", () => {
   it("carries the environment's database and secrets, never another's", () => {
-    const text = envFile(dev, { secretKey: "s3cret", dbPassword: "pw" }, "mydatabaseserver", ["127.0.0.1"]);
+    const text = envFile(dev, { secretKey: "s3cret", dbPassword: "pw" }, "mydatabaseserver", ["127.0.0.1"], SAMPLE);
     expect(text).toContain('DJANGO_ENV="dev"\n');
     expect(text).toContain('DATABASE_NAME="myproject_dev"\n');
     expect(text).toContain('DATABASE_USER="myproject_dev"\n');
@@ -118,7 +125,7 @@ describe("environment file", () => {
     expect(text).not.toMatch(/staging|prod/);
   });
   it("says DEBUG outright: on in dev only", () => {
-    const [d, s, p] = envs.map((e) => envFile(e, { secretKey: "k", dbPassword: "p" }, "db", ["h"]));
+    const [d, s, p] = envs.map((e) => envFile(e, { secretKey: "k", dbPassword: "p" }, "db", ["h"], SAMPLE));
     expect([d, s, p].map((t) => t!.match(/^DJANGO_DEBUG="(\d)"$/m)?.[1])).toEqual(["1", "0", "0"]);
   });
 });
@@ -146,5 +153,29 @@ describe("release commands", () => {
     const order = byName(["venv", "check", "collectstatic", "switch", "migrate", "verify"]);
     expect(commands(order)).toEqual(["venv", "prepare check collectstatic", "switch", "prepare migrate", "verify"]);
     expect(commands(order.filter((s) => s.step !== "collectstatic"))).toEqual(["venv", "prepare check", "switch", "prepare migrate", "verify"]);
+  });
+  it("always holds DATABASE_URL, DJANGO_SETTINGS_MODULE and the WSGI application, whatever the project reads", () => {
+    const text = envFile(staging, { secretKey: "k", dbPassword: "p@ss word/" }, "db", ["h"], SAMPLE);
+    expect(text).toContain('DATABASE_URL="postgres://myproject_staging:p%40ss%20word%2F@db:5432/myproject_staging"\n');
+    expect(text).toContain('DJANGO_SETTINGS_MODULE="myproject.settings"\n');
+    expect(text).toContain('RELEASE_WSGI="myproject.wsgi:application"\n');
+  });
+  it("maps the environment's values onto the project's own names and formats, per environment", () => {
+    const project = {
+      ...SAMPLE,
+      settings: { dev: "shop.settings.dev", staging: "shop.settings.prod", prod: "shop.settings.prod" },
+      env: { all: { SQL_HOST: "{db_host}", DEBUG: "{debug}", HOSTS: "{allowed_hosts: }", FLAG: "{debug:1|0}", LITERAL: "x{{y}}" }, byEnv: { prod: { SENTRY_ENV: "production-{env}" } } },
+    };
+    const [d, , p] = envs.map((e) => envFile(e, { secretKey: "k", dbPassword: "p" }, "db", ["a", "b"], project));
+    expect(d).toContain('SQL_HOST="db"\nDEBUG="True"\nHOSTS="a b"\nFLAG="1"\nLITERAL="x{y}"\n');
+    expect(d).toContain('DJANGO_SETTINGS_MODULE="shop.settings.dev"');
+    expect(d).not.toContain("SENTRY_ENV");
+    expect(p).toContain('DEBUG="False"\nHOSTS="a b"\nFLAG="0"');
+    expect(p).toContain('SENTRY_ENV="production-prod"');
+    expect(p).toContain('DJANGO_SETTINGS_MODULE="shop.settings.prod"');
+  });
+  it("names a template's unknown value, with the file and key", () => {
+    const project = { ...SAMPLE, env: { all: { PASSWORD: "{db_pass}" }, byEnv: {} } };
+    expect(() => envFile(dev, { secretKey: "k", dbPassword: "p" }, "db", ["h"], project)).toThrow(/deploy-testbed\.toml \[env\] PASSWORD: \{db_pass\} is not a value the recipe knows; use one of .*\{db_password\}/);
   });
 });

@@ -6,6 +6,7 @@ project's own Django process, with its settings and its environment file already
 Django start-up serves several steps: a start-up costs about 0.3 s of CPU here, and check,
 collectstatic and migrate each took one.
 """
+import os
 import sys
 import time
 import traceback
@@ -23,14 +24,49 @@ def check(project, production, migrations):
         call_command("check", deploy=True, fail_level="WARNING")
     else:
         call_command("check")
-    application = __import__(f"{project}.wsgi", fromlist=["application"]).application
-    assert callable(application), f"{project}.wsgi.application is not callable"
+    module, _, attribute = os.environ.get("RELEASE_WSGI", f"{project}.wsgi:application").partition(":")
+    application = getattr(__import__(module, fromlist=[attribute]), attribute, None)
+    assert callable(application), f"{module}.{attribute} (the WSGI application gunicorn runs) is not callable"
+    from django.db import connections
+
+    vendor = connections["default"].vendor
+    if vendor != "postgresql":
+        raise CommandError(
+            f"the project does not use the environment's Postgres database: DATABASES['default'] is {vendor} "
+            "(read DATABASE_URL, or map the database values onto its own variables in deploy-testbed.toml)"
+        )
     if migrations:
         call_command("makemigrations", check=True, dry_run=True)
 
 
+def release_root():
+    """The release this process prepares: the nearest .release.json at or above manage.py's directory."""
+    here = os.getcwd()
+    while not os.path.isfile(os.path.join(here, ".release.json")):
+        if os.path.dirname(here) == here:
+            raise CommandError(f"{os.getcwd()} is not inside a release (no .release.json above it)")
+        here = os.path.dirname(here)
+    return here
+
+
 def collectstatic(project, production, migrations):
+    """Into the project's own STATIC_ROOT, which must lie inside the release; `.static` at the
+    release's root then links to it, and nginx serves /static/ from the live release's `.static`."""
+    from django.conf import settings
+
+    if not settings.STATIC_URL or not settings.STATIC_URL.rstrip("/").endswith("/static"):
+        raise CommandError(f"STATIC_URL is {settings.STATIC_URL!r}; nginx serves static files at /static/: set STATIC_URL = '/static/'")
+    if not settings.STATIC_ROOT:
+        raise CommandError("STATIC_ROOT is not set: collectstatic has nowhere to write; set it inside the project, e.g. BASE_DIR / 'staticfiles'")
+    root = release_root()
+    static_root = os.path.realpath(settings.STATIC_ROOT)
+    if os.path.commonpath([static_root, os.path.realpath(root)]) != os.path.realpath(root):
+        raise CommandError(f"STATIC_ROOT is {settings.STATIC_ROOT}, outside the release {root}; each release needs its own: set it under BASE_DIR")
     call_command("collectstatic", interactive=False)
+    link = os.path.join(root, ".static")
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(os.path.relpath(static_root, root), link)
 
 
 def migrate(project, production, migrations):

@@ -79,5 +79,8 @@ export function releaseCommand(config: DeploymentConfig, env: Environment, step:
   return sh`${[releaseTool(config), env.name, step, ...(release === undefined ? [] : [release]), ...extra]}`;
 }
 
-/** Files rsync leaves out of a release: the repository's own metadata, anchored at its root. */
-export const UPLOAD_EXCLUDES = ["/.git/", "/.release.json", "/.release-ready", "/media"];
+/**
+ * Files rsync leaves out of a release, anchored at its root: the repository's own metadata, what
+ * the tool writes into a release, and the `media` link beside manage.py (uploads live outside).
+ */
+export const uploadExcludes = (appDir = ""): string[] => ["/.git/", "/.release.json", "/.release-ready", "/.static", appDir ? `/${appDir}/media` : "/media"];

@@ -34,6 +34,28 @@ def venv_key(requirements):
     return f"py{sys.version_info[0]}{sys.version_info[1]}-{digest[:16]}"
 
 
+def requirements_of(env, path):
+    """What pip installs for a release, and the bytes that identify it: the project's requirements
+    file (read in place, so its `-r base.txt` lines resolve beside it), or pyproject.toml's
+    [project] dependencies; gunicorn added when they lack it, as the seed installs it."""
+    source = os.path.join(path, env.requirements)
+    if not os.path.isfile(source):
+        raise Failure(f"{os.path.basename(path)}: has no {env.requirements} (the project's requirements, from the recipe's config)")
+    if source.endswith(".toml"):
+        import tomllib
+
+        with open(source, "rb") as f:
+            lines = list(tomllib.load(f).get("project", {}).get("dependencies", []))
+        args = list(lines)
+    else:
+        lines = open(source, encoding="utf-8").read().splitlines()
+        args = ["-r", source]
+    names = {re.split(r"[\s\[<>=!~;@]", line.strip(), maxsplit=1)[0].lower() for line in lines if line.strip() and not line.strip().startswith(("#", "-"))}
+    if "gunicorn" not in names:
+        lines, args = [*lines, "gunicorn"], [*args, "gunicorn"]
+    return "".join(f"{line}\n" for line in lines).encode(), args
+
+
 # --- the steps: each takes the environment and the parsed arguments -----------------------------
 
 
@@ -50,8 +72,8 @@ def step_new(env, args):
     os.mkdir(path, 0o755)
     with open(os.path.join(path, META), "w", encoding="utf-8") as f:
         json.dump({"release": name, "commit": commit, "environment": env.name, "created": time.time()}, f)
-    # Uploads are shared by every release: `media` links to them (the upload leaves it alone).
-    os.symlink(os.path.relpath(env.media, path), os.path.join(path, "media"))
+    # Uploads are shared by every release (the upload leaves the link alone).
+    env.link_shared(path)
     print(path)
 
 
@@ -72,7 +94,7 @@ def preparing(step):
 
 @preparing
 def step_venv(env, path, args):
-    requirements = open(os.path.join(path, "requirements.txt"), "rb").read()
+    requirements, wanted = requirements_of(env, path)
     key = venv_key(requirements)
     venv = os.path.join(env.venvs, key)
     if os.path.exists(os.path.join(venv, ".complete")):
@@ -84,10 +106,10 @@ def step_venv(env, path, args):
         # No pip inside (ensurepip took half of a venv's build): the server's pip installs into it, and
         # nobody pip-installs into a venv that releases share; `python3 -m pip --python VENV` reads it.
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
-        pip = [sys.executable, "-m", "pip", "--python", os.path.join(venv, "bin", "python"), "install", "--disable-pip-version-check", *args.pip_args, "-r", os.path.join(path, "requirements.txt")]
+        pip = [sys.executable, "-m", "pip", "--python", os.path.join(venv, "bin", "python"), "install", "--disable-pip-version-check", *args.pip_args, *wanted]
         if subprocess.run(pip).returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
-            raise Failure(f"pip install -r requirements.txt failed for {os.path.basename(path)}")
+            raise Failure(f"pip install -r {env.requirements} failed for {os.path.basename(path)}")
         with open(os.path.join(venv, ".complete"), "wb") as f:
             f.write(requirements)
         say(f"{env.name}: built venv {key} in {time.monotonic() - started:.1f} s")
@@ -137,10 +159,10 @@ def step_verify(env, args):
     if not name:
         raise Failure(f"{env.name}: nothing is live yet")
     started = time.monotonic()
-    problem = env.wait_served(name, "/")
+    problem = env.wait_served(name, env.health)
     if problem:
-        raise Failure(f"{env.name}: GET / through nginx on port {env.port} did not answer 200 from {name}: {problem}{server_error_hint(env, name, problem)}")
-    say(f"{env.name}: {name} ({env.meta(name)['commit'][:8]}) answers 200 through nginx on port {env.port} ({time.monotonic() - started:.1f} s)")
+        raise Failure(f"{env.name}: GET {env.health} through nginx on port {env.port} did not answer below 500 from {name}: {problem}{server_error_hint(env, name, problem)}")
+    say(f"{env.name}: {name} ({env.meta(name)['commit'][:8]}) serves {env.health} through nginx on port {env.port} ({time.monotonic() - started:.1f} s)")
 
 
 def server_error_hint(env, name, problem):

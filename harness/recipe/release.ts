@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { RELEASES_KEPT, type DeploymentConfig, type Environment } from "../core/envs.ts";
+import type { DjangoProject } from "../project/detect.ts";
 import { releaseSteps } from "./release-steps.ts";
 import { gunicornCommands } from "./units.ts";
 
@@ -13,6 +14,8 @@ import { gunicornCommands } from "./units.ts";
 const source = (file: string) => readFileSync(fileURLToPath(new URL(file, import.meta.url)), "utf8");
 export const releaseToolSource = () => source("./release-tool.py");
 export const releaseLibrarySource = () => source("./release_environment.py");
+/** gunicorn's entry point: the project's application, each answer naming its release. */
+export const releaseWsgiSource = () => source("./release_wsgi.py");
 /** What the tool runs inside a release's Django (release-django.py), installed beside it. */
 export const releaseDjangoSource = () => source("./release-django.py");
 
@@ -22,15 +25,21 @@ export const releaseDjangoPath = (config: DeploymentConfig) => `/usr/local/lib/$
 /** The directory the tool imports its library from (its name is the tool's). */
 export const releaseLibraryDir = (config: DeploymentConfig) => `/usr/local/lib/${config.project}-release`;
 export const releaseLibraryPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_environment.py`;
+export const releaseWsgiPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_wsgi.py`;
+
+/** What the tool needs of the project: where manage.py is, its requirements, its health path, a Host it allows. */
+export type ToolProject = Pick<DjangoProject, "appDir" | "requirements" | "health"> & { host: string };
 
 /**
  * The tool's settings: each environment's paths, unit, gunicorn commands and port, from the
- * environment table, and the release steps from their table (the tool validates step names by it).
+ * environment table; the project's facts; and the release steps from their table (the tool
+ * validates step names by it).
  */
-export function releaseToolConfig(config: DeploymentConfig, envs: Environment[]): string {
+export function releaseToolConfig(config: DeploymentConfig, envs: Environment[], project: ToolProject): string {
   const table = Object.fromEntries(
     envs.map((e) => [e.name, { live: e.dir, releases: e.releases, venvs: e.venvs, media: e.media, envFile: e.envFile, unit: e.unit, gunicorn: gunicornCommands(e.unit), port: e.port, tier: e.tier }]),
   );
   const steps = releaseSteps().map(({ step, runs }) => ({ step, runs }));
-  return JSON.stringify({ project: config.project, keep: RELEASES_KEPT, django: releaseDjangoPath(config), steps, envs: table }, null, 2) + "\n";
+  const { appDir, requirements, health, host } = project;
+  return JSON.stringify({ project: config.project, keep: RELEASES_KEPT, django: releaseDjangoPath(config), steps, envs: table, projectFacts: { appDir, requirements, health, host } }, null, 2) + "\n";
 }

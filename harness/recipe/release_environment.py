@@ -62,6 +62,13 @@ class Environment:
         self.django_steps = config["django"]  # release-django.py: what runs inside Django
         # How long switch and verify wait for the release to answer through nginx.
         self.serve_seconds = float(config.get("serveSeconds", 30))
+        # The project as the recipe detected it: where manage.py is inside a release, its
+        # requirements, the path that says it serves, and a Host its ALLOWED_HOSTS accepts.
+        project = config.get("projectFacts", {})
+        self.app_dir = project.get("appDir", "")
+        self.requirements = project.get("requirements", "requirements.txt")
+        self.health = project.get("health", "/")
+        self.host = project.get("host", "localhost")
         # "production" runs the deployment checks; an older config without tiers means none.
         self.tier = e.get("tier", "")
 
@@ -116,6 +123,17 @@ class Environment:
                 shutil.rmtree(os.path.join(self.venvs, venv), ignore_errors=True)
 
     # --- running Django -------------------------------------------------------------------------
+    def app(self, path):
+        """Where manage.py is in a release."""
+        return os.path.join(path, self.app_dir) if self.app_dir else path
+
+    def link_shared(self, path):
+        """Uploads outlive releases: `media` beside manage.py links to the environment's shared
+        directory (a project's MEDIA_ROOT = BASE_DIR / "media" lands there)."""
+        app = self.app(path)
+        os.makedirs(app, exist_ok=True)
+        os.symlink(os.path.relpath(self.media, app), os.path.join(app, "media"))
+
     def manage(self, path, *args, capture=False):
         python = os.path.join(path, f"{self.project}env", "bin", "python")
         if not os.path.exists(python):
@@ -125,7 +143,7 @@ class Environment:
             )
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
         env.update(read_env_file(self.env_file))
-        run = subprocess.run([python, "manage.py", *args], cwd=path, env=env, text=True, stdout=subprocess.PIPE if capture else None)
+        run = subprocess.run([python, "manage.py", *args], cwd=self.app(path), env=env, text=True, stdout=subprocess.PIPE if capture else None)
         if run.returncode != 0:
             raise Exited(f"manage.py {' '.join(args)} exited {run.returncode} in {os.path.basename(path)}", run.returncode)
         return run.stdout
@@ -137,26 +155,30 @@ class Environment:
         return self.manage(path, "shell", "-v", "0", "-c", code, capture=capture)
 
     def get(self, path, timeout=5):
-        # Imported here: only switch and verify ask nginx, and urllib (with http and email) is a
-        # third of the tool's start-up, which every step pays.
-        import urllib.error
-        import urllib.request
+        """One GET through nginx, as people reach the site: a Host the project allows, and no
+        redirect followed (a project that redirects to HTTPS or a login page still serves)."""
+        # Imported here: only switch and verify ask nginx, and http (with email) is a good part of
+        # the tool's start-up, which every step pays.
+        import http.client
 
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers={"Host": "localhost"})
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as r:
-                return r.status, r.headers.get("X-Release", "")
-        except urllib.error.HTTPError as e:
-            return e.code, e.headers.get("X-Release", "")
+            connection.request("GET", path, headers={"Host": self.host})
+            response = connection.getresponse()
+            response.read()
+            return response.status, response.getheader("X-Release", "")
+        finally:
+            connection.close()
 
     def wait_served(self, name, path):
-        """Until `path` through nginx answers 200 from release `name`; the last answer otherwise."""
+        """Until `path` through nginx answers below 500 from release `name` (gunicorn's wrapper
+        names the release in X-Release); the last answer otherwise."""
         end, last = time.monotonic() + self.serve_seconds, "no answer"
         while time.monotonic() < end:
             try:
                 status, release = self.get(path)
                 last = f"{status} from {release or 'no X-Release header'}"
-                if status == 200 and release == name:
+                if status < 500 and release == name:
                     return None
             except OSError as e:
                 last = str(e)
@@ -188,7 +210,7 @@ class Environment:
         started = time.monotonic()
         try:
             self.restart()
-            problem = self.wait_served(name, "/healthz")
+            problem = self.wait_served(name, self.health)
         except Failure as e:
             problem = str(e)
         if problem is None:

@@ -1,4 +1,6 @@
 import { envPaths, gunicornUnit, type DeploymentConfig } from "../core/envs.ts";
+import type { DjangoProject } from "../project/detect.ts";
+import { releaseLibraryDir } from "./release.ts";
 
 /**
  * gunicorn.target, the template unit gunicorn@.service and its socket gunicorn@.socket: the seed's
@@ -61,7 +63,12 @@ WantedBy=gunicorn.target
 `;
 }
 
-export function gunicornTemplate(config: DeploymentConfig): string {
+/**
+ * The instance runs the project's own WSGI application (RELEASE_WSGI, in the environment file)
+ * through the release tool's wrapper, which names the release in every answer, in the live
+ * release's directory of manage.py.
+ */
+export function gunicornTemplate(config: DeploymentConfig, project: Pick<DjangoProject, "appDir">): string {
   const p = templatePaths(config);
   return `[Unit]
 Description=gunicorn daemon for ${config.project} (%i)
@@ -79,11 +86,11 @@ User=${config.deployUser}
 Group=www-data
 # The live path is a link to a release; systemd resolves it at each start, so a restart runs the
 # release that is live now (a HUP would keep the old directory).
-WorkingDirectory=${p.dir}
+WorkingDirectory=${project.appDir ? `${p.dir}/${project.appDir}` : p.dir}
 EnvironmentFile=${p.envFile}
 # No --bind: gunicorn takes the listening socket systemd passes (LISTEN_FDS). No --workers: each
 # environment's count is WEB_CONCURRENCY in its environment file.
-ExecStart=${p.venv}/bin/gunicorn --access-logfile - ${config.project}.wsgi:application
+ExecStart=${p.venv}/bin/gunicorn --access-logfile - --pythonpath ${releaseLibraryDir(config)} release_wsgi:application
 ExecReload=/bin/kill -s HUP $MAINPID
 KillMode=mixed
 TimeoutStopSec=10

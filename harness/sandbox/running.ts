@@ -1,6 +1,6 @@
 import { basename } from "node:path";
 import { docker } from "../docker/client.ts";
-import { lastLines } from "../core/log.ts";
+import { formatDuration, lastLines } from "../core/log.ts";
 import { LABEL } from "../docker/labels.ts";
 import type { EnvName } from "../core/envs.ts";
 import type { Logger } from "../core/log.ts";
@@ -8,6 +8,7 @@ import type { JobResult, PipelineResult } from "../pipeline/executor.ts";
 import { plainLog } from "../pipeline/job-script.ts";
 import { GitRepo } from "../pipeline/repo.ts";
 import { PipelineDeployment } from "../pipeline/deployment.ts";
+import { loadProject, type DjangoProject } from "../project/detect.ts";
 import type { TrafficReport } from "../probes/traffic.ts";
 import { isSandbox, sandboxRepoRoot } from "./start.ts";
 import { attachTestbed } from "../testbed/attach.ts";
@@ -33,7 +34,9 @@ export async function attachSandbox(id: string | undefined, log: Logger): Promis
   }
   const tb = await attachTestbed(id, log);
   const deployKey = await readKey(tb.keyDir, "ci-deploy");
-  return PipelineDeployment.attach(tb, deployKey, await GitRepo.open(sandboxRepoRoot(tb)));
+  const repo = await GitRepo.open(sandboxRepoRoot(tb));
+  // The repository holds the project the sandbox last deployed: the one its servers are set up for.
+  return PipelineDeployment.attach(tb, deployKey, repo, loadProject(repo.dir));
 }
 
 /** The environments that have a live release on the sandbox (it may have been started with --env). */
@@ -59,8 +62,14 @@ function failure(what: string, outcomes: EnvOutcome[]): Error | undefined {
  * Commits `projectDir` to the sandbox's repository and runs the pipeline of each environment's
  * branch, side by side, each under traffic; logs one traffic line per environment.
  */
-export async function deployToSandbox(d: PipelineDeployment, opts: { envs: EnvName[]; projectDir: string; log: Logger }): Promise<EnvOutcome[]> {
+export async function deployToSandbox(d: PipelineDeployment, opts: { envs: EnvName[]; projectDir: string; project?: DjangoProject; log: Logger }): Promise<EnvOutcome[]> {
   const main = d.tb.config.defaultBranch;
+  // Read first: a project the harness cannot make sense of stops before anything changes.
+  const project = opts.project ?? loadProject(opts.projectDir);
+  // The servers follow the project: its requirements in the wheelhouse, its settings and variables
+  // in the environment files. Nothing changes for the project they already have.
+  const timings = await d.provisionFor(opts.projectDir, project);
+  opts.log.info(`servers set up for ${project.name} in ${formatDuration(timings.filter((t) => t.depth === 0).reduce((s, t) => s + t.ms, 0))}`);
   const commit = await d.repo.commitTree(main, `Deploy ${basename(opts.projectDir)} (npm run sandbox -- deploy)`, opts.projectDir);
   opts.log.info(`committed ${opts.projectDir} as ${commit.slice(0, 8)} on ${main}`);
   // One at a time: git locks its refs.

@@ -62,7 +62,7 @@ describe("generated .gitlab-ci.yml", () => {
       expect(job.image).toBe("$DEPLOY_IMAGE");
       // Code goes into a new release, never into the live path; only `switch` changes what is live.
       expect(job.script[0]).toBe(`RELEASE=$(ssh deploy-target myproject-release ${env.name} new "$CI_COMMIT_SHA")`);
-      expect(job.script[1]).toBe(`rsync -rlc --exclude=/.git/ --exclude=/.release.json --exclude=/.release-ready --exclude=/media ./ "deploy-target:$RELEASE/"`);
+      expect(job.script[1]).toBe(`rsync -rlc --exclude=/.git/ --exclude=/.release.json --exclude=/.release-ready --exclude=/.static --exclude=/media ./ "deploy-target:$RELEASE/"`);
       expect(script).not.toMatch(/--delete|systemctl/);
       expect(script.indexOf(" migrate ")).toBeLessThan(script.indexOf(" switch "));
       const rollback = doc[`rollback-${env.job}`] as Job & { allow_failure: boolean };
@@ -107,5 +107,13 @@ describe("generated .gitlab-ci.yml", () => {
     expect(doc.production.environment).toEqual({ name: "prod", url: "http://$DEPLOY_HOST:7032", deployment_tier: "production" });
     expect(doc.dev.environment).toEqual({ name: "dev", url: "http://$DEPLOY_HOST:7030", deployment_tier: "development" });
     expect(parse(generatePipeline({ urlBase: "https://shop.example" })).staging.environment.url).toBe("https://shop.example:7031");
+  });
+});
+
+describe("a project kept in a subdirectory", () => {
+  it("never uploads over the media link beside its manage.py", () => {
+    const doc = parse(generatePipeline({ appDir: "app" }));
+    expect(doc.production.script[1]).toContain("--exclude=/app/media ");
+    expect(doc.production.script[1]).not.toContain("--exclude=/media ");
   });
 });

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,7 +26,8 @@ def call_command(name, **options):
     if how == "exit": sys.exit(1)
     if how == "crash": raise RuntimeError(f"{name} crashed")
 `,
-  "django/db/__init__.py": "connection = object()\n",
+  "django/db/__init__.py": "import os\nconnection = object()\nclass _Connection:\n    vendor = os.environ.get('VENDOR', 'postgresql')\nconnections = {'default': _Connection()}\n",
+  "django/conf/__init__.py": "import os\nclass _Settings:\n    STATIC_URL = os.environ.get('STATIC_URL', '/static/')\n    STATIC_ROOT = os.environ.get('STATIC_ROOT', '')\nsettings = _Settings()\n",
   "django/db/migrations/__init__.py": "",
   "django/db/migrations/loader.py": `class MigrationLoader:
     def __init__(self, connection, ignore_no_migrations=False):
@@ -50,10 +51,15 @@ for (const [path, text] of Object.entries(files)) {
   writeFileSync(join(root, path), text);
 }
 
+// A release, as the tool runs Django in it: its .release.json at the root, manage.py's directory below.
+const release = join(root, "releases", "R1");
+mkdirSync(join(release, "app"), { recursive: true });
+writeFileSync(join(release, ".release.json"), "{}");
+
 /** Calls one function of the helper as the tool does (runpy), with these stand-ins on the path. */
 function call(fn: string, args: unknown[] = [], env: Record<string, string> = {}) {
   const code = `import runpy, sys\nsys.path.insert(0, ${JSON.stringify(root)})\nrunpy.run_path(${JSON.stringify(HELPER)})[${JSON.stringify(fn)}](*${JSON.stringify(args)})`;
-  const r = spawnSync("python3", ["-c", code.replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False")], { encoding: "utf8", env: { ...process.env, ...env } });
+  const r = spawnSync("python3", ["-c", code.replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False")], { encoding: "utf8", cwd: join(release, "app"), env: { ...process.env, RELEASE_WSGI: "shop.wsgi:application", STATIC_ROOT: join(release, "app", "static"), ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const prepare = (steps: string[], opts: { production?: boolean; migrations?: boolean; env?: Record<string, string> } = {}) =>
@@ -91,10 +97,30 @@ describe("release-django.py prepare", () => {
   it("fails check when the WSGI application does not import as a callable, and refuses an unknown step", () => {
     const bad = prepare(["check"], { env: { BAD_WSGI: "1" } });
     expect(bad.code).toBe(100);
-    expect(bad.stderr).toContain("shop.wsgi.application is not callable");
+    expect(bad.stderr).toContain("shop.wsgi.application (the WSGI application gunicorn runs) is not callable");
     const unknown = prepare(["collectstatic", "shell"]);
     expect(unknown.code).toBe(101);
     expect(unknown.stderr).toContain("unknown step 'shell'");
+  });
+});
+
+describe("release-django.py check and collectstatic, for any project", () => {
+  it("refuses a project whose database is not the environment's Postgres, saying so", () => {
+    const r = prepare(["check"], { env: { VENDOR: "sqlite" } });
+    expect(r.code).toBe(100);
+    expect(r.stderr).toContain("the project does not use the environment's Postgres database: DATABASES['default'] is sqlite");
+  });
+
+  it("links .static at the release's root to the project's STATIC_ROOT, wherever inside the release it is", () => {
+    const r = prepare(["collectstatic"], { env: { STATIC_ROOT: join(release, "app", "staticfiles") } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readlinkSync(join(release, ".static"))).toBe("app/staticfiles");
+  });
+
+  it("refuses a STATIC_ROOT outside the release, an unset one, and a STATIC_URL nginx does not serve", () => {
+    expect(prepare(["collectstatic"], { env: { STATIC_ROOT: "/var/www/static" } }).stderr).toContain("STATIC_ROOT is /var/www/static, outside the release");
+    expect(prepare(["collectstatic"], { env: { STATIC_ROOT: "" } }).stderr).toContain("STATIC_ROOT is not set");
+    expect(prepare(["collectstatic"], { env: { STATIC_ROOT: join(release, "s"), STATIC_URL: "/assets/" } }).stderr).toContain("STATIC_URL is '/assets/'; nginx serves static files at /static/");
   });
 });
 

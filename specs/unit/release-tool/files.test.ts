@@ -3,6 +3,8 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } fr
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RELEASES_KEPT } from "../../../harness/core/envs.ts";
+import { sampleProjectDir } from "../../../harness/core/fixtures.ts";
+import { loadProject } from "../../../harness/project/detect.ts";
 import { envFile } from "../../../harness/recipe/env-file.ts";
 import { ToolScratch } from "./scratch.ts";
 
@@ -86,7 +88,7 @@ env.clean()`);
   it("reads the environment file exactly as written, whatever the secret holds", () => {
     const secret = `a$b(c)&d;e'f"g#h\\i\`j k=l $HOME`;
     const file = join(root, "hostile.env");
-    writeFileSync(file, envFile(prod, { secretKey: secret, dbPassword: `p'"$\\` }, "db", ["h"]));
+    writeFileSync(file, envFile(prod, { secretKey: secret, dbPassword: `p'"$\\` }, "db", ["h"], loadProject(sampleProjectDir())));
     const parsed = JSON.parse(python(`print(json.dumps(t.read_env_file(${JSON.stringify(file)})))`));
     expect(parsed.DJANGO_SECRET_KEY).toBe(secret);
     expect(parsed.DATABASE_PASSWORD).toBe(`p'"$\\`);
