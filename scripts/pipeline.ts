@@ -2,12 +2,15 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { parse } from "yaml";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseEnvNames } from "../harness/core/envs.ts";
+import { loadProject } from "../harness/project/detect.ts";
 import { generatePipeline, type RuleStyle } from "../harness/pipeline/generate.ts";
 import { gitlabCiSchemaErrors } from "../harness/pipeline/schema.ts";
 import { log, main } from "./cli.ts";
 
-const USAGE = `usage: npm run pipeline -- [--out FILE] [--project NAME] [--deploy-user USER] [--host HOST] [--port N]
+const USAGE = `usage: npm run pipeline -- [--out FILE] [--project PATH] [--name NAME] [--deploy-user USER] [--host HOST] [--port N]
        [--base-port N] [--production-branch BRANCH] [--image IMAGE] [--style rules|only-except]
        [--check-migrations] [--env dev,staging,prod] [--url-base http://example.com]
        [--process-mode oldest_first|newest_first|unordered]`;
@@ -22,6 +25,7 @@ await main(async () => {
     options: {
       out: { type: "string" },
       project: { type: "string" },
+      name: { type: "string" },
       "deploy-user": { type: "string" },
       host: { type: "string" },
       port: { type: "string" },
@@ -43,9 +47,17 @@ await main(async () => {
     if (!/^\d+$/.test(v)) throw new Error(`--${name} ${v}: not a number\n${USAGE}`);
     return Number(v);
   };
+  // The project's repository: its package names the deploy (paths, units, the release tool) unless
+  // --name says otherwise, and its manage.py's directory shapes the upload.
+  if (values.project !== undefined && !existsSync(values.project)) {
+    throw new Error(`--project ${values.project}: no such directory; --project takes the Django project's repository (the deploy's name is --name NAME)\n${USAGE}`);
+  }
+  const project = values.project === undefined ? undefined : loadProject(resolve(values.project));
+  const name = values.name ?? project?.name;
   const text = generatePipeline({
+    appDir: project?.appDir,
     config: {
-      ...(values.project && { project: values.project }),
+      ...(name && { project: name }),
       ...(values["deploy-user"] && { deployUser: values["deploy-user"] }),
       ...(values["base-port"] && { basePort: int("base-port", values["base-port"]) }),
     },

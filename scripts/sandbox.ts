@@ -3,6 +3,10 @@
 //   npm run sandbox -- --env dev,prod    only some environments
 //   npm run sandbox -- --base ubuntu:24.04
 //   npm run sandbox -- --fresh           provision bare servers, not the recipe's snapshot
+//   npm run sandbox -- --project PATH    with your Django project instead of the sample
+//   npm run sandbox -- check --project PATH
+//                                        what the harness detects in a project, what it sets, and
+//                                        each problem that would stop or spoil a deploy (no server)
 //   npm run sandbox -- down              remove every sandbox left on this machine
 //   npm run sandbox -- deploy [--env dev,prod] [--project PATH] [--id ID]
 //                                        commit a project (the sample one by default) to a running
@@ -18,6 +22,8 @@ import { removeSandboxes, Sandbox, type SandboxRow } from "../harness/sandbox/st
 import { resolve } from "node:path";
 import { sampleProjectDir } from "../harness/core/fixtures.ts";
 import { attachSandbox, deployedEnvs, deployToSandbox, rollbackSandbox } from "../harness/sandbox/running.ts";
+import { checkProject } from "../harness/sandbox/check.ts";
+import { loadProject } from "../harness/project/detect.ts";
 import { ensureEngine } from "../harness/docker/engine.ts";
 import { log, main } from "./cli.ts";
 
@@ -49,6 +55,13 @@ await main(async () => {
       "allow-migrations": { type: "boolean" },
     },
   });
+  // No server: it reads the project, and the host's pip asks the package index.
+  if (positionals[0] === "check") {
+    if (!values.project) throw new Error("check needs a project: npm run sandbox -- check --project PATH");
+    const { report, errors } = await checkProject(resolve(values.project), { base: values.base, log });
+    process.stdout.write(`${report}\n`);
+    return errors ? 1 : 0;
+  }
   // The engine check (and its install on a fresh machine) in this process: a separate `presandbox`
   // script cost another npm and Node start, about 0.5 s before every sandbox.
   await ensureEngine(log);
@@ -73,13 +86,16 @@ await main(async () => {
     log.info(removed.length ? `removed sandboxes: ${removed.join(", ")}` : "no sandbox to remove");
     return 0;
   }
-  if (positionals.length) throw new Error(`unknown command "${positionals.join(" ")}"; use no command, "down", "deploy" or "rollback"`);
+  if (positionals.length) throw new Error(`unknown command "${positionals.join(" ")}"; use no command, "check", "down", "deploy" or "rollback"`);
   const envs = values.env ? parseEnvNames(values.env) : undefined;
   const swept = await removeSandboxes("abandoned");
   if (swept.length) log.info(`swept sandboxes a killed run left: ${swept.join(", ")}`);
 
   const controller = new AbortController();
-  const sandbox = new Sandbox({ envs, base: values.base, keep: values.keep, fresh: values.fresh, log, signal: controller.signal });
+  // Read before anything starts: a project the harness cannot make sense of stops here, naming why.
+  const projectDir = values.project ? resolve(values.project) : undefined;
+  if (projectDir) loadProject(projectDir);
+  const sandbox = new Sandbox({ envs, base: values.base, keep: values.keep, fresh: values.fresh, projectDir, log, signal: controller.signal });
   let interrupted = 0;
   const onSignal = (signal: string) => {
     // One Ctrl-C can arrive twice (the terminal's and a wrapper's relay): only a later one forces.

@@ -52,6 +52,15 @@ function debootstrap(suite: string): Platform {
   return { spec: `debootstrap:${suite}`, slug: suite, suite };
 }
 
+/**
+ * The Python a debootstrap suite's servers run (Debian's python3), for checks made before any server
+ * exists (preflight's wheelhouse and version checks); undefined for a registry image, whose Python
+ * is known only once it runs.
+ */
+export function suitePython(platform: Platform): string | undefined {
+  return platform.suite ? ({ bookworm: "3.11", trixie: "3.13" } as Record<string, string>)[platform.suite] : undefined;
+}
+
 /** The platform this process runs against: `explicit` (a --base flag) or TESTBED_BASE. */
 export function selectedPlatform(explicit?: string): Platform {
   return parsePlatform(explicit ?? process.env.TESTBED_BASE);

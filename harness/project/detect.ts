@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { ENV_NAMES, type EnvName } from "../core/envs.ts";
 
@@ -70,13 +70,16 @@ function moduleFile(root: string, module: string): string | undefined {
   return [`${base}.py`, join(base, "__init__.py")].find((p) => existsSync(p));
 }
 
-/** Every .py file of a settings module: its own, or its package's (settings/base.py, production.py...). */
-function settingsFiles(root: string, module: string): string[] {
+/**
+ * The .py files a settings module is made of: its own file first, then the rest of its package
+ * (settings/production.py imports settings/base.py, where WSGI_APPLICATION usually is).
+ */
+export function settingsFiles(root: string, module: string): string[] {
   const file = moduleFile(root, module);
   if (!file) return [];
-  if (!file.endsWith("__init__.py")) return [file];
-  const pkg = join(file, "..");
-  return readdirSync(pkg).filter((f) => f.endsWith(".py")).map((f) => join(pkg, f));
+  const dir = file.endsWith("__init__.py") ? join(file, "..") : dirname(file);
+  const siblings = existsSync(join(dir, "__init__.py")) ? readdirSync(dir).filter((f) => f.endsWith(".py")).map((f) => join(dir, f)).sort() : [];
+  return [file, ...siblings.filter((f) => f !== file)];
 }
 
 function readConfigFile(dir: string): ProjectSettings {
@@ -97,8 +100,18 @@ function readConfigFile(dir: string): ProjectSettings {
   return doc as ProjectSettings;
 }
 
-/** `x.wsgi.application` (Django's form) or `x.wsgi:application` (gunicorn's) → gunicorn's. */
-const asGunicornTarget = (target: string) => (target.includes(":") ? target : target.replace(/\.([A-Za-z_]\w*)$/, ":$1"));
+/** Django's dotted form (`x.wsgi.application`, as in WSGI_APPLICATION) → gunicorn's (`x.wsgi:application`). */
+const fromDjangoForm = (target: string) => target.replace(/\.([A-Za-z_]\w*)$/, ":$1");
+
+/**
+ * gunicorn's form from what a person or a Procfile wrote: `module:attribute` as it is; a dotted
+ * name that is a module in the project means its `application` (gunicorn's default); otherwise
+ * Django's dotted form.
+ */
+function wsgiTarget(app: string, target: string): string {
+  if (target.includes(":")) return target;
+  return moduleFile(app, target) ? `${target}:application` : fromDjangoForm(target);
+}
 
 /** The WSGI target of a Procfile's `web:` line that runs gunicorn. */
 function procfileWsgi(dir: string, appDir: string): string | undefined {
@@ -115,7 +128,7 @@ function procfileWsgi(dir: string, appDir: string): string | undefined {
         if (!w.includes("=") && /^-(b|w|k|c|t|-bind|-workers|-worker-class|-config|-timeout|-chdir|-log-file|-log-level|-access-logfile|-error-logfile|-pythonpath)$/.test(w)) j++;
         continue;
       }
-      if (/^[\w.]+(:[\w.()]+)?$/.test(w)) return asGunicornTarget(w);
+      if (/^[\w.]+(:[\w.()]+)?$/.test(w)) return w;
     }
   }
   return undefined;
@@ -162,10 +175,10 @@ export function loadProject(dir: string, flags: ProjectSettings = {}): DjangoPro
     const declared = settingsFiles(app, settings.prod).map((f) => /^WSGI_APPLICATION\s*=\s*["']([\w.]+)["']/m.exec(read(f))?.[1]).find(Boolean);
     const procfile = procfileWsgi(dir, appDir);
     const conventional = `${settings.prod.split(".")[0]}.wsgi:application`;
-    wsgi = declared ? asGunicornTarget(declared) : procfile ?? conventional;
+    wsgi = declared ? fromDjangoForm(declared) : procfile ?? conventional;
     sources.wsgi = declared ? "WSGI_APPLICATION" : procfile ? "Procfile" : "convention";
   }
-  wsgi = asGunicornTarget(wsgi);
+  wsgi = wsgiTarget(app, wsgi);
   if (!moduleFile(app, wsgi.split(":")[0]!)) throw new ProjectError(`${app}: WSGI module ${wsgi.split(":")[0]} (${sources.wsgi}) is not there; set wsgi in ${CONFIG_FILE}`);
 
   let requirements = pick("requirements");

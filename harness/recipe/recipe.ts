@@ -5,9 +5,13 @@ import { appSteps } from "./app-steps.ts";
 import { closeContext, openContext, type RecipeContext, type RecipeOptions } from "./context.ts";
 import { dbSteps } from "./db-steps.ts";
 import { deploySteps } from "./deploy-steps.ts";
+import { projectSteps } from "./project-steps.ts";
 
-/** The database server and the app server are set up side by side: neither needs the other yet. */
-const provisionSteps = [concurrently("provision both servers", "provision", [dbSteps, appSteps])];
+/**
+ * The project's preflight first; then the database server and the app server side by side:
+ * neither needs the other yet.
+ */
+const provisionSteps = [...projectSteps, concurrently("provision both servers", "provision", [dbSteps, appSteps])];
 
 export interface RecipeReport {
   timings: StepTiming[];
@@ -39,5 +43,5 @@ export function provisionAndDeploy(tb: StartedTestbed, opts: RecipeOptions): Pro
 
 /** Deploys the project as a new release on provisioned servers (what the pipeline does from CI). */
 export function deploy(tb: StartedTestbed, opts: RecipeOptions): Promise<RecipeReport> {
-  return run(tb, opts, (ctx) => deploySteps(ctx.hooks));
+  return run(tb, opts, (ctx) => [...projectSteps, ...deploySteps(ctx.hooks)]);
 }

@@ -124,7 +124,7 @@ export class Sandbox {
         if (result.status !== "success" || !job) {
           throw new Error(`pipeline on ${branch}: ${job ? `job ${job.name} ${job.status}` : "ran no job"}\n${lastLines(plainLog(job?.log ?? ""), 25)}`);
         }
-        await waitForEnvironment(c.tb!, c.tb!.env(name), 30_000);
+        await waitForEnvironment(c.tb!, c.tb!.env(name), 30_000, c.deployment!.project.health);
       },
     };
   }

@@ -1,0 +1,122 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { describe, expect } from "vitest";
+import type { EnvName } from "../../harness/core/envs.ts";
+import { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
+import { httpGet } from "../../harness/probes/http.ts";
+import { appliedMigrations } from "../../harness/probes/postgres.ts";
+import { listeningTcpPorts } from "../../harness/probes/socket.ts";
+import { sh } from "../../harness/shell/quote.ts";
+import { dbPassword } from "../../harness/recipe/secrets.ts";
+import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
+import { expectGunicornSocket } from "./checks.ts";
+import { jobLogs, onTestbed, sharedTestbed, SPEC_TRAFFIC, type Shared } from "./support.ts";
+
+/**
+ * What every Django project must show once deployed, asked of the server and never of the
+ * project's own code: the specs a team runs on its repository (`TESTBED_PROJECT=PATH npm test`),
+ * and on each fixture shape. Nothing here knows a project's models, pages or files beyond what the
+ * repository holds: its migrations, its static files, its health path.
+ */
+
+/** Each app's migrations in the repository, as Django records them: `app.0001_initial`. */
+export function repositoryMigrations(appDir: string): string[] {
+  const out: string[] = [];
+  const visit = (dir: string, depth: number) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isDirectory() || e.name.startsWith(".") || ["node_modules", "venv", "static"].includes(e.name)) continue;
+      const migrations = join(dir, e.name, "migrations");
+      if (existsSync(migrations)) out.push(...readdirSync(migrations).filter((f) => /^\d{4}_\w+\.py$/.test(f)).map((f) => `${e.name}.${f.replace(/\.py$/, "")}`));
+      if (depth < 1) visit(join(dir, e.name), depth + 1);
+    }
+  };
+  visit(appDir, 0);
+  return out.sort();
+}
+
+/**
+ * Static files the project ships (not Django's own): files collectstatic put behind the live
+ * release's `.static` whose path is also the tail of a file in the repository.
+ */
+async function shippedStaticFiles(tb: StartedTestbed, env: EnvName, repoDir: string): Promise<Array<{ url: string; file: string }>> {
+  const collected = (await tb.app.exec.run(sh`cd ${`${tb.env(env).dir}/.static/`} && find . -type f | sed 's#^\\./##' | sort`)).stdout.split("\n").filter(Boolean);
+  const repoFiles: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.name.startsWith(".") || ["node_modules", "venv", "staticfiles", "static_collected", "public"].includes(e.name)) continue;
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else repoFiles.push(relative(repoDir, join(dir, e.name)));
+    }
+  };
+  walk(repoDir);
+  return collected.flatMap((c) => {
+    const file = repoFiles.find((f) => f.endsWith(`/${c}`));
+    return file ? [{ url: `/static/${c}`, file }] : [];
+  });
+}
+
+/** The release that answers the health path now, or a failure saying what answered instead. */
+async function servingRelease(tb: StartedTestbed, env: EnvName, health: string): Promise<{ release: string; commit: string }> {
+  const r = await httpGet(tb.url(env, health));
+  expect(r.status, `GET ${health} on ${env}: ${r.status} ${r.text.slice(0, 300)}`).toBeLessThan(500);
+  expect(r.headers["x-release"], `GET ${health} on ${env}: no X-Release header, so no release of this deploy answered`).toBeTruthy();
+  return { release: String(r.headers["x-release"]), commit: String(r.headers["x-commit"]) };
+}
+
+/**
+ * The observing specs for one project's repository: a testbed from the provisioned snapshot, set up
+ * for the project and deployed to prod through the generated pipeline; then what is on the server.
+ */
+export function observeProject(label: string, projectDir: string): void {
+  const env: EnvName = "prod";
+  const shared: () => Shared<PipelineDeployment> = sharedTestbed(async (tb) => {
+    const deployment = await PipelineDeployment.provision(tb, { projectDir, envs: [env] });
+    const { result } = await deployment.deploy({ env });
+    if (result.status !== "success") throw new Error(`the first deploy of ${projectDir} failed:\n${jobLogs(result)}`);
+    return deployment;
+  }, "provisioned");
+
+  describe(`${label}: deployed to prod through the pipeline`, () => {
+    onTestbed(shared, "gunicorn@prod runs its workers on the socket systemd holds, owned by the deploy user and www-data", ({ tb }) => expectGunicornSocket(tb, env));
+
+    onTestbed(shared, "nginx listens on prod's port, and the health path answers below 500 from the live release", async ({ tb, data }) => {
+      expect(await listeningTcpPorts(tb.app)).toContain(tb.env(env).port);
+      const { release } = await servingRelease(tb, env, data.project.health);
+      const live = (await tb.app.exec.run(sh`readlink ${tb.env(env).dir}`)).stdout.trim();
+      expect(live).toBe(`releases/${release}`);
+    });
+
+    onTestbed(shared, "serves a static file the project ships, byte for byte, from its STATIC_ROOT", async ({ tb, data }) => {
+      const files = await shippedStaticFiles(tb, env, data.repo.dir);
+      expect(files.length, "collectstatic put none of the repository's own static files behind the release's .static").toBeGreaterThan(0);
+      for (const { url, file } of files.slice(0, 3)) {
+        const r = await httpGet(tb.url(env, url));
+        expect(r.status, `GET ${url}`).toBe(200);
+        expect(r.body.equals(readFileSync(join(data.repo.dir, file))), `${url} is not ${file} byte for byte`).toBe(true);
+      }
+    });
+
+    onTestbed(shared, "has every migration of the repository applied in prod's own Postgres database", async ({ tb, data }) => {
+      const expected = repositoryMigrations(join(data.repo.dir, data.project.appDir));
+      expect(expected.length).toBeGreaterThan(0);
+      const applied = await appliedMigrations(tb, tb.env(env), dbPassword(tb, env));
+      expect(applied.filter((m) => expected.includes(m)).sort()).toEqual(expected);
+    });
+
+    onTestbed(shared, "a redeploy, then a rollback, under traffic: 0 failed requests, each commit taking over in turn", async ({ tb, data }) => {
+      const before = await servingRelease(tb, env, data.project.health);
+      const branch = data.branchFor(env);
+      const commit = await data.repo.commit(branch, "A change to redeploy", { write: { "DEPLOYED_BY_TESTBED.txt": `${Date.now()}\n` } });
+      const redeploy = await data.deploy({ env }, { traffic: SPEC_TRAFFIC });
+      expect(redeploy.result.status, jobLogs(redeploy.result)).toBe("success");
+      expect(redeploy.traffic!.failed, "requests failed during the redeploy").toBe(0);
+      expect(redeploy.traffic!.requests).toBeGreaterThan(10);
+      expect(redeploy.traffic!.commits).toEqual([before.commit, commit]);
+      const rollback = await data.rollback(env, { traffic: SPEC_TRAFFIC });
+      expect(rollback.result.status, jobLogs(rollback.result)).toBe("success");
+      expect(rollback.traffic!.failed, "requests failed during the rollback").toBe(0);
+      expect(rollback.traffic!.commits).toEqual([commit, before.commit]);
+      expect((await servingRelease(tb, env, data.project.health)).release).toBe(before.release);
+    });
+  });
+}
