@@ -95,7 +95,7 @@ export async function floorRun(
       heredoc("/etc/systemd/system/gunicorn@.service", gunicornTemplate(DEFAULT_CONFIG, project)),
       `mkdir -p ${releaseLibraryDir(DEFAULT_CONFIG)} && ` + heredoc(releaseWsgiPath(DEFAULT_CONFIG), releaseWsgiSource()),
       heredoc("/etc/systemd/system/gunicorn@.socket", gunicornSocket(DEFAULT_CONFIG)),
-      ...envs.map((e) => heredoc(`/etc/nginx/sites-enabled/${e.site}`, nginxSite(e))),
+      ...envs.map((e) => heredoc(`/etc/nginx/sites-enabled/${e.site}`, nginxSite(e, project))),
       ...envs.map((e) => `mkdir -p ${e.releases} ${e.venvs} && ` + heredoc(e.envFile, envFile(e, secrets, "mydatabaseserver", ["127.0.0.1", "localhost", "myappserver"], project))),
       // The release layout at its simplest: one release, its venv, and the live link.
       // nginx serves /static/ from the release's `.static` link, which collectstatic's step makes.

@@ -29,7 +29,7 @@ const FILES: Record<string, string> = {
   "/etc/postgresql/15/main/pg_hba.conf": withHbaBlock("local all postgres peer\n", pgHbaBlock(envs, "172.18.0.3")),
   [releaseToolPath(DEFAULT_CONFIG)]: releaseToolSource(),
   [releaseLibraryPath(DEFAULT_CONFIG)]: releaseLibrarySource(),
-  ...Object.fromEntries(envs.flatMap((e) => [[`/etc/nginx/sites-available/${e.site}`, nginxSite(e)], [e.envFile, envFile(e, secrets, "db", ["localhost"], SAMPLE)]])),
+  ...Object.fromEntries(envs.flatMap((e) => [[`/etc/nginx/sites-available/${e.site}`, nginxSite(e, SAMPLE)], [e.envFile, envFile(e, secrets, "db", ["localhost"], SAMPLE)]])),
 };
 const STEPS = releaseSteps();
 

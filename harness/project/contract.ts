@@ -23,9 +23,11 @@ export interface EnvValues {
   settings: string;
   /** Whether people reach the site over HTTPS (a TLS terminator in front of nginx). */
   https: boolean;
+  /** The environment's uploads, outside every release (for a project that reads MEDIA_ROOT from a variable). */
+  media_root: string;
 }
 
-export const CONTRACT_NAMES: ReadonlyArray<keyof EnvValues> = ["env", "db_host", "db_port", "db_name", "db_user", "db_password", "database_url", "secret_key", "debug", "allowed_hosts", "settings", "https"];
+export const CONTRACT_NAMES: ReadonlyArray<keyof EnvValues> = ["env", "db_host", "db_port", "db_name", "db_user", "db_password", "database_url", "secret_key", "debug", "allowed_hosts", "settings", "https", "media_root"];
 
 export class ContractError extends Error {
   override name = "ContractError";
@@ -73,5 +75,6 @@ export function envValues(env: Environment, o: { dbHost: string; dbPassword: str
     allowed_hosts: o.allowedHosts,
     settings: o.settings,
     https: o.https ?? false,
+    media_root: env.media,
   };
 }

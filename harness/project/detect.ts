@@ -24,6 +24,12 @@ export interface DjangoProject {
   requirements: string;
   /** Requested through nginx to see that a release serves: healthy below 500, redirects not followed. */
   health: string;
+  /**
+   * Where nginx serves the static files and the uploads (STATIC_URL, MEDIA_URL): read from the
+   * settings for nginx's site, and checked against the project's own Django at every deploy.
+   */
+  staticUrl: string;
+  mediaUrl: string;
   /** The Python the project asks for (runtime.txt, .python-version, or the config), and where it said so. */
   python?: { version: string; from: string };
   /** Variables its settings read, as templates of the environment contract (contract.ts): for every environment, then per environment. */
@@ -42,6 +48,8 @@ export interface ProjectSettings {
   requirements?: string;
   health?: string;
   python?: string;
+  static_url?: string;
+  media_url?: string;
   env?: Record<string, string | Record<string, string>>;
 }
 
@@ -91,10 +99,10 @@ function readConfigFile(dir: string): ProjectSettings {
   } catch (err) {
     throw new ProjectError(`${path}: not valid TOML: ${(err as Error).message.split("\n")[0]}`);
   }
-  const known = ["app_dir", "settings", "wsgi", "requirements", "health", "python", "env"];
+  const known = ["app_dir", "settings", "wsgi", "requirements", "health", "python", "static_url", "media_url", "env"];
   const unknown = Object.keys(doc).filter((k) => !known.includes(k));
   if (unknown.length) throw new ProjectError(`${path}: unknown key(s) ${unknown.join(", ")}; it takes ${known.join(", ")}`);
-  for (const k of ["app_dir", "wsgi", "requirements", "health", "python"]) {
+  for (const k of ["app_dir", "wsgi", "requirements", "health", "python", "static_url", "media_url"]) {
     if (doc[k] !== undefined && typeof doc[k] !== "string") throw new ProjectError(`${path}: ${k} must be a string`);
   }
   return doc as ProjectSettings;
@@ -222,7 +230,22 @@ export function loadProject(dir: string, flags: ProjectSettings = {}): DjangoPro
   const health = pick("health") ?? "/";
   if (!health.startsWith("/")) throw new ProjectError(`health "${health}": a path beginning with /`);
   sources.health ??= "default";
-  return { dir, appDir, settings, wsgi, requirements, health, python, env: { all, byEnv }, name: settings.prod.split(".")[0]!, sources };
+
+  // A URL setting as the settings write it (a literal in 9 projects out of 10); the release's own
+  // Django confirms it at every deploy, so a computed one that differs fails there, named.
+  const urlSetting = (key: "static_url" | "media_url", setting: string, fallback: string) => {
+    let value = pick(key);
+    if (value === undefined) {
+      const found = settingsFiles(app, settings.prod).map((f) => new RegExp(`^${setting}\\s*=\\s*["']([^"']+)["']`, "m").exec(read(f))?.[1]).find(Boolean);
+      value = found ?? fallback;
+      sources[key] = found ? setting : "default";
+    }
+    return `/${value.replace(/^\/+|\/+$/g, "")}/`.replace("//", "/");
+  };
+  const staticUrl = urlSetting("static_url", "STATIC_URL", "/static/");
+  const mediaUrl = urlSetting("media_url", "MEDIA_URL", "/media/");
+  if (staticUrl === "/" || mediaUrl === "/") throw new ProjectError(`STATIC_URL and MEDIA_URL must not be / (nginx would serve every page from disk); set static_url or media_url in ${CONFIG_FILE}`);
+  return { dir, appDir, settings, wsgi, requirements, health, staticUrl, mediaUrl, python, env: { all, byEnv }, name: settings.prod.split(".")[0]!, sources };
 }
 
 /** Where manage.py's directory is inside a release, for the unit and the tool ("" for the release itself). */

@@ -122,12 +122,12 @@ export const appSteps: Step<RecipeContext>[] = [
   {
     name: "app: nginx sites",
     phase: "provision",
-    async run({ app, envs }) {
+    async run({ app, envs, project }) {
       const changes = await Promise.all(
         envs.map(async (env) => {
           const available = `/etc/nginx/sites-available/${env.site}`;
           const link = `/etc/nginx/sites-enabled/${env.site}`;
-          const written = await app.writeFile(available, nginxSite(env), "644");
+          const written = await app.writeFile(available, nginxSite(env, project), "644");
           const linked = await app.run(sh`test "$(readlink ${link})" = ${available} || { ln -sfn ${available} ${link} && echo linked; }`);
           return written || linked.stdout.trim() === "linked";
         }),

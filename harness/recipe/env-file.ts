@@ -41,6 +41,8 @@ export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, a
     WEB_CONCURRENCY: String(env.workers),
     // The project's application, which the release tool's wrapper (release_wsgi.py) serves.
     RELEASE_WSGI: project.wsgi,
+    // Whether people reach it over HTTPS: without, production's check tolerates the HTTPS-only warnings.
+    RELEASE_HTTPS: values.https ? "1" : "0",
   };
   for (const [table, templates] of [["[env]", project.env.all], [`[env.${env.name}]`, project.env.byEnv[env.name] ?? {}]] as const) {
     for (const [key, template] of Object.entries(templates)) lines[key] = renderTemplate(template, values, `${CONFIG_FILE} ${table} ${key}`);

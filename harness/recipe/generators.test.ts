@@ -72,7 +72,7 @@ describe("gunicorn units", () => {
 
 describe("nginx site", () => {
   it("listens on the environment's port, serves /static/ from the live release's link to its STATIC_ROOT and proxies the rest to the socket", () => {
-    const site = nginxSite(staging);
+    const site = nginxSite(staging, SAMPLE);
     expect(site).toMatch(/listen 7031;/);
     expect(site).toMatch(/location \/static\/ \{\s*alias \/home\/my-awesome-project\/staging\/myproject\/\.static\/;\s*\}/);
     expect(site).toContain("proxy_pass http://unix:/home/my-awesome-project/staging/myproject.sock;");

@@ -1,7 +1,8 @@
 import type { Environment } from "../core/envs.ts";
+import type { DjangoProject } from "../project/detect.ts";
 
-/** One site per environment: /static/ from the live release, everything else to its socket. */
-export function nginxSite(env: Environment): string {
+/** One site per environment: static files from the live release, uploads from the shared directory, everything else to its socket. */
+export function nginxSite(env: Environment, project: Pick<DjangoProject, "staticUrl" | "mediaUrl">): string {
   // collectstatic links `.static` in each release to the project's own STATIC_ROOT, wherever the
   // project puts it inside the release: /static/x is read from <live>/.static/x. Links are resolved
   // per request, so the switch changes the code and its static files at once.
@@ -12,11 +13,12 @@ server {
     server_name _;
 
     location = /favicon.ico { access_log off; log_not_found off; }
-    location /static/ {
+    # At the project's STATIC_URL and MEDIA_URL (read from its settings; its Django confirms them).
+    location ${project.staticUrl} {
         alias ${env.dir}/.static/;
     }
     # Uploads live outside every release, so a deploy or a rollback never touches them.
-    location /media/ {
+    location ${project.mediaUrl} {
         alias ${env.media}/;
     }
     location / {

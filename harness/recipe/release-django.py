@@ -15,12 +15,22 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 
+# Deployment checks about HTTPS (HSTS, the redirect, secure cookies, HSTS preload): where people do
+# not reach the environment over HTTPS (RELEASE_HTTPS=0, these servers' plain HTTP), they cannot be
+# met, so they are tolerated; every other deployment warning still fails production.
+HTTPS_ONLY_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016", "security.W021"]
+
+
 def check(project, production, migrations):
     """Django's checks and an import of the WSGI application. Production also runs the deployment
     checks (DEBUG, security middleware, cookies...) and fails on their warnings, so a release that
     would serve production unsafely never goes live. `migrations` adds `makemigrations --check`
     (models changed without a migration)."""
     if production:
+        from django.conf import settings
+
+        if os.environ.get("RELEASE_HTTPS", "0") != "1":
+            settings.SILENCED_SYSTEM_CHECKS = [*settings.SILENCED_SYSTEM_CHECKS, *HTTPS_ONLY_CHECKS]
         call_command("check", deploy=True, fail_level="WARNING")
     else:
         call_command("check")
@@ -54,8 +64,14 @@ def collectstatic(project, production, migrations):
     release's root then links to it, and nginx serves /static/ from the live release's `.static`."""
     from django.conf import settings
 
-    if not settings.STATIC_URL or not settings.STATIC_URL.rstrip("/").endswith("/static"):
-        raise CommandError(f"STATIC_URL is {settings.STATIC_URL!r}; nginx serves static files at /static/: set STATIC_URL = '/static/'")
+    for name, served in (("STATIC_URL", os.environ.get("RELEASE_STATIC_URL", "/static/")), ("MEDIA_URL", os.environ.get("RELEASE_MEDIA_URL", "/media/"))):
+        value = getattr(settings, name) or ""
+        # Django prefixes a relative URL with the script name ("static/" is served at /static/).
+        if "://" not in value and "/" + value.strip("/") + "/" != served:
+            raise CommandError(
+                f"{name} is {value!r}, but nginx serves {served} (read from the settings when the servers were set up): "
+                f"set {name.lower()} = {value!r} in deploy-testbed.toml and run the recipe again, or make it a literal in the settings"
+            )
     if not settings.STATIC_ROOT:
         raise CommandError("STATIC_ROOT is not set: collectstatic has nowhere to write; set it inside the project, e.g. BASE_DIR / 'staticfiles'")
     root = release_root()
@@ -67,6 +83,23 @@ def collectstatic(project, production, migrations):
     if os.path.lexists(link):
         os.unlink(link)
     os.symlink(os.path.relpath(static_root, root), link)
+    link_media(settings, root)
+
+
+def link_media(settings, root):
+    """Uploads outlive releases: a MEDIA_ROOT inside the release becomes a link to the environment's
+    shared uploads (where nginx serves them), unless the repository holds a directory there."""
+    shared = os.environ.get("RELEASE_MEDIA")
+    media_root = os.path.abspath(str(settings.MEDIA_ROOT or ""))
+    if not shared or not settings.MEDIA_ROOT or os.path.commonpath([media_root, os.path.realpath(root)]) != os.path.realpath(root):
+        return
+    if os.path.islink(media_root) or not os.path.lexists(media_root):
+        if os.path.lexists(media_root):
+            os.unlink(media_root)
+        os.makedirs(os.path.dirname(media_root), exist_ok=True)
+        os.symlink(os.path.relpath(shared, os.path.dirname(media_root)), media_root)
+    else:
+        print(f"warning: MEDIA_ROOT {media_root} is a directory of the release: uploads saved there are lost at the next deploy", file=sys.stderr, flush=True)
 
 
 def migrate(project, production, migrations):

@@ -28,7 +28,7 @@ export const releaseLibraryPath = (config: DeploymentConfig) => `${releaseLibrar
 export const releaseWsgiPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_wsgi.py`;
 
 /** What the tool needs of the project: where manage.py is, its requirements, its health path, a Host it allows. */
-export type ToolProject = Pick<DjangoProject, "appDir" | "requirements" | "health"> & { host: string };
+export type ToolProject = Pick<DjangoProject, "appDir" | "requirements" | "health" | "staticUrl" | "mediaUrl"> & { host: string };
 
 /**
  * The tool's settings: each environment's paths, unit, gunicorn commands and port, from the
@@ -40,6 +40,6 @@ export function releaseToolConfig(config: DeploymentConfig, envs: Environment[],
     envs.map((e) => [e.name, { live: e.dir, releases: e.releases, venvs: e.venvs, media: e.media, envFile: e.envFile, unit: e.unit, gunicorn: gunicornCommands(e.unit), port: e.port, tier: e.tier }]),
   );
   const steps = releaseSteps().map(({ step, runs }) => ({ step, runs }));
-  const { appDir, requirements, health, host } = project;
-  return JSON.stringify({ project: config.project, keep: RELEASES_KEPT, django: releaseDjangoPath(config), steps, envs: table, projectFacts: { appDir, requirements, health, host } }, null, 2) + "\n";
+  const { appDir, requirements, health, host, staticUrl, mediaUrl } = project;
+  return JSON.stringify({ project: config.project, keep: RELEASES_KEPT, django: releaseDjangoPath(config), steps, envs: table, projectFacts: { appDir, requirements, health, host, staticUrl, mediaUrl } }, null, 2) + "\n";
 }

@@ -69,6 +69,8 @@ class Environment:
         self.requirements = project.get("requirements", "requirements.txt")
         self.health = project.get("health", "/")
         self.host = project.get("host", "localhost")
+        self.static_url = project.get("staticUrl", "/static/")
+        self.media_url = project.get("mediaUrl", "/media/")
         # "production" runs the deployment checks; an older config without tiers means none.
         self.tier = e.get("tier", "")
 
@@ -142,6 +144,8 @@ class Environment:
                 "if that step ran, something removed it since (an rsync --delete into the release, say)"
             )
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
+        # What nginx serves where, for release-django.py to check against the project's own settings.
+        env.update(RELEASE_STATIC_URL=self.static_url, RELEASE_MEDIA_URL=self.media_url, RELEASE_MEDIA=self.media)
         env.update(read_env_file(self.env_file))
         run = subprocess.run([python, "manage.py", *args], cwd=self.app(path), env=env, text=True, stdout=subprocess.PIPE if capture else None)
         if run.returncode != 0:

@@ -21,13 +21,16 @@ const files: Record<string, string> = {
 from .base import CommandError
 def call_command(name, **options):
     print(f"called {name} {sorted(options.items())}", file=sys.stderr)
+    if name == "check":
+        from django.conf import settings
+        print(f"silenced {settings.SILENCED_SYSTEM_CHECKS}", file=sys.stderr)
     how = dict(f.split("=") for f in os.environ.get("FAIL", "").split(",") if f).get(name)
     if how == "command-error": raise CommandError(f"{name} is unhappy")
     if how == "exit": sys.exit(1)
     if how == "crash": raise RuntimeError(f"{name} crashed")
 `,
   "django/db/__init__.py": "import os\nconnection = object()\nclass _Connection:\n    vendor = os.environ.get('VENDOR', 'postgresql')\nconnections = {'default': _Connection()}\n",
-  "django/conf/__init__.py": "import os\nclass _Settings:\n    STATIC_URL = os.environ.get('STATIC_URL', '/static/')\n    STATIC_ROOT = os.environ.get('STATIC_ROOT', '')\nsettings = _Settings()\n",
+  "django/conf/__init__.py": "import os\nclass _Settings:\n    STATIC_URL = os.environ.get('STATIC_URL', '/static/')\n    STATIC_ROOT = os.environ.get('STATIC_ROOT', '')\n    MEDIA_URL = os.environ.get('MEDIA_URL', '/media/')\n    MEDIA_ROOT = os.environ.get('MEDIA_ROOT', '')\n    SILENCED_SYSTEM_CHECKS = ['own.W001']\nsettings = _Settings()\n",
   "django/db/migrations/__init__.py": "",
   "django/db/migrations/loader.py": `class MigrationLoader:
     def __init__(self, connection, ignore_no_migrations=False):
@@ -120,7 +123,22 @@ describe("release-django.py check and collectstatic, for any project", () => {
   it("refuses a STATIC_ROOT outside the release, an unset one, and a STATIC_URL nginx does not serve", () => {
     expect(prepare(["collectstatic"], { env: { STATIC_ROOT: "/var/www/static" } }).stderr).toContain("STATIC_ROOT is /var/www/static, outside the release");
     expect(prepare(["collectstatic"], { env: { STATIC_ROOT: "" } }).stderr).toContain("STATIC_ROOT is not set");
-    expect(prepare(["collectstatic"], { env: { STATIC_ROOT: join(release, "s"), STATIC_URL: "/assets/" } }).stderr).toContain("STATIC_URL is '/assets/'; nginx serves static files at /static/");
+    expect(prepare(["collectstatic"], { env: { STATIC_ROOT: join(release, "s"), STATIC_URL: "/assets/" } }).stderr).toContain("STATIC_URL is '/assets/', but nginx serves /static/ (read from the settings when the servers were set up)");
+    expect(prepare(["collectstatic"], { env: { MEDIA_URL: "/uploads/", RELEASE_MEDIA_URL: "/media/" } }).stderr).toContain("MEDIA_URL is '/uploads/', but nginx serves /media/");
+  });
+
+  it("accepts the URLs nginx serves however the settings spell them, and links an in-release MEDIA_ROOT to the shared uploads", () => {
+    const shared = join(root, "shared", "media");
+    mkdirSync(shared, { recursive: true });
+    const r = prepare(["collectstatic"], { env: { STATIC_URL: "staticfiles", RELEASE_STATIC_URL: "/staticfiles/", MEDIA_ROOT: join(release, "app", "mediafiles"), RELEASE_MEDIA: shared } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readlinkSync(join(release, "app", "mediafiles"))).toBe("../../../shared/media");
+  });
+
+  it("tolerates only the HTTPS deployment checks, and only where the environment has no TLS", () => {
+    const silenced = (env: Record<string, string>) => /silenced (.*)/.exec(prepare(["check"], { production: true, env }).stderr)?.[1];
+    expect(silenced({ RELEASE_HTTPS: "0" })).toBe("['own.W001', 'security.W004', 'security.W008', 'security.W012', 'security.W016', 'security.W021']");
+    expect(silenced({ RELEASE_HTTPS: "1" })).toBe("['own.W001']");
   });
 });
 

@@ -65,7 +65,7 @@ export class ToolScratch {
 
   /** The tool's config: the table's, with the fake nginx's port and Django helper, and short waits. */
   writeConfig(port: number, serveSeconds = 0.6): void {
-    const project = { appDir: "", requirements: "requirements.txt", health: "/", host: "localhost" };
+    const project = { appDir: "", requirements: "requirements.txt", health: "/", host: "localhost", staticUrl: "/static/", mediaUrl: "/media/" };
     const config = JSON.parse(releaseToolConfig({ ...DEFAULT_CONFIG, deployUser: "u" }, this.envs, project)) as { django: string; envs: Record<string, { port: number }> };
     config.django = join(this.root, "fake-django.py");
     for (const e of Object.values(config.envs)) e.port = port;
