@@ -5,6 +5,7 @@ import type { StepTiming } from "../lifecycle/steps.ts";
 import { STEADY_TRAFFIC, underTraffic, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";
 import { APP_WHEELHOUSE } from "../recipe/context.ts";
 import { provision } from "../recipe/recipe.ts";
+import { adoptServerSecrets, knowsSecrets } from "../recipe/secrets.ts";
 import type { KeyPair } from "../testbed/keys.ts";
 import { SERVER_ALIASES } from "../testbed/server.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
@@ -84,12 +85,16 @@ export class PipelineDeployment implements AsyncDisposable {
   }
 
   /**
-   * Provisions the servers for another project (its requirements in the wheelhouse, its settings,
-   * WSGI application and variables in the environment files, its units and tool config), keeping
-   * this deployment's CI key. The recipe is idempotent: for the same project nothing changes.
+   * Provisions the servers for the project a deploy is about to bring (its requirements in the
+   * wheelhouse, its settings, WSGI application and variables in the environment files, its units
+   * and tool config), keeping this deployment's CI key. The recipe is idempotent: for the same
+   * project nothing changes. No running gunicorn is restarted: the live release keeps serving with
+   * the settings it started with (another project's would break it) until the deploy's switch.
    */
   async provisionFor(projectDir: string, project: DjangoProject = loadProject(projectDir)): Promise<StepTiming[]> {
-    const report = await provision(this.tb, { projectDir, project, deployKeys: [this.deployKey.public], envs: this.tb.envs.map((e) => e.name) });
+    // Attached from another process, this one does not know the secrets the servers hold.
+    if (!knowsSecrets(this.tb)) await adoptServerSecrets(this.tb);
+    const report = await provision(this.tb, { projectDir, project, deployKeys: [this.deployKey.public], envs: this.tb.envs.map((e) => e.name), restartChanged: false });
     this.current = project;
     return report.timings;
   }

@@ -7,6 +7,13 @@ import { applyChanges, type FixtureChanges } from "../core/fixtures.ts";
 
 const run = promisify(execFile);
 
+/**
+ * What is never copied from a project's directory into a repository of it: its own git metadata
+ * (a user's repository has one), virtualenvs and caches.
+ */
+const NOT_COPIED = /(^|\/)(\.git|__pycache__|\.venv|node_modules|\.tox)(\/|$)/;
+const copyFilter = (from: string) => (src: string) => !NOT_COPIED.test(src.slice(from.length));
+
 /** A git repository of a Django project, as a user's would be, with branches to push. */
 export class GitRepo implements AsyncDisposable {
   private constructor(readonly dir: string, private readonly root: string) {}
@@ -15,7 +22,7 @@ export class GitRepo implements AsyncDisposable {
   static async fromDirectory(projectDir: string, branch = "master", root?: string): Promise<GitRepo> {
     root ??= await mkdtemp(join(tmpdir(), "ddt-repo-"));
     const dir = join(root, "myproject");
-    await cp(projectDir, dir, { recursive: true });
+    await cp(projectDir, dir, { recursive: true, filter: copyFilter(projectDir) });
     const repo = new GitRepo(dir, root);
     await repo.git("init", "-q", "-b", branch);
     await repo.git("add", "-A");
@@ -34,7 +41,7 @@ export class GitRepo implements AsyncDisposable {
   async commitTree(branch: string, message: string, projectDir: string): Promise<string> {
     await this.git("checkout", "-q", branch);
     await this.git("rm", "-rq", "--ignore-unmatch", ".");
-    await cp(projectDir, this.dir, { recursive: true, filter: (src) => !/(^|\/)(\.git|__pycache__)(\/|$)/.test(src.slice(projectDir.length)) });
+    await cp(projectDir, this.dir, { recursive: true, filter: copyFilter(projectDir) });
     await this.git("add", "-A");
     await this.git("commit", "-q", "--allow-empty", "-m", message);
     return this.git("rev-parse", "HEAD");

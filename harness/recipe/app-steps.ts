@@ -76,7 +76,7 @@ export const appSteps: Step<RecipeContext>[] = [
       const user = ctx.tb.config.deployUser;
       await forEachEnv(ctx, async (env) => {
         const content = envFile(env, secretsOf(ctx.tb)[env.name], DB_HOST, allowedHosts(), ctx.project);
-        if (!(await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`))) return;
+        if (!(await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`)) || ctx.opts.restartChanged === false) return;
         // A running gunicorn still holds the old settings (a new database password, say): restart it.
         if ((await ctx.app.run(sh`systemctl is-active --quiet ${env.unit}`, { allowFailure: true })).exitCode === 0) {
           await ctx.app.run(sh`${gunicornCommands(env.unit).restart}`);

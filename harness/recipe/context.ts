@@ -17,6 +17,12 @@ export interface RecipeOptions {
   log?: Logger;
   /** Changes to what the recipe writes and runs (harness/core/hooks.ts); the testbed's by default. */
   hooks?: Hooks;
+  /**
+   * Restart a running gunicorn whose environment file changed (true by default, so new secrets take
+   * effect). False when a deploy of the project follows at once and restarts it into its release:
+   * the old release keeps serving with the settings it started with until that switch.
+   */
+  restartChanged?: boolean;
 }
 
 /** What the recipe's steps share: ssh sessions on both servers, the table, and what they learned. */

@@ -3,6 +3,7 @@ import { DEFAULT_CONFIG, environments } from "../core/envs.ts";
 import { sampleProjectDir } from "../core/fixtures.ts";
 import { loadProject } from "../project/detect.ts";
 import { envFile } from "./env-file.ts";
+import { parseEnvFile } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
 import { HBA_BEGIN, HBA_END, pgHbaBlock, withHbaBlock } from "./pg-hba.ts";
 import { releaseCommandArgs, releaseCommandSteps, releaseSteps, type ReleaseStepDef } from "./release-steps.ts";
@@ -177,5 +178,12 @@ describe("release commands", () => {
   it("names a template's unknown value, with the file and key", () => {
     const project = { ...SAMPLE, env: { all: { PASSWORD: "{db_pass}" }, byEnv: {} } };
     expect(() => envFile(dev, { secretKey: "k", dbPassword: "p" }, "db", ["h"], project)).toThrow(/deploy-testbed\.toml \[env\] PASSWORD: \{db_pass\} is not a value the recipe knows; use one of .*\{db_password\}/);
+  });
+  it("reads back exactly what it wrote, whatever the secrets hold (a later process adopts them from the server)", () => {
+    const secrets = { secretKey: `a$b"c\\d\`e f'g`, dbPassword: "p$(id)" };
+    const values = parseEnvFile(envFile(dev, secrets, "db", ["h"], SAMPLE));
+    expect(values.DJANGO_SECRET_KEY).toBe(secrets.secretKey);
+    expect(values.DATABASE_PASSWORD).toBe(secrets.dbPassword);
+    expect(values.DJANGO_ENV).toBe("dev");
   });
 });
