@@ -4,12 +4,14 @@
 // Prints the figures and writes them to reports/bench.json. Timings are never asserted in tests.
 import { cpus, totalmem } from "node:os";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileTimes, runSandboxCommand, runTestSuite } from "../harness/bench/cli-runs.ts";
 import { deployTimings, inSeconds } from "../harness/bench/deploy-timings.ts";
 import { deployFigures } from "../harness/bench/deploy-safety.ts";
 import { cpuSplit, sampleCpu, type CpuSplit } from "../harness/bench/cpu.ts";
 import { floorRun } from "../harness/bench/floor.ts";
+import { shapeDeployFigures } from "../harness/bench/shape-deploy.ts";
 import { median, seconds, timeRuns } from "../harness/bench/stats.ts";
 import { docker } from "../harness/docker/client.ts";
 import { sampleProjectDir } from "../harness/core/fixtures.ts";
@@ -101,7 +103,11 @@ await main(async () => {
   }
 
   step("deploys on a running site: unchanged and changed requirements, under traffic; restart and HUP compared");
-  Object.assign(fig, await deployFigures((await ensureSnapshots({ log: silentLogger })).deployed, runs, log));
+  const snapshots = await ensureSnapshots({ log: silentLogger });
+  Object.assign(fig, await deployFigures(snapshots.deployed, runs, log));
+
+  step("a project that is not the sample (fixtures/shop-database-url): its first prod deploy and unchanged ones");
+  fig.shapeDeploy = await shapeDeployFigures(snapshots.provisioned, join(PROJECT_ROOT, "fixtures", "shop-database-url"), runs);
 
   step("sandbox, command to table (images and snapshots cached)");
   const sandboxRuns = [];
@@ -180,6 +186,7 @@ await main(async () => {
     ["testbed peak memory (GiB)", fig.testbedPeakMemoryGiB, `≤ ${TARGETS.memoryGiB}: ${check(fig.testbedPeakMemoryGiB, TARGETS.memoryGiB)}`],
     ["prod deploy, requirements unchanged (s)", fig.deployUnchangedRequirementsS, `≤ ${TARGETS.deployUnchangedS}: ${check(fig.deployUnchangedRequirementsS, TARGETS.deployUnchangedS)}`],
     ["prod deploy, requirements changed (s)", fig.deployChangedRequirementsS, ""],
+    [`  ${(fig.shapeDeploy as { shape?: string })?.shape ?? "a fixture shape"}: prod deploy, requirements unchanged (s)`, (fig.shapeDeploy as { deployUnchangedRequirementsS?: number })?.deployUnchangedRequirementsS, `its first deploy (a new venv): ${(fig.shapeDeploy as { firstDeployS?: number })?.firstDeployS ?? "-"} s`],
     ["prod deploy under 4 clients (s)", fig.deployUnderTrafficS, ""],
     ["failed requests during our deploys", (fig.deployUnderTraffic as { failed?: number })?.failed, `= 0: ${(fig.deployUnderTraffic as { failed?: number })?.failed === 0 ? "met" : "MISSED"}`],
     ["p99 latency during our deploys (ms)", (fig.deployUnderTraffic as { p99Ms?: number })?.p99Ms, ""],
