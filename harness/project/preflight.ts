@@ -107,6 +107,7 @@ export function preflightReport(project: DjangoProject, problems: Problem[]): st
     row("WSGI application", project.wsgi, project.sources.wsgi),
     row("requirements", project.requirements, project.sources.requirements),
     row("health path", project.health, project.sources.health),
+    row("nginx serves", `${project.staticUrl} (static), ${project.mediaUrl} (uploads)`, `${project.sources.static_url}, ${project.sources.media_url}`),
     ...(project.python ? [row("Python asked for", project.python.version, project.python.from)] : []),
     "",
     "The deploy sets, in each environment's file: DATABASE_URL, DJANGO_SETTINGS_MODULE, DJANGO_SECRET_KEY, DJANGO_DEBUG, DJANGO_ALLOWED_HOSTS, DATABASE_HOST/PORT/NAME/USER/PASSWORD",

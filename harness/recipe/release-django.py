@@ -66,6 +66,9 @@ def collectstatic(project, production, migrations):
 
     for name, served in (("STATIC_URL", os.environ.get("RELEASE_STATIC_URL", "/static/")), ("MEDIA_URL", os.environ.get("RELEASE_MEDIA_URL", "/media/"))):
         value = getattr(settings, name) or ""
+        # Unset, MEDIA_URL is Django's "" (read as "/"): the project serves no uploads, nothing to match.
+        if name == "MEDIA_URL" and value.strip("/") == "":
+            continue
         # Django prefixes a relative URL with the script name ("static/" is served at /static/).
         if "://" not in value and "/" + value.strip("/") + "/" != served:
             raise CommandError(

@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
 import { fixtureRequirements, fixtureVariant } from "../../harness/core/fixtures.ts";
@@ -31,6 +32,20 @@ async function recipeError(changes: Parameters<typeof fixtureVariant>[0]): Promi
 }
 
 describe("bad input to the recipe", () => {
+  it("a project preflight refuses stops the recipe before any server changes, naming each problem with its file and line", async () => {
+    const envFile = tb!.env("prod").envFile;
+    const before = (await tb!.app.exec.run(`sha256sum ${envFile} /etc/nginx/sites-available/* /etc/systemd/system/gunicorn@.service`)).stdout;
+    const error = await provisionAndDeploy(tb!, { projectDir: fileURLToPath(new URL("../../fixtures/broken-sqlite/", import.meta.url)), envs: ["prod"], log }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(StepError);
+    expect((error as StepError).step).toBe("preflight: the project");
+    const message = (error as Error).message;
+    expect(message).toContain("cannot be deployed as it is; nothing was changed on the servers");
+    expect(message).toMatch(/mysite\/settings\.py:12: the project does not use the environment's Postgres database/);
+    expect(message).toMatch(/polls\/models\.py: app polls has models but no migrations/);
+    expect(message).toContain("npm run sandbox -- check --project");
+    expect((await tb!.app.exec.run(`sha256sum ${envFile} /etc/nginx/sites-available/* /etc/systemd/system/gunicorn@.service`)).stdout).toBe(before);
+  });
+
   it("a requirement missing from the wheelhouse fails at the wheelhouse step, naming it", async () => {
     const error = await recipeError({
       write: { "requirements.txt": fixtureRequirements(sampleProject(), "ddt-no-such-package==9.9.9") },

@@ -125,6 +125,8 @@ describe("release-django.py check and collectstatic, for any project", () => {
     expect(prepare(["collectstatic"], { env: { STATIC_ROOT: "" } }).stderr).toContain("STATIC_ROOT is not set");
     expect(prepare(["collectstatic"], { env: { STATIC_ROOT: join(release, "s"), STATIC_URL: "/assets/" } }).stderr).toContain("STATIC_URL is '/assets/', but nginx serves /static/ (read from the settings when the servers were set up)");
     expect(prepare(["collectstatic"], { env: { MEDIA_URL: "/uploads/", RELEASE_MEDIA_URL: "/media/" } }).stderr).toContain("MEDIA_URL is '/uploads/', but nginx serves /media/");
+    // Unset, Django's MEDIA_URL reads "/": the project serves no uploads, and that is no mismatch.
+    expect(prepare(["collectstatic"], { env: { MEDIA_URL: "/", RELEASE_MEDIA_URL: "/media/" } }).code).toBe(0);
   });
 
   it("accepts the URLs nginx serves however the settings spell them, and links an in-release MEDIA_ROOT to the shared uploads", () => {
