@@ -44,6 +44,10 @@ describe("gunicorn units", () => {
     // The instance's socket is exactly the table's, once %i is replaced.
     expect(directive(socket, "ListenStream").replace(/%i/g, "staging")).toBe(staging.socket);
   });
+  it("never refuses a deploy's restart for coming too soon after the last, and paces a crash loop instead", () => {
+    expect(directive(unit, "StartLimitIntervalSec")).toBe("0");
+    expect(directive(unit, "RestartSec")).toBe("1");
+  });
   it("groups the instances and their sockets under gunicorn.target", () => {
     expect(directive(unit, "PartOf")).toBe("gunicorn.target");
     expect(directive(socket, "PartOf")).toBe("gunicorn.target");

@@ -79,6 +79,10 @@ PartOf=gunicorn.target
 ReloadPropagatedFrom=gunicorn.target
 # Provisioned but not deployed yet (no gunicorn in the venv): skipped at boot, not failed.
 ConditionPathExists=${p.venv}/bin/gunicorn
+# Every deploy restarts it on purpose: systemd's default limit (5 starts in 10 s) refused the sixth
+# of six quick deploys (measured: "start of the service was attempted too often"). A crash loop is
+# paced by RestartSec below instead.
+StartLimitIntervalSec=0
 
 [Service]
 Type=notify
@@ -95,6 +99,7 @@ ExecReload=/bin/kill -s HUP $MAINPID
 KillMode=mixed
 TimeoutStopSec=10
 Restart=on-failure
+RestartSec=1
 
 [Install]
 WantedBy=gunicorn.target

@@ -12,6 +12,7 @@ import { dbPassword, useSecrets, type EnvSecrets } from "../../harness/recipe/se
 import { releaseLibraryPath } from "../../harness/recipe/release.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { sudoersRule } from "../../harness/recipe/sudoers.ts";
+import { gunicornCommands } from "../../harness/recipe/units.ts";
 import { HBA_BEGIN, HBA_END } from "../../harness/recipe/pg-hba.ts";
 import pg from "pg";
 import { restartComparison } from "../../harness/bench/deploy-safety.ts";
@@ -127,6 +128,18 @@ describe("gunicorn.target and its instances", () => {
     expect(after[0]!.mainPid).not.toBe(before[0]!.mainPid);
     expect(after[0]!.activeState).toBe("active");
     expect(after.slice(1).map((s) => s.mainPid)).toEqual(before.slice(1).map((s) => s.mainPid));
+  });
+
+  onTestbed(shared, "eight restarts in a row, as quick deploys make them, are never refused by systemd's start limit", async ({ tb }) => {
+    const unit = tb.env("dev").unit;
+    // As the deploy user, with the command sudoers allows: what the release tool's switch runs.
+    const restart = sh`sudo -n ${gunicornCommands(unit).restart}`;
+    for (let i = 1; i <= 8; i++) {
+      const r = await tb.app.exec.run(restart, { as: tb.config.deployUser, allowFailure: true });
+      expect(r.exitCode, `restart ${i} of 8 was refused: ${r.output.trim()}`).toBe(0);
+    }
+    expect((await unitState(tb.app, unit)).activeState).toBe("active");
+    expect((await httpGet(tb.url("dev"))).status).toBe(200);
   });
 });
 
