@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { PYTHON } from "./scratch.ts";
 import { releaseSteps } from "../../../harness/recipe/release-steps.ts";
 
 // release-django.py's functions, on the host's python3, against a stand-in `django` package that
@@ -62,7 +63,7 @@ writeFileSync(join(release, ".release.json"), "{}");
 /** Calls one function of the helper as the tool does (runpy), with these stand-ins on the path. */
 function call(fn: string, args: unknown[] = [], env: Record<string, string> = {}) {
   const code = `import runpy, sys\nsys.path.insert(0, ${JSON.stringify(root)})\nrunpy.run_path(${JSON.stringify(HELPER)})[${JSON.stringify(fn)}](*${JSON.stringify(args)})`;
-  const r = spawnSync("python3", ["-c", code.replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False")], { encoding: "utf8", cwd: join(release, "app"), env: { ...process.env, RELEASE_WSGI: "shop.wsgi:application", STATIC_ROOT: join(release, "app", "static"), ...env } });
+  const r = spawnSync(PYTHON, ["-c", code.replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False")], { encoding: "utf8", cwd: join(release, "app"), env: { ...process.env, RELEASE_WSGI: "shop.wsgi:application", STATIC_ROOT: join(release, "app", "static"), ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const prepare = (steps: string[], opts: { production?: boolean; migrations?: boolean; env?: Record<string, string> } = {}) =>
@@ -154,7 +155,7 @@ describe("release-django.py migrations", () => {
 describe("the step table", () => {
   it("names each Django step release-django.py runs, and nothing else runs as one", () => {
     const code = `import runpy, sys, json\nsys.path.insert(0, ${JSON.stringify(root)})\nprint(json.dumps(sorted(runpy.run_path(${JSON.stringify(HELPER)})["STEPS"])))`;
-    const steps = JSON.parse(spawnSync("python3", ["-c", code], { encoding: "utf8" }).stdout) as string[];
+    const steps = JSON.parse(spawnSync(PYTHON, ["-c", code], { encoding: "utf8" }).stdout) as string[];
     expect(steps).toEqual(releaseSteps().filter((s) => s.runs === "django").map((s) => s.step).sort());
   });
 });

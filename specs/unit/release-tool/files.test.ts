@@ -6,7 +6,7 @@ import { RELEASES_KEPT } from "../../../harness/core/envs.ts";
 import { sampleProjectDir } from "../../../harness/core/fixtures.ts";
 import { loadProject } from "../../../harness/project/detect.ts";
 import { envFile } from "../../../harness/recipe/env-file.ts";
-import { ToolScratch } from "./scratch.ts";
+import { PYTHON, ToolScratch } from "./scratch.ts";
 
 // The release tool runs on the server's python3; its file-level behaviour is checked here on the
 // host's python3, in a scratch home laid out as the environment table says.
@@ -18,7 +18,7 @@ const run = (...args: string[]) => s.run(...args);
 /** Calls the library's own functions (`t`), for what needs no Django and no systemd. */
 function python(code: string): string {
   const prelude = `import json, os, sys\nsys.path.insert(0, ${JSON.stringify(s.lib)})\nimport release_environment as t\nenv = t.Environment(json.load(open(${JSON.stringify(s.configPath)})), "prod")\n`;
-  return execFileSync("python3", ["-c", prelude + code], { encoding: "utf8" });
+  return execFileSync(PYTHON, ["-c", prelude + code], { encoding: "utf8" });
 }
 
 describe("the release tool", () => {

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -129,7 +129,7 @@ export class ToolScratch {
   run(...args: Array<string | Record<string, string>>): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const vars = typeof args.at(-1) === "object" ? (args.pop() as Record<string, string>) : {};
     return new Promise((resolve, reject) => {
-      const child = spawn("python3", [this.tool, ...(args as string[])], {
+      const child = spawn(PYTHON, [this.tool, ...(args as string[])], {
         env: { ...process.env, RELEASE_TOOL_CONFIG: this.configPath, RELEASE_TOOL_LIB: this.lib, FAKE_LOG: join(this.root, "calls.log"), FAKE_ACTIVE: "1", PATH: `${this.fakeBin}:${process.env.PATH}`, ...vars },
       });
       let stdout = "";
@@ -156,9 +156,11 @@ export class ToolScratch {
   }
 }
 
-const PYTHON = realpathSync(
-  (process.env.PATH ?? "").split(":").map((d) => join(d, "python3")).find((p) => existsSync(p)) ?? "/usr/bin/python3",
-);
+/**
+ * The host's python3 itself, not a version manager's shim on PATH (pyenv's re-executes through a
+ * shell script: about half of each of the tool's runs here).
+ */
+export const PYTHON = execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim();
 
 /** systemctl and sudo: log the call; `is-active` answers from FAKE_ACTIVE; sudo runs nothing. */
 const FAKE_COMMAND = (name: string) => `#!/bin/sh
