@@ -2,7 +2,7 @@ import { stringify } from "yaml";
 import { DEFAULT_CONFIG, SEED_SERVERS, environments, type DeploymentConfig, type EnvName, type Environment } from "../core/envs.ts";
 import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
 import { raw } from "../shell/quote.ts";
-import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, uploadExcludes } from "../recipe/release-steps.ts";
+import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, releaseTool, uploadExcludes } from "../recipe/release-steps.ts";
 
 export type RuleStyle = "rules" | "only-except";
 
@@ -87,6 +87,13 @@ function deployScript(env: Environment, config: DeploymentConfig, checkMigration
 /** Back to the previous release, or to $ROLLBACK_TO (a release or commit); migrations are not reversed. */
 function rollbackScript(env: Environment, config: DeploymentConfig): string[] {
   return [
+    // ssh joins its arguments into one line that the server's shell parses again: a value with `;`
+    // or `$(...)` would run there. Only a release's or a commit's characters get that far.
+    [
+      'case "${ROLLBACK_TO:-}" in',
+      `  *[!A-Za-z0-9._-]*) echo "ERROR: ROLLBACK_TO must be a release or a commit (letters, digits, '.', '_' and '-'); see them with: ${releaseTool(config)} ${env.name} list" >&2; exit 1;;`,
+      "esac",
+    ].join("\n"),
     `ssh deploy-target ${releaseCommand(config, env, "rollback", undefined, [raw('${ROLLBACK_TO:+--to "$ROLLBACK_TO"}'), raw("${ROLLBACK_ALLOW_MIGRATIONS:+--allow-migrations}")])}`,
     `ssh deploy-target ${releaseCommand(config, env, "verify")}`,
   ];

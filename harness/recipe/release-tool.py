@@ -181,6 +181,8 @@ def server_error_hint(env, name, problem):
 
 def step_rollback(env, args):
     live, ready = env.current(), env.ready_releases()
+    if args.to is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,80}", args.to):
+        raise Failure(f"--to {args.to!r}: not a release or a commit (letters, digits, '.', '_' and '-'); see them with: {PROG} {env.name} list", 2)
     if args.to:
         matches = [n for n in ready if n == args.to or env.meta(n)["commit"].startswith(args.to.lower())]
         if not matches:

@@ -145,6 +145,20 @@ describe("keys and host keys as people paste them into CI/CD variables", () => {
   });
 });
 
+describe("a rollback argument from a person, as an attacker would write it", () => {
+  onTestbed(shared, "ROLLBACK_TO with ; or $(...) is refused before ssh, and runs nothing on the server", async (s) => {
+    const marker = "/tmp/ddt-rollback-injection";
+    for (const to of [`x; touch ${marker}`, `$(touch ${marker})`, `\`touch ${marker}\``]) {
+      const { result } = await s.data.rollback("prod", { to });
+      const logs = jobLogs(result);
+      expect(result.status, logs).toBe("failed");
+      expect(logs).toContain("ERROR: ROLLBACK_TO must be a release or a commit");
+      expect(logs).not.toMatch(/\$ ssh deploy-target myproject-release prod rollback/);
+      expect((await s.tb.app.exec.run(`test -e ${marker}`, { allowFailure: true })).exitCode, `${to} ran on the server`).not.toBe(0);
+    }
+  });
+});
+
 describe("overlapping deploys", () => {
   onTestbed(shared, "two pipelines for one environment, started together, run their deploy jobs one after the other (resource_group)", async (s) => {
     // A branch at the last good commit (the failing migration above is on the default branch).

@@ -66,7 +66,9 @@ describe("generated .gitlab-ci.yml", () => {
       expect(script).not.toMatch(/--delete|systemctl/);
       expect(script.indexOf(" migrate ")).toBeLessThan(script.indexOf(" switch "));
       const rollback = doc[`rollback-${env.job}`] as Job & { allow_failure: boolean };
-      expect(rollback.script[0]).toBe(`ssh deploy-target myproject-release ${env.name} rollback \${ROLLBACK_TO:+--to "$ROLLBACK_TO"} \${ROLLBACK_ALLOW_MIGRATIONS:+--allow-migrations}`);
+      // First a guard, so no ROLLBACK_TO that the server's shell would parse as commands reaches ssh.
+      expect(rollback.script[0]).toMatch(/^case "\$\{ROLLBACK_TO:-\}" in\n  \*\[!A-Za-z0-9._-\]\*\) echo "ERROR: ROLLBACK_TO must be a release or a commit.*exit 1;;\nesac$/);
+      expect(rollback.script[1]).toBe(`ssh deploy-target myproject-release ${env.name} rollback \${ROLLBACK_TO:+--to "$ROLLBACK_TO"} \${ROLLBACK_ALLOW_MIGRATIONS:+--allow-migrations}`);
       expect(rollback.rules!.filter((r) => r.when !== "never").every((r) => r.when === "manual")).toBe(true);
       expect(rollback.rules!.map((r) => r.if)).toEqual(job.rules!.map((r) => r.if));
       expect(rollback.allow_failure).toBe(true);

@@ -116,6 +116,13 @@ describe("rollback", () => {
     expect(s.calls()).toEqual([]);
   });
 
+  it("refuses a --to that is no release's or commit's name, as a shell would have run it", async () => {
+    for (const to of ["x; touch pwned", "$(touch pwned)", "../../prod"]) {
+      const r = await s.run("prod", "rollback", "--to", to);
+      expect(r, to).toMatchObject({ code: 2, stderr: expect.stringContaining("not a release or a commit") });
+    }
+  });
+
   it("refuses with nothing older, or no match, listing what is kept", async () => {
     for (const n of readdirSync(s.prod.releases)) writeFileSync(join(s.prod.releases, n, ".fake.json"), "{}");
     const oldest = readdirSync(s.prod.releases).sort()[0]!;
