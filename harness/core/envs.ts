@@ -85,15 +85,18 @@ export interface Environment extends EnvPaths {
   tier: "development" | "staging" | "production";
   /** gunicorn's worker processes (WEB_CONCURRENCY in the environment file). */
   workers: number;
+  /** The largest request nginx accepts, uploads included (client_max_body_size), in MiB. */
+  maxUploadMiB: number;
 }
 
 // Workers per environment: dev and staging serve a few people and need one; prod keeps two, so
 // that one slow request does not queue the rest. Each worker imports the whole project at every
 // start (about 0.25 core-second here), and every deploy and boot starts them again.
-const ROWS: ReadonlyArray<{ name: EnvName; job: string; offset: number; branch: BranchRule; tier: Environment["tier"]; workers: number }> = [
-  { name: "dev", job: "dev", offset: 0, branch: { kind: "other" }, tier: "development", workers: 1 },
-  { name: "staging", job: "staging", offset: 1, branch: { kind: "named", branch: "staging" }, tier: "staging", workers: 1 },
-  { name: "prod", job: "production", offset: 2, branch: { kind: "default" }, tier: "production", workers: 2 },
+// Uploads: nginx's default (1 MiB) refused an ordinary photo with 413 before Django saw it.
+const ROWS: ReadonlyArray<{ name: EnvName; job: string; offset: number; branch: BranchRule; tier: Environment["tier"]; workers: number; maxUploadMiB: number }> = [
+  { name: "dev", job: "dev", offset: 0, branch: { kind: "other" }, tier: "development", workers: 1, maxUploadMiB: 20 },
+  { name: "staging", job: "staging", offset: 1, branch: { kind: "named", branch: "staging" }, tier: "staging", workers: 1, maxUploadMiB: 20 },
+  { name: "prod", job: "production", offset: 2, branch: { kind: "default" }, tier: "production", workers: 2, maxUploadMiB: 20 },
 ];
 
 /** The unit name of an environment, or of the template with "%i". */
@@ -103,11 +106,12 @@ export function environments(config: Partial<DeploymentConfig> = {}): Environmen
   const c = { ...DEFAULT_CONFIG, ...config };
   validateConfig(c);
   const slug = c.project.toLowerCase();
-  return ROWS.map(({ name, job, offset, branch, tier, workers }) => ({
+  return ROWS.map(({ name, job, offset, branch, tier, workers, maxUploadMiB }) => ({
     name,
     job,
     tier,
     workers,
+    maxUploadMiB,
     port: c.basePort + offset,
     branch,
     ...envPaths(c, name),

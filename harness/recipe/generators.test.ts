@@ -81,7 +81,8 @@ describe("nginx site", () => {
     expect(site).toMatch(/listen 7031;/);
     expect(site).toMatch(/location \/static\/ \{\s*alias \/home\/my-awesome-project\/staging\/myproject\/\.static\/;\s*\}/);
     expect(site).toContain("proxy_pass http://unix:/home/my-awesome-project/staging/myproject.sock;");
-    expect(site).toMatch(/location \/media\/ \{\s*alias \/home\/my-awesome-project\/staging\/shared\/media\/;\s*\}/);
+    expect(site).toMatch(/location \/media\/ \{\s*alias \/home\/my-awesome-project\/staging\/shared\/media\/;\s*add_header X-Content-Type-Options nosniff always;\s*add_header Content-Security-Policy "sandbox" always;\s*\}/);
+    expect(site).toMatch(new RegExp(`client_max_body_size ${staging.maxUploadMiB}m;`));
     expect(site).not.toMatch(/7030|7032|\/dev\//);
   });
 });

@@ -11,15 +11,21 @@ server {
     listen ${env.port};
     listen [::]:${env.port};
     server_name _;
+    # Uploads up to the environment table's size (nginx's default of 1 MiB refused a photo).
+    client_max_body_size ${env.maxUploadMiB}m;
 
     location = /favicon.ico { access_log off; log_not_found off; }
     # At the project's STATIC_URL and MEDIA_URL (read from its settings; its Django confirms them).
     location ${project.staticUrl} {
         alias ${env.dir}/.static/;
     }
-    # Uploads live outside every release, so a deploy or a rollback never touches them.
+    # Uploads live outside every release, so a deploy or a rollback never touches them. They are
+    # other people's files: served as this site's own, an uploaded .html or .svg would run script as
+    # the site (stored XSS). Never sniffed into another type, and sandboxed if opened as a page.
     location ${project.mediaUrl} {
         alias ${env.media}/;
+        add_header X-Content-Type-Options nosniff always;
+        add_header Content-Security-Policy "sandbox" always;
     }
     location / {
         include proxy_params;

@@ -1,4 +1,5 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { FormData, request } from "undici";
 import { describe, expect } from "vitest";
 import { ENV_NAMES, type EnvName } from "../../harness/core/envs.ts";
 import { fileInfo } from "../../harness/probes/file-info.ts";
@@ -15,6 +16,7 @@ import { sudoersRule } from "../../harness/recipe/sudoers.ts";
 import { gunicornCommands } from "../../harness/recipe/units.ts";
 import { HBA_BEGIN, HBA_END } from "../../harness/recipe/pg-hba.ts";
 import pg from "pg";
+import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 import { restartComparison } from "../../harness/bench/deploy-safety.ts";
 import { connectHost } from "../../harness/docker/host.ts";
 
@@ -151,6 +153,35 @@ describe("restarts under traffic", () => {
     expect(r.seedRestart.failed, JSON.stringify(r.seedRestart)).toBeGreaterThan(0);
     expect(r.seedRestart.byStatus["502"]).toBe(r.seedRestart.failed);
     expect(r.socketActivatedRestart.failed, JSON.stringify(r.socketActivatedRestart)).toBe(0);
+  });
+});
+
+describe("uploads, as an attacker would send them", () => {
+  const upload = async (tb: StartedTestbed, name: string, body: Buffer) => {
+    const form = new FormData();
+    form.append("file", new Blob([body]), name);
+    const r = await request(tb.url("prod", "/upload"), { method: "POST", body: form });
+    return { status: r.statusCode, body: await r.body.text() };
+  };
+
+  onTestbed(shared, "an uploaded .html and .svg come back never sniffed and sandboxed, so their script cannot run as the site", async ({ tb }) => {
+    const script = "<script>document.title = document.cookie</script>";
+    for (const [name, body] of [["evil.html", `<!doctype html><html><body>${script}</body></html>`], ["evil.svg", `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.domain)">${script}</svg>`]] as const) {
+      const posted = await upload(tb, name, Buffer.from(body));
+      expect(posted.status, posted.body).toBe(201);
+      const r = await httpGet(tb.url("prod", (JSON.parse(posted.body) as { url: string }).url));
+      expect(r.status).toBe(200);
+      expect(r.text).toContain(script);
+      expect(r.headers["x-content-type-options"], name).toBe("nosniff");
+      expect(r.headers["content-security-policy"], name).toBe("sandbox");
+    }
+  });
+
+  onTestbed(shared, "an upload of 5 MB is accepted, and one over the environment table's limit is refused by nginx", async ({ tb }) => {
+    const ok = await upload(tb, "photo.jpg", randomBytes(5 * 1024 * 1024));
+    expect(ok.status, ok.body).toBe(201);
+    const tooBig = await upload(tb, "huge.bin", Buffer.alloc((tb.env("prod").maxUploadMiB + 1) * 1024 * 1024));
+    expect(tooBig.status).toBe(413);
   });
 });
 
