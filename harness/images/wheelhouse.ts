@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { DjangoProject } from "../project/detect.ts";
-import { installText, projectRequirements } from "../project/requirements.ts";
+import { installText, projectRequirements, type Requirement } from "../project/requirements.ts";
 import { formatDuration, type Logger } from "../core/log.ts";
 import { cacheDir } from "../core/paths.ts";
 
@@ -25,6 +25,13 @@ export function parsePythonTarget(output: string): PythonTarget {
 
 export class WheelhouseError extends Error {
   override name = "WheelhouseError";
+  constructor(
+    message: string,
+    /** The project's requirements the package index could not serve, with their file and line. */
+    readonly unservable: Requirement[] = [],
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -70,13 +77,15 @@ export async function ensureWheelhouse(project: Pick<DjangoProject, "dir" | "req
       const errors = out.split("\n").filter((l) => /ERROR|No matching distribution|Could not find/.test(l));
       // pip names the distribution it could not find: say which line of the project asked for it.
       const missing = [...new Set([...out.matchAll(/(?:No matching distribution found for|satisfies the requirement) ([A-Za-z0-9_.-]+)/g)].map((m) => m[1]!.toLowerCase().replace(/_/g, "-")))];
-      const lines = missing.map((name) => wanted.find((r) => r.name === name)).filter(Boolean).map((r) => `${r!.where}: ${r!.line}`);
+      const unservable = missing.flatMap((name) => wanted.filter((r) => r.name === name));
+      const lines = unservable.map((r) => `${r.where}: ${r.line}`);
       reject(
         new WheelhouseError(
           `wheelhouse: pip download for ${requirementsPath} failed (exit ${code}): ` +
             `${(errors.length ? errors : out.trim().split("\n").slice(-5)).join("\n")}\n` +
             (lines.length ? `The package index cannot serve: ${lines.join("; ")}.\n` : "") +
             `Every requirement must exist as a wheel for Python ${target.version} on ${target.machine}; change that line, or add the package to the host's pip index.`,
+          unservable,
         ),
       );
     });

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { ENV_NAMES, type EnvName } from "../core/envs.ts";
+import { NOT_APPS } from "./apps.ts";
 
 /**
  * A Django project as it is in its repository, unmodified: where manage.py is, which settings module
@@ -59,14 +60,13 @@ export class ProjectError extends Error {
   override name = "ProjectError";
 }
 
-const SKIP = new Set([".git", "node_modules", "venv", ".venv", "env", ".tox", "site-packages", "__pycache__", "static", "staticfiles", "media"]);
 
 /** manage.py files up to two directories down, skipping virtualenvs and caches. */
 function findManagePy(dir: string, depth = 0, under = ""): string[] {
   if (existsSync(join(dir, under, "manage.py"))) return [under];
   if (depth >= 2) return [];
   return readdirSync(join(dir, under), { withFileTypes: true })
-    .filter((e) => e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith("."))
+    .filter((e) => e.isDirectory() && !NOT_APPS.has(e.name) && !e.name.startsWith("."))
     .flatMap((e) => findManagePy(dir, depth + 1, under ? `${under}/${e.name}` : e.name));
 }
 

@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { projectApps } from "./apps.ts";
 import { CONFIG_FILE, settingsFiles, type DjangoProject } from "./detect.ts";
 
 /**
@@ -29,26 +30,6 @@ function assignments(file: string, name: string): Array<{ line: number; value: s
       const m = new RegExp(`^${name}\\s*=\\s*(.*)$`).exec(text);
       return m ? [{ line: i + 1, value: m[1]!.trim() }] : [];
     });
-}
-
-/** The apps under manage.py's directory that define models but have no migration. */
-function appsWithoutMigrations(app: string): string[] {
-  const out: string[] = [];
-  const visit = (dir: string, depth: number) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (!e.isDirectory() || e.name.startsWith(".") || ["node_modules", "venv", "static", "templates", "migrations"].includes(e.name)) continue;
-      const pkg = join(dir, e.name);
-      const models = join(pkg, "models.py");
-      if (existsSync(models) && /class \w+\((\w+\.)?Model\)/.test(readFileSync(models, "utf8"))) {
-        const migrations = join(pkg, "migrations");
-        const has = existsSync(migrations) && readdirSync(migrations).some((f) => /^\d{4}_\w+\.py$/.test(f));
-        if (!has) out.push(e.name);
-      }
-      if (depth < 1) visit(pkg, depth + 1);
-    }
-  };
-  visit(app, 0);
-  return out.sort();
 }
 
 export function preflight(project: DjangoProject, ctx: PreflightContext): Problem[] {
@@ -90,8 +71,8 @@ export function preflight(project: DjangoProject, ctx: PreflightContext): Proble
     }
   }
 
-  for (const label of appsWithoutMigrations(app)) {
-    error(`${relative(project.dir, join(app, label, "models.py"))}: app ${label} has models but no migrations, so its tables are never made and its pages answer 500: run \`manage.py makemigrations ${label}\` and commit the migrations.`);
+  for (const { label, dir } of projectApps(app).filter((a) => a.hasModels && !a.migrations.length)) {
+    error(`${relative(project.dir, join(dir, "models.py"))}: app ${label} has models but no migrations, so its tables are never made and its pages answer 500: run \`manage.py makemigrations ${label}\` and commit the migrations.`);
   }
   return problems;
 }

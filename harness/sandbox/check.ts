@@ -28,8 +28,8 @@ export async function checkProject(dir: string, opts: { base?: string; log: Logg
       await ensureWheelhouse(project, { version: python, machine }, opts.log);
     } catch (err) {
       if (!(err instanceof WheelhouseError)) throw err;
-      const named = /The package index cannot serve: (.*)\.\n/.exec(err.message)?.[1];
-      problems.push({ severity: "error", text: named ? `${named}: the package index cannot serve it for Python ${python}: change that line, or add the package to the index.` : err.message });
+      for (const r of err.unservable) problems.push({ severity: "error", text: `${r.where}: ${r.line}: the package index cannot serve it for Python ${python}: change that line, or add the package to the index.` });
+      if (!err.unservable.length) problems.push({ severity: "error", text: err.message });
     }
   } else {
     problems.push({ severity: "warning", text: `${platform.spec}: its Python is known only once a server runs; the version and requirements checks run at the deploy.` });

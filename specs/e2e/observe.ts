@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect } from "vitest";
 import type { EnvName } from "../../harness/core/envs.ts";
 import { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
+import { projectApps } from "../../harness/project/apps.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { appliedMigrations } from "../../harness/probes/postgres.ts";
 import { listeningTcpPorts } from "../../harness/probes/socket.ts";
@@ -18,21 +19,6 @@ import { jobLogs, onTestbed, sharedTestbed, SPEC_TRAFFIC, type Shared } from "./
  * and on each fixture shape. Nothing here knows a project's models, pages or files beyond what the
  * repository holds: its migrations, its static files, its health path.
  */
-
-/** Each app's migrations in the repository, as Django records them: `app.0001_initial`. */
-export function repositoryMigrations(appDir: string): string[] {
-  const out: string[] = [];
-  const visit = (dir: string, depth: number) => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (!e.isDirectory() || e.name.startsWith(".") || ["node_modules", "venv", "static"].includes(e.name)) continue;
-      const migrations = join(dir, e.name, "migrations");
-      if (existsSync(migrations)) out.push(...readdirSync(migrations).filter((f) => /^\d{4}_\w+\.py$/.test(f)).map((f) => `${e.name}.${f.replace(/\.py$/, "")}`));
-      if (depth < 1) visit(join(dir, e.name), depth + 1);
-    }
-  };
-  visit(appDir, 0);
-  return out.sort();
-}
 
 /**
  * Static files to fetch, each with the bytes it must have: those the project ships (collected files
@@ -105,7 +91,7 @@ export function observeProject(label: string, projectDir: string): void {
     });
 
     onTestbed(shared, "has every migration of the repository applied in prod's own Postgres database", async ({ tb, data }) => {
-      const expected = repositoryMigrations(join(data.repo.dir, data.project.appDir));
+      const expected = projectApps(join(data.repo.dir, data.project.appDir)).flatMap((a) => a.migrations).sort();
       const applied = await appliedMigrations(tb, tb.env(env), dbPassword(tb, env));
       // A project without migrations of its own still has Django's, recorded by migrate in this database.
       expect(applied.length, "migrate recorded nothing in prod's database").toBeGreaterThan(0);
