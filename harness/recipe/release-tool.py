@@ -161,22 +161,8 @@ def step_verify(env, args):
     started = time.monotonic()
     problem = env.wait_served(name, env.health)
     if problem:
-        raise Failure(f"{env.name}: GET {env.health} through nginx on port {env.port} did not answer below 500 from {name}: {problem}{server_error_hint(env, name, problem)}")
+        raise Failure(f"{env.name}: GET {env.health} through nginx on port {env.port} did not answer below 500 from {name}: {problem}{env.server_error_hint(name, problem)}")
     say(f"{env.name}: {name} ({env.meta(name)['commit'][:8]}) serves {env.health} through nginx on port {env.port} ({time.monotonic() - started:.1f} s)")
-
-
-def server_error_hint(env, name, problem):
-    """A 500 from a new release is most often a schema it expects and the database lacks: say so."""
-    if not problem.startswith("500"):
-        return ""
-    try:
-        out = env.django(os.path.join(env.releases, name), "unapplied_migrations", capture=True)
-    except Failure:
-        return ""
-    unapplied = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("unapplied-migration ")]
-    if not unapplied:
-        return ""
-    return f"; the database lacks {len(unapplied)} unapplied migration(s) of this release: {', '.join(unapplied)} (did migrate run?)"
 
 
 def step_rollback(env, args):

@@ -189,6 +189,19 @@ class Environment:
             time.sleep(0.1)
         return last
 
+    def server_error_hint(self, name, problem):
+        """A 500 from a new release is most often a schema it expects and the database lacks: say so."""
+        if not problem.startswith("500"):
+            return ""
+        try:
+            out = self.django(os.path.join(self.releases, name), "unapplied_migrations", capture=True)
+        except Failure:
+            return ""
+        unapplied = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("unapplied-migration ")]
+        if not unapplied:
+            return ""
+        return f"; the database lacks {len(unapplied)} unapplied migration(s) of this release: {', '.join(unapplied)} (did migrate run before the switch?)"
+
     # --- the live switch ------------------------------------------------------------------------
     def point_live_at(self, name):
         """One rename(2) replaces the link: at every instant the live path is a whole release."""
@@ -220,7 +233,9 @@ class Environment:
         if problem is None:
             say(f"{self.name}: live {previous or '(none)'} -> {name}, serving after {time.monotonic() - started:.1f} s")
             return previous
+        # Asked while the failed release is live, before switching back: its own schema is the question.
+        hint = self.server_error_hint(name, problem)
         if previous:
             self.point_live_at(previous)
             self.restart()
-        raise Failure(f"{self.name}: {name} did not serve after the switch ({problem}); switched back to {previous or 'nothing'}")
+        raise Failure(f"{self.name}: {name} did not serve after the switch ({problem}){hint}; switched back to {previous or 'nothing'}")

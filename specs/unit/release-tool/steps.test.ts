@@ -49,6 +49,15 @@ describe("switch", () => {
     expect(r.stderr).toMatch(/removed the half-made release \S+ \(switch failed\)/);
   });
 
+  it("names the migrations the database lacks when the new release answers 500, in the switch's own message", async () => {
+    const old = s.release();
+    s.makeLive(old);
+    const next = s.release({ serves: 500, unapplied: ["notes.0002_note_pinned"] }, { ready: false });
+    const r = await s.run("prod", "switch", next);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`did not serve after the switch (500 from ${next}); the database lacks 1 unapplied migration(s) of this release: notes.0002_note_pinned (did migrate run before the switch?); switched back to ${old}`);
+  });
+
   it("starts gunicorn instead when it is not running yet (the first deploy)", async () => {
     const first = s.release({}, { ready: false });
     const r = await s.run("prod", "switch", first, { FAKE_ACTIVE: "0" });
@@ -76,7 +85,7 @@ describe("verify", () => {
     s.makeLive(live);
     const r = await s.run("prod", "verify");
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`did not answer below 500 from ${live}: 500 from ${live}; the database lacks 1 unapplied migration(s) of this release: notes.0003_note_author (did migrate run?)`);
+    expect(r.stderr).toContain(`did not answer below 500 from ${live}: 500 from ${live}; the database lacks 1 unapplied migration(s) of this release: notes.0003_note_author (did migrate run before the switch?)`);
   });
 
   it("fails on an answer from another release, and says nothing is live when nothing is", async () => {
