@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { ENV_NAMES, type EnvName } from "../core/envs.ts";
 import { NOT_APPS } from "./apps.ts";
@@ -247,9 +247,3 @@ export function loadProject(dir: string, flags: ProjectSettings = {}): DjangoPro
   if (staticUrl === "/" || mediaUrl === "/") throw new ProjectError(`STATIC_URL and MEDIA_URL must not be / (nginx would serve every page from disk); set static_url or media_url in ${CONFIG_FILE}`);
   return { dir, appDir, settings, wsgi, requirements, health, staticUrl, mediaUrl, python, env: { all, byEnv }, name: settings.prod.split(".")[0]!, sources };
 }
-
-/** Where manage.py's directory is inside a release, for the unit and the tool ("" for the release itself). */
-export const appPath = (project: DjangoProject, release: string) => (project.appDir ? `${release}/${project.appDir}` : release);
-
-/** For messages: a path inside the project, relative to where the user pointed. */
-export const inProject = (project: DjangoProject, path: string) => relative(project.dir, path) || ".";
