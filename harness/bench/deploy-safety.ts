@@ -79,10 +79,15 @@ export async function restartComparison(tb: StartedTestbed, env: EnvName = "prod
   const e = tb.env(env);
   const seedName = `gunicorn-seed@${env}`;
   await tb.app.exec.run(sh`cat > /etc/systemd/system/gunicorn-seed@.service` + " <<'EOF'\n" + seedUnit(tb, env) + "EOF\n");
-  await tb.app.exec.run(sh`systemctl daemon-reload && systemctl stop ${e.unit} && rm -f ${e.socket} && systemctl start ${seedName}`);
-  await answers(tb, env);
-  const seed = await aroundAction(tb, env, async () => void (await tb.app.exec.run(sh`systemctl restart ${seedName}`)), traffic);
-  await tb.app.exec.run(sh`systemctl stop ${seedName} && rm -f ${e.socket} && systemctl start ${e.unit}`);
+  let seed;
+  try {
+    await tb.app.exec.run(sh`systemctl daemon-reload && systemctl stop ${e.unit} && rm -f ${e.socket} && systemctl start ${seedName}`);
+    await answers(tb, env);
+    seed = await aroundAction(tb, env, async () => void (await tb.app.exec.run(sh`systemctl restart ${seedName}`)), traffic);
+  } finally {
+    // Ours back in place however the seed's fared, so the server is as the caller left it.
+    await tb.app.exec.run(sh`systemctl stop ${seedName}; rm -f ${e.socket}; systemctl start ${e.unit}`);
+  }
   await answers(tb, env);
   const ours = await aroundAction(tb, env, async () => void (await tb.app.exec.run(sh`${gunicornCommands(e.unit).restart}`)), traffic);
   return { seedRestart: summary(seed), socketActivatedRestart: summary(ours) };

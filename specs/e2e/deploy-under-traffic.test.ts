@@ -194,22 +194,26 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
       const served = await servedCommit(s.tb, "prod");
       const before = await releases(s);
       await s.data.repo.commit(branch, what, changes);
-      const { result, traffic } = await deployUnderTraffic(s, branch);
-      const logs = jobLogs(result);
-      expect(result.status, logs).toBe("failed");
-      expect(logs).toMatch(says);
-      // The failing step is in the last command the job ran (the Django steps run in one, `prepare`),
-      // it is named in the tool's message, and no step after it ran.
-      const last = releaseCommandsRan(logs, "prod").at(-1)!;
-      expect(last[0] === step || (last[0] === "prepare" && last.includes(step)), `the last command was ${last.join(" ")}`).toBe(true);
-      expect(logs).toMatch(new RegExp(`myproject-release: prod: ${step} failed`));
-      const done = [...logs.matchAll(/myproject-release: prod: (\w+) done in/g)].map((m) => m[1]);
-      expect(done).toEqual(last[0] === "prepare" ? last.slice(1, last.indexOf(step)) : []);
-      expect(logs).toMatch(/removed the half-made release \S+ \(\w+ failed\); \S+ is live/);
-      expect(await releases(s)).toBe(before);
-      expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
-      expect(traffic.commits).toEqual([served]);
-      await s.data.repo.git("revert", "--no-edit", "HEAD");
+      // Undone whatever the assertions find, so the next test deploys from a good commit.
+      try {
+        const { result, traffic } = await deployUnderTraffic(s, branch);
+        const logs = jobLogs(result);
+        expect(result.status, logs).toBe("failed");
+        expect(logs).toMatch(says);
+        // The failing step is in the last command the job ran (the Django steps run in one, `prepare`),
+        // it is named in the tool's message, and no step after it ran.
+        const last = releaseCommandsRan(logs, "prod").at(-1)!;
+        expect(last[0] === step || (last[0] === "prepare" && last.includes(step)), `the last command was ${last.join(" ")}`).toBe(true);
+        expect(logs).toMatch(new RegExp(`myproject-release: prod: ${step} failed`));
+        const done = [...logs.matchAll(/myproject-release: prod: (\w+) done in/g)].map((m) => m[1]);
+        expect(done).toEqual(last[0] === "prepare" ? last.slice(1, last.indexOf(step)) : []);
+        expect(logs).toMatch(/removed the half-made release \S+ \(\w+ failed\); \S+ is live/);
+        expect(await releases(s)).toBe(before);
+        expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
+        expect(traffic.commits).toEqual([served]);
+      } finally {
+        await s.data.repo.git("revert", "--no-edit", "HEAD");
+      }
     });
   }
 

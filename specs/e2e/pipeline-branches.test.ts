@@ -78,23 +78,28 @@ describe("pipelines that must fail", () => {
     const branch = s.tb.config.defaultBranch;
     const served = await servedCommit(s.tb, "prod");
     await s.data.repo.commit(branch, "A migration that fails", { write: { [FAILING_MIGRATION.path]: FAILING_MIGRATION.content } });
-    const { result: r, traffic } = await deployUnderTraffic(s, branch);
-    const logs = jobLogs(r);
-    expect(r.status, logs).toBe("failed");
-    // The order first: a switch before migrate is the cause to report, whatever else differs.
-    const ran = releaseCommandsRan(logs, "prod").map(([step]) => step);
-    expect(ran, `the job ran ${ran.join(" → ")}: "switch" ran before the failing "migrate", so the release went live before its migrations`).not.toContain("switch");
-    expect(logs).toContain('$ ssh deploy-target myproject-release prod prepare "$RELEASE" check collectstatic migrate\n');
-    expect(logs).toContain(FAILING_MIGRATION.message);
-    expect(logs).toContain("myproject-release: prod: migrate failed: manage.py migrate raised the error above");
-    // One Django process ran the three steps: the two before migrate finished, each named.
-    expect(logs).toMatch(/myproject-release: prod: check done in [\d.]+ s\n[^]*myproject-release: prod: collectstatic done in/);
-    expect(logs).not.toContain("prod: migrate done in");
-    expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
-    expectNoKeyIn(logs, s.data.deployKey.private);
-    expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
-    expect(traffic.commits).toEqual([served]);
-    expect(await servedCommit(s.tb, "prod")).toBe(served);
+    try {
+      const { result: r, traffic } = await deployUnderTraffic(s, branch);
+      const logs = jobLogs(r);
+      expect(r.status, logs).toBe("failed");
+      // The order first: a switch before migrate is the cause to report, whatever else differs.
+      const ran = releaseCommandsRan(logs, "prod").map(([step]) => step);
+      expect(ran, `the job ran ${ran.join(" → ")}: "switch" ran before the failing "migrate", so the release went live before its migrations`).not.toContain("switch");
+      expect(logs).toContain('$ ssh deploy-target myproject-release prod prepare "$RELEASE" check collectstatic migrate\n');
+      expect(logs).toContain(FAILING_MIGRATION.message);
+      expect(logs).toContain("myproject-release: prod: migrate failed: manage.py migrate raised the error above");
+      // One Django process ran the three steps: the two before migrate finished, each named.
+      expect(logs).toMatch(/myproject-release: prod: check done in [\d.]+ s\n[^]*myproject-release: prod: collectstatic done in/);
+      expect(logs).not.toContain("prod: migrate done in");
+      expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
+      expectNoKeyIn(logs, s.data.deployKey.private);
+      expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
+      expect(traffic.commits).toEqual([served]);
+      expect(await servedCommit(s.tb, "prod")).toBe(served);
+    } finally {
+      // The default branch goes back to the last good commit, whatever the assertions find.
+      await s.data.repo.git("revert", "--no-edit", "HEAD");
+    }
   });
 });
 
@@ -161,8 +166,8 @@ describe("a rollback argument from a person, as an attacker would write it", () 
 
 describe("overlapping deploys", () => {
   onTestbed(shared, "two pipelines for one environment, started together, run their deploy jobs one after the other (resource_group)", async (s) => {
-    // A branch at the last good commit (the failing migration above is on the default branch).
-    await s.data.repo.branch("feature/overlap", `${s.tb.config.defaultBranch}~1`);
+    // A branch at the default branch, which every test leaves at a good commit.
+    await s.data.repo.branch("feature/overlap", s.tb.config.defaultBranch);
     const [a, b] = (await Promise.all([s.data.deploy({ branch: "feature/overlap" }), s.data.deploy({ branch: "feature/overlap" })])).map((o) => o.result) as [PipelineResult, PipelineResult];
     // The order first: two deploys that overlap break each other, and that is the cause to report.
     const [first, second] = [a.jobs[0]!, b.jobs[0]!].sort((x, y) => x.startedAt - y.startedAt);
