@@ -12,7 +12,7 @@ import { trafficLine, type TrafficReport } from "../../harness/probes/traffic.ts
 import { sh } from "../../harness/shell/quote.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
 import { addNote, appDatabase, expectNoKeyIn, releaseCommandsRan } from "./checks.ts";
-import { deployUnderTraffic, jobLogs, onTestbed, pipelineTestbed, sampleProject, servedCommit, SPEC_TRAFFIC } from "./support.ts";
+import { deployUnderTraffic, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, sampleProject, servedCommit, SPEC_TRAFFIC } from "./support.ts";
 
 // Every deploy of this file goes to prod, under traffic, on one testbed: first releases and
 // rollbacks (from the release the snapshot serves), then requirements, broken releases and deploys
@@ -36,8 +36,7 @@ const BADGE = `<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rec
 
 /** No request failed, and the commits answered in exactly this order (no old answer after the new). */
 function expectSeamless(traffic: TrafficReport, commits: string[]): void {
-  expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
-  expect(traffic.requests).toBeGreaterThan(20);
+  expectNoFailedRequests(traffic, "prod", "the deploy", 20);
   expect(traffic.commits, trafficLine("prod", traffic)).toEqual(commits);
 }
 
@@ -179,7 +178,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
     const second = await deployUnderTraffic(s, branch);
     expect(second.result.status, jobLogs(second.result)).toBe("success");
     expect(jobLogs(second.result)).toMatch(/built venv py\d+-[0-9a-f]{16} in/);
-    expect(second.traffic.failed, `${trafficLine("prod", second.traffic)}: requests failed during the deploy`).toBe(0);
+    expectNoFailedRequests(second.traffic, "prod", "the deploy");
     expect(second.traffic.commits.at(-1)).toBe(commit);
     const newVenv = ((await s.tb.app.exec.run(`readlink ${prod.venv}`)).stdout).trim();
     expect(newVenv).not.toBe(oldVenv);
@@ -209,7 +208,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
         expect(done).toEqual(last[0] === "prepare" ? last.slice(1, last.indexOf(step)) : []);
         expect(logs).toMatch(/removed the half-made release \S+ \(\w+ failed\); \S+ is live/);
         expect(await releases(s)).toBe(before);
-        expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
+        expectNoFailedRequests(traffic, "prod", "the deploy");
         expect(traffic.commits).toEqual([served]);
       } finally {
         await s.data.repo.git("revert", "--no-edit", "HEAD");
@@ -234,7 +233,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
       expect(jobLogs(r)).toContain("myproject-release: prod: requirements unchanged, reusing venv");
       expect(jobLogs(r)).not.toContain("built venv");
     }
-    expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
+    expectNoFailedRequests(traffic, "prod", "two deploys in a row");
     expect(traffic.commits).toEqual([served, value.a, value.b]);
   });
 });

@@ -1,11 +1,10 @@
-import { trafficLine } from "../../harness/probes/traffic.ts";
 import { stringify } from "yaml";
 import { runPipeline, type PipelineResult, type VariableValue } from "../../harness/pipeline/executor.ts";
 import { pipelineObject, setupScript } from "../../harness/pipeline/generate.ts";
 import { describe, expect } from "vitest";
 import type { EnvName } from "../../harness/core/envs.ts";
 import { expectDeployed, expectNoKeyIn, mainPids, releaseCommandsRan } from "./checks.ts";
-import { deployUnderTraffic, jobLogs, log, onTestbed, pipelineTestbed, sampleProject, servedCommit } from "./support.ts";
+import { deployUnderTraffic, expectNoFailedRequests, jobLogs, log, onTestbed, pipelineTestbed, sampleProject, servedCommit } from "./support.ts";
 import { generateKeyPair } from "../../harness/testbed/keys.ts";
 import { FAILING_MIGRATION } from "./fixture-changes.ts";
 
@@ -93,7 +92,7 @@ describe("pipelines that must fail", () => {
       expect(logs).not.toContain("prod: migrate done in");
       expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
       expectNoKeyIn(logs, s.data.deployKey.private);
-      expect(traffic.failed, `${trafficLine("prod", traffic)}: requests failed during the deploy`).toBe(0);
+      expectNoFailedRequests(traffic, "prod", "the deploy");
       expect(traffic.commits).toEqual([served]);
       expect(await servedCommit(s.tb, "prod")).toBe(served);
     } finally {

@@ -10,7 +10,7 @@ import { httpGet } from "../../harness/probes/http.ts";
 import { TrafficProbe, trafficLine } from "../../harness/probes/traffic.ts";
 import { Sandbox } from "../../harness/sandbox/start.ts";
 import { attachSandbox, deployToSandbox, rollbackSandbox } from "../../harness/sandbox/running.ts";
-import { log, sampleProject, servedCommit, SPEC_TRAFFIC } from "./support.ts";
+import { expectNoFailedRequests, log, sampleProject, servedCommit, SPEC_TRAFFIC } from "./support.ts";
 
 const run = promisify(execFile);
 /** Runs a printed command line as a person would paste it, with `input` on its stdin. */
@@ -77,7 +77,7 @@ describe("sandbox", () => {
       } finally {
         const traffic = await probe.stop();
         log.info(trafficLine("prod", traffic, "a deploy, a broken deploy and a rollback"));
-        expect(traffic.failed, `${trafficLine("prod", traffic, "a deploy, a broken deploy and a rollback")}: requests failed`).toBe(0);
+        expectNoFailedRequests(traffic, "prod", "a deploy, a broken deploy and a rollback");
         expect(traffic.commits).toEqual([first, changed, first]);
       }
     } finally {

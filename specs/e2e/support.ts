@@ -12,7 +12,8 @@ import { plainLog, tellingLines } from "../../harness/pipeline/job-script.ts";
 import { PipelineDeployment, type DeployOptions } from "../../harness/pipeline/deployment.ts";
 import type { EnvName } from "../../harness/core/envs.ts";
 import { httpGet } from "../../harness/probes/http.ts";
-import { STEADY_TRAFFIC } from "../../harness/probes/traffic.ts";
+import { expect } from "vitest";
+import { STEADY_TRAFFIC, trafficLine, type TrafficReport } from "../../harness/probes/traffic.ts";
 
 export const log = streamLogger(process.stderr, { progress: false });
 
@@ -124,4 +125,15 @@ export async function servedCommit(tb: StartedTestbed, env: EnvName): Promise<st
   const r = await httpGet(tb.url(env));
   if (r.status !== 200) throw new Error(`${env}: the page answered ${r.status}, not 200`);
   return String(r.headers["x-commit"]);
+}
+
+/**
+ * "0 failed requests", said with its evidence: no request failed, enough of them ran to have seen a
+ * restart (about 40 a second), and the probe ran until the action ended instead of being cut short
+ * by one of its own bounds, so the action was covered from start to end.
+ */
+export function expectNoFailedRequests(traffic: TrafficReport, env: string, during: string, minRequests = 10): void {
+  expect(traffic.failed, `${trafficLine(env, traffic, during)}: requests failed`).toBe(0);
+  expect(traffic.requests, `${trafficLine(env, traffic, during)}: too few requests to have seen a restart`).toBeGreaterThanOrEqual(minRequests);
+  expect(traffic.stoppedBy, `${trafficLine(env, traffic, during)}: the probe hit its own bound before the action ended`).toBe("stop");
 }
