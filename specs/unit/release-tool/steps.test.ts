@@ -34,7 +34,7 @@ describe("switch", () => {
     expect(r.stderr).toMatch(new RegExp(`prod: live ${old} -> ${next}, serving after \\d+\\.\\d s`));
   });
 
-  it("switches back to the previous release, restarted, when the new one does not answer 200 from itself; the new one is removed", async () => {
+  it("switches back to the previous release, restarted, when the new one does not answer below 500 from itself; the new one is removed", async () => {
     const old = s.release();
     s.makeLive(old);
     const broken = s.release({ serves: 500 }, { ready: false });
