@@ -64,9 +64,12 @@ describe("bad input to the recipe", () => {
     expect(error.message).toContain(FAILING_MIGRATION.message);
   });
 
-  it("after failed recipes, disposing the testbed leaves no container, network or volume", async () => {
-    const id = tb!.id;
-    await tb![Symbol.asyncDispose]();
-    expect(await listLabelled(id)).toEqual({ containers: [], networks: [], volumes: [] });
+  it("after a failed recipe, disposing the testbed leaves no container, network or volume", async () => {
+    // A testbed of its own, so this passes alone and in any order, and the file's shared one stays.
+    const own = await testbed("deployed").start();
+    const failed = await provisionAndDeploy(own, { projectDir: fileURLToPath(new URL("../../fixtures/broken-sqlite/", import.meta.url)), envs: ["prod"], log }).then(() => undefined, (e: unknown) => e);
+    expect(failed).toBeInstanceOf(StepError);
+    await own[Symbol.asyncDispose]();
+    expect(await listLabelled(own.id)).toEqual({ containers: [], networks: [], volumes: [] });
   });
 });
