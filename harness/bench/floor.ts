@@ -116,8 +116,8 @@ export async function floorRun(
     for (const e of envs) {
       const port = info.NetworkSettings.Ports[`${e.port}/tcp`]?.[0]?.HostPort;
       for (let i = 0; ; i++) {
-        const r = await request(`http://${connectHost()}:${port}/healthz`).catch(() => undefined);
-        const ok = r?.statusCode === 200;
+        const r = await request(`http://${connectHost()}:${port}/`).catch(() => undefined);
+        const ok = r !== undefined && r.statusCode < 500;
         await r?.body.dump();
         if (ok) break;
         if (i > 600) throw new Error(`floor: ${e.name} never answered`);

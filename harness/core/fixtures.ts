@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readdir, readFile, rename, rm, writeFile, mkdir } from "node:fs/promises";
+import { cp, mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -39,20 +39,4 @@ export async function applyChanges(dir: string, changes: FixtureChanges): Promis
     await writeFile(join(dir, path), content);
   }
   for (const path of changes.remove ?? []) await rm(join(dir, path), { force: true, recursive: true });
-}
-
-/**
- * The sample project under another package name (for a DeploymentConfig whose `project` is not
- * "myproject"): the package directory renamed and every mention of it in the sources replaced.
- */
-export async function fixtureNamed(project: string, from = sampleProjectDir()): Promise<FixtureCopy> {
-  const copy = await fixtureVariant({}, from);
-  if (project === "myproject") return copy;
-  await rename(join(copy.dir, "myproject"), join(copy.dir, project));
-  const files = (await readdir(copy.dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile() && /\.(py|html|txt)$/.test(e.name));
-  for (const f of files) {
-    const path = join(f.parentPath, f.name);
-    await writeFile(path, (await readFile(path, "utf8")).replace(/\bmyproject\b/g, project));
-  }
-  return copy;
 }

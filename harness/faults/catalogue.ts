@@ -159,7 +159,7 @@ export const FAULTS: ReadonlyArray<Fault> = [
     // Production's check --deploy stops it first (security.W020); dev and staging would answer 400.
     words: ["ALLOWED_HOSTS must not be empty"],
     specs: RECIPE,
-    tests: "serves the page from its own database",
+    tests: "serves from the environment's own database",
   },
   {
     id: "nginx-static-alias",
@@ -177,7 +177,7 @@ export const FAULTS: ReadonlyArray<Fault> = [
     inject: { file: replaceIn("nginx-wrong-socket", SITE, /proxy_pass http:\/\/unix:[^;]+;/, "proxy_pass http://unix:/run/gunicorn.sock;") },
     words: ["502"],
     specs: RECIPE,
-    tests: "serves the page from its own database",
+    tests: "serves from the environment's own database",
   },
   {
     id: "sudoers-all",

@@ -163,7 +163,7 @@ export class PipelineDeployment implements AsyncDisposable {
    * (STEADY_TRAFFIC unless told otherwise); logs the probe's line.
    */
   withTraffic<T>(env: EnvName, fn: () => Promise<T>, opts: TrafficOptions & { during?: string } = {}, log: Logger = this.tb.log): Promise<{ value: T; traffic: TrafficReport }> {
-    return underTraffic(this.tb.url(env), env, log, fn, { ...STEADY_TRAFFIC, ...opts });
+    return underTraffic(this.tb.url(env, this.project.health), env, log, fn, { ...STEADY_TRAFFIC, ...opts });
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -5,10 +5,13 @@ import { TrafficProbe, trafficLine } from "./traffic.ts";
 // A local server that plays a deploy: commit "aaaa" answers, then a few 502s, then "bbbb".
 let server: Server;
 let url = "";
-let phase: "old" | "switching" | "new" = "old";
+let phase: "old" | "switching" | "new" | "not-found" | "nginx-404" = "old";
 beforeAll(async () => {
   server = createServer((_, res) => {
     if (phase === "switching") return void res.writeHead(502).end("bad gateway");
+    // A project's own 404 (its release answered) and nginx's (no release did).
+    if (phase === "not-found") return void res.writeHead(404, { "x-commit": "cccc" }).end("no such page");
+    if (phase === "nginx-404") return void res.writeHead(404).end("not found");
     res.writeHead(200, { "x-commit": phase === "old" ? "aaaa" : "bbbb" }).end("ok");
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -50,6 +53,17 @@ describe("the traffic probe", () => {
     const r = await refused.stop();
     expect(r.stoppedBy).toBe("maxMs");
     expect(r.byError.ECONNREFUSED).toBe(r.requests);
+  });
+
+  it("counts a release's own 4xx as served (below 500), and an answer without X-Commit as failed", async () => {
+    phase = "not-found";
+    const served = TrafficProbe.start(url, { maxRequests: 10, clients: 1 });
+    await served.ended;
+    expect(await served.stop()).toMatchObject({ requests: 10, failed: 0, commits: ["cccc"] });
+    phase = "nginx-404";
+    const unserved = TrafficProbe.start(url, { maxRequests: 10, clients: 1 });
+    await unserved.ended;
+    expect(await unserved.stop()).toMatchObject({ requests: 10, failed: 10, byStatus: { "404": 10 } });
   });
 
   it("refuses any address but loopback", () => {

@@ -82,7 +82,9 @@ export class TrafficProbe {
         await res.body.dump();
         this.latencies.push(performance.now() - t0);
         const commit = String(res.headers["x-commit"] ?? "");
-        if (res.statusCode >= 400 || !commit) {
+        // Failed: a server error, or an answer no release gave (nginx's own, with no X-Commit). A 404
+        // or a 403 from the release is the project serving, as the health rule says (below 500).
+        if (res.statusCode >= 500 || !commit) {
           this.report.failed++;
           const key = String(res.statusCode);
           this.report.byStatus[key] = (this.report.byStatus[key] ?? 0) + 1;

@@ -156,3 +156,28 @@ def missing_migrations():
     loader = MigrationLoader(connection, ignore_no_migrations=True)
     for app, name in sorted(set(loader.applied_migrations) - set(loader.disk_migrations)):
         print(f"missing-migration {app}.{name}")
+
+
+def facts():
+    """What this release's Django connects to and would change, read-only: one JSON line for
+    `<project>-release ENV facts` (the specs and `npm run verify` read it)."""
+    import json
+
+    from django.conf import settings
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database(), current_user" if connection.vendor == "postgresql" else "SELECT 1, 1")
+        database, user = cursor.fetchone()
+    executor = MigrationExecutor(connection)
+    unapplied = [f"{m.app_label}.{m.name}" for m, _ in executor.migration_plan(executor.loader.graph.leaf_nodes())]
+    print(json.dumps({
+        "vendor": connection.vendor,
+        "database": database,
+        "user": user,
+        "debug": bool(settings.DEBUG),
+        "unapplied": unapplied,
+        "static_root": str(settings.STATIC_ROOT or ""),
+        "settings": os.environ.get("DJANGO_SETTINGS_MODULE", ""),
+    }))

@@ -194,6 +194,22 @@ def step_rollback(env, args):
     env.switch_to(target)
 
 
+def step_facts(env, args):
+    """Read-only facts of the environment, one JSON object: the live release and whether it is
+    complete, and what its Django connects to (or why it could not say). Changes nothing."""
+    live = env.current()
+    facts = {"environment": env.name, "live": live, "commit": None, "ready": False, "django": None}
+    if live:
+        facts["commit"] = env.meta(live).get("commit")
+        facts["ready"] = os.path.exists(os.path.join(env.releases, live, READY))
+        try:
+            out = env.django(os.path.join(env.releases, live), "facts", capture=True)
+            facts["django"] = json.loads(out.strip().splitlines()[-1])
+        except (Failure, ValueError, IndexError) as e:
+            facts["django"] = {"error": str(e)}
+    print(json.dumps(facts))
+
+
 def step_list(env, args):
     for name in env.all_releases():
         m = env.meta(name)
@@ -215,6 +231,7 @@ COMMANDS = {
     "switch": (step_switch, "make RELEASE live and restart gunicorn; switch back if it does not serve", [RELEASE]),
     "verify": (step_verify, "GET / through nginx answers 200 from RELEASE (default: the live one)", [("release", {"nargs": "?"})]),
     "rollback": (step_rollback, "back to the previous release, or to --to ID", [("--to", {"metavar": "ID"}), ("--allow-migrations", {"action": "store_true"})]),
+    "facts": (step_facts, "read-only facts as JSON: the live release, and its Django's database, DEBUG and unapplied migrations", []),
     "current": (lambda env, args: print(env.current() or ""), "the live release", []),
     "list": (step_list, "every release and its state", []),
     "clean": (lambda env, args: env.clean(), "remove releases that never became ready", []),

@@ -19,7 +19,9 @@ export const releaseWsgiSource = () => source("./release_wsgi.py");
 /** What the tool runs inside a release's Django (release-django.py), installed beside it. */
 export const releaseDjangoSource = () => source("./release-django.py");
 
-export const releaseToolPath = (config: DeploymentConfig) => `/usr/local/bin/${config.project}-release`;
+/** The tool's command name, as the pipeline's jobs call it over ssh. */
+export const releaseToolName = (config: DeploymentConfig) => `${config.project}-release`;
+export const releaseToolPath = (config: DeploymentConfig) => `/usr/local/bin/${releaseToolName(config)}`;
 export const releaseToolConfigPath = (config: DeploymentConfig) => `/etc/${config.project}-release.json`;
 export const releaseDjangoPath = (config: DeploymentConfig) => `/usr/local/lib/${config.project}-release-django.py`;
 /** The directory the tool imports its library from (its name is the tool's). */

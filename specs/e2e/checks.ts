@@ -1,8 +1,10 @@
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { expect } from "vitest";
 import { waitFor } from "../../harness/core/deadline.ts";
 import type { EnvName } from "../../harness/core/envs.ts";
+import { projectApps } from "../../harness/project/apps.ts";
+import type { DjangoProject } from "../../harness/project/detect.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { appliedMigrations, withDatabase } from "../../harness/probes/postgres.ts";
@@ -10,19 +12,35 @@ import { listeningTcpPorts, unixSocket } from "../../harness/probes/socket.ts";
 import { unitState } from "../../harness/probes/systemd.ts";
 import { explainStaticMiss } from "../../harness/probes/static-files.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
+import { djangoFacts, releaseFacts } from "../../harness/recipe/facts.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
 import type pg from "pg";
 
-/** The assertions every deployed environment must pass, whichever way it was deployed. */
+/**
+ * The assertions every deployed environment must pass, whichever way it was deployed and whichever
+ * project it runs: asked of the server (units, sockets, nginx, the release tool's read-only facts,
+ * Postgres), never of a project's own pages or models.
+ */
 
 /** An environment's database, as its app role connects (through the app server). */
 export function appDatabase<T>(tb: StartedTestbed, name: EnvName, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   return withDatabase(tb, tb.env(name), { password: dbPassword(tb, name) }, fn);
 }
 
-/** Writes a row to the sample app's table in an environment's own database, as the app's role. */
-export function addNote(tb: StartedTestbed, name: EnvName, text: string, pinned = false): Promise<unknown> {
-  return appDatabase(tb, name, (c) => c.query("INSERT INTO notes_note (text, created, pinned) VALUES ($1, now(), $2)", [text, pinned]));
+/**
+ * A table of the harness's own in an environment's database, written as the app's role: data that
+ * a deploy, a migration or a re-run of the recipe must keep. No project's models are assumed.
+ */
+export async function writeMarker(tb: StartedTestbed, name: EnvName, text: string): Promise<void> {
+  await appDatabase(tb, name, async (c) => {
+    await c.query("CREATE TABLE IF NOT EXISTS testbed_marker (text text PRIMARY KEY, written timestamptz NOT NULL DEFAULT now())");
+    await c.query("INSERT INTO testbed_marker (text) VALUES ($1)", [text]);
+  });
+}
+
+/** The marker rows with this text, with every column the table has now (a migration may add some). */
+export function readMarker(tb: StartedTestbed, name: EnvName, text: string): Promise<Array<Record<string, unknown>>> {
+  return appDatabase(tb, name, async (c) => (await c.query("SELECT * FROM testbed_marker WHERE text = $1", [text])).rows);
 }
 
 export async function expectGunicornSocket(tb: StartedTestbed, name: EnvName): Promise<void> {
@@ -38,47 +56,85 @@ export async function expectGunicornSocket(tb: StartedTestbed, name: EnvName): P
   expect(await unixSocket(tb.app, env.socket)).toEqual({ path: env.socket, isSocket: true, listening: true, owner: tb.config.deployUser, group: "www-data" });
 }
 
-/** The page names the environment and shows a row written to that environment's database just now. */
-export async function expectPageFromOwnDatabase(tb: StartedTestbed, name: EnvName, text = "Hello from myproject"): Promise<void> {
-  const env = tb.env(name);
-  expect(await listeningTcpPorts(tb.app)).toContain(env.port);
-  const marker = `note for ${name} ${Date.now()}`;
-  await addNote(tb, name, marker);
-  const count = await appDatabase(tb, name, async (c) => Number((await c.query("SELECT count(*) AS n FROM notes_note")).rows[0].n));
-  const page = await httpGet(tb.url(name));
-  expect(page.status).toBe(200);
-  expect(page.text).toContain(text);
-  expect(page.text).toContain(`Environment: ${name}</p>`);
-  expect(page.text).toContain(`Notes: ${count}</p>`);
-  expect(page.text).toContain(`Latest note: ${marker}</p>`);
+/** The release that answers the health path through nginx now, or a failure saying what answered instead. */
+export async function servingRelease(tb: StartedTestbed, name: EnvName, health: string): Promise<{ release: string; commit: string }> {
+  const r = await httpGet(tb.url(name, health));
+  expect(r.status, `GET ${health} on ${name}: ${r.status} ${r.text.slice(0, 300)}`).toBeLessThan(500);
+  expect(r.headers["x-release"], `GET ${health} on ${name}: no X-Release header, so no release of this deploy answered`).toBeTruthy();
+  return { release: String(r.headers["x-release"]), commit: String(r.headers["x-commit"]) };
 }
 
-export async function expectStaticBytes(tb: StartedTestbed, name: EnvName, projectDir: string, files = ["css/site.css", "img/logo.png"]): Promise<void> {
-  for (const f of files) {
-    const r = await httpGet(tb.url(name, `/static/${f}`));
-    if (r.status !== 200) expect.fail(`GET /static/${f} on ${name} answered ${r.status}, not 200.\n${await explainStaticMiss(tb.app, tb.env(name), f)}`);
-    expect(r.body.equals(await readFile(join(projectDir, "assets", f))), `${f} bytes`).toBe(true);
+/**
+ * nginx listens on the environment's port; the health path answers below 500 from the live
+ * release; and that release's own Django, with the environment's settings, is connected to the
+ * environment's own Postgres database as its own role, with every migration applied.
+ */
+export async function expectServedFromOwnDatabase(tb: StartedTestbed, name: EnvName, project: Pick<DjangoProject, "health">): Promise<void> {
+  const env = tb.env(name);
+  expect(await listeningTcpPorts(tb.app)).toContain(env.port);
+  const { release } = await servingRelease(tb, name, project.health);
+  const facts = await releaseFacts(tb.app.exec, tb.config, env, tb.config.deployUser);
+  expect(facts.live, `${name}: the live link`).toBe(release);
+  expect(facts.ready, `${name}: the live release ${release} is not marked ready`).toBe(true);
+  expect(djangoFacts(facts)).toMatchObject({ vendor: "postgresql", database: env.database, user: env.role, unapplied: [] });
+}
+
+/**
+ * Static files to fetch, each with the bytes it must have: those the project ships (collected files
+ * whose path is the tail of a file in the repository: `what` is that file), or, for a project that
+ * ships none, what collectstatic wrote for Django's own apps, read on the server.
+ */
+export async function staticFilesToFetch(tb: StartedTestbed, name: EnvName, repoDir: string, staticUrl: string): Promise<Array<{ url: string; what: string; shipped: boolean; bytes: () => Promise<Buffer> }>> {
+  const root = `${tb.env(name).dir}/.static/`;
+  const collected = (await tb.app.exec.run(sh`cd ${root} && find . -type f | sed 's#^\\./##' | sort`)).stdout.split("\n").filter(Boolean);
+  const repoFiles: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.name.startsWith(".") || ["node_modules", "venv", "staticfiles", "static_collected", "public"].includes(e.name)) continue;
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else repoFiles.push(relative(repoDir, join(dir, e.name)));
+    }
+  };
+  walk(repoDir);
+  const shipped = collected.flatMap((c) => {
+    const file = repoFiles.find((f) => f.endsWith(`/${c}`));
+    return file ? [{ url: `${staticUrl}${c}`, what: file, shipped: true, bytes: async () => readFileSync(join(repoDir, file)) }] : [];
+  });
+  if (shipped.length) return shipped;
+  return collected.filter((c) => /\.(css|js)$/.test(c)).slice(0, 2).map((c) => ({
+    url: `${staticUrl}${c}`,
+    what: `${c} as collectstatic wrote it (the project ships no static file of its own)`,
+    shipped: false,
+    bytes: async () => Buffer.from((await tb.app.exec.run(sh`base64 -w0 ${`${root}${c}`}`)).stdout, "base64"),
+  }));
+}
+
+/** Static files the project ships (up to three), through nginx at its STATIC_URL, byte for byte. */
+export async function expectStaticBytes(tb: StartedTestbed, name: EnvName, repoDir: string, project: Pick<DjangoProject, "staticUrl">): Promise<void> {
+  const files = await staticFilesToFetch(tb, name, repoDir, project.staticUrl);
+  expect(files.length, "collectstatic put no file behind the release's .static").toBeGreaterThan(0);
+  for (const { url, what, bytes } of files.slice(0, 3)) {
+    const r = await httpGet(tb.url(name, url));
+    if (r.status !== 200) expect.fail(`GET ${url} on ${name} answered ${r.status}, not 200.\n${await explainStaticMiss(tb.app, tb.env(name), url.slice(project.staticUrl.length))}`);
+    expect(r.body.equals(await bytes()), `${url} is not ${what} byte for byte`).toBe(true);
   }
 }
 
-export async function projectMigrations(projectDir: string): Promise<string[]> {
-  const files = await readdir(join(projectDir, "notes", "migrations"));
-  return files.filter((f) => /^\d{4}_.*\.py$/.test(f)).map((f) => `notes.${f.replace(/\.py$/, "")}`).sort();
-}
-
-export async function expectMigrations(tb: StartedTestbed, name: EnvName, projectDir: string): Promise<void> {
+/** Every migration the repository holds is recorded in the environment's own database. */
+export async function expectMigrations(tb: StartedTestbed, name: EnvName, repoDir: string, project: Pick<DjangoProject, "appDir">): Promise<void> {
+  const expected = projectApps(join(repoDir, project.appDir)).flatMap((a) => a.migrations).sort();
   const applied = await appliedMigrations(tb, tb.env(name), dbPassword(tb, name));
-  const expected = await projectMigrations(projectDir);
-  expect(expected.length).toBeGreaterThanOrEqual(2);
-  expect(applied.filter((m) => m.startsWith("notes."))).toEqual(expected);
+  // A project without migrations of its own still has Django's, recorded by migrate in this database.
+  expect(applied.length, `migrate recorded nothing in ${name}'s database`).toBeGreaterThan(0);
+  expect(applied.filter((m) => expected.includes(m)).sort()).toEqual(expected);
 }
 
 /** Everything at once, for specs that deploy and then check an environment. */
-export async function expectDeployed(tb: StartedTestbed, name: EnvName, projectDir: string): Promise<void> {
+export async function expectDeployed(tb: StartedTestbed, name: EnvName, repoDir: string, project: DjangoProject): Promise<void> {
   await expectGunicornSocket(tb, name);
-  await expectPageFromOwnDatabase(tb, name);
-  await expectStaticBytes(tb, name, projectDir);
-  await expectMigrations(tb, name, projectDir);
+  await expectServedFromOwnDatabase(tb, name, project);
+  await expectStaticBytes(tb, name, repoDir, project);
+  await expectMigrations(tb, name, repoDir, project);
 }
 
 export async function mainPids(tb: StartedTestbed): Promise<Record<EnvName, number>> {
@@ -97,6 +153,6 @@ export function expectNoKeyIn(log: string, privateKey: string): void {
  * The release tool's commands a job ran on an environment, as its log echoes them, in order: each
  * as [step, ...its Django steps] (`prepare` carries check, collectstatic, migrate).
  */
-export function releaseCommandsRan(logs: string, env: EnvName, project = "myproject"): string[][] {
-  return [...logs.matchAll(new RegExp(`^\\$ ssh deploy-target ${project}-release ${env} (\\w+)(.*)$`, "gm"))].map((m) => [m[1]!, ...m[2]!.split(" ").filter((w) => /^[a-z]+$/.test(w))]);
+export function releaseCommandsRan(logs: string, env: EnvName, tool: string): string[][] {
+  return [...logs.matchAll(new RegExp(`^\\$ ssh deploy-target ${tool} ${env} (\\w+)(.*)$`, "gm"))].map((m) => [m[1]!, ...m[2]!.split(" ").filter((w) => /^[a-z]+$/.test(w))]);
 }

@@ -1,37 +1,31 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { FormData, request } from "undici";
+import { basename } from "node:path";
 import { describe, expect } from "vitest";
-import { fixtureRequirements, type FixtureChanges } from "../../harness/core/fixtures.ts";
+import type { FixtureChanges } from "../../harness/core/fixtures.ts";
+import { addRequirement, addStaticFile, appendToSettings, combine, sqlMigration, touchFile } from "../../harness/project/changes.ts";
+import type { DjangoProject } from "../../harness/project/detect.ts";
+import type { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
 import { fileInfo } from "../../harness/probes/file-info.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { appliedMigrations } from "../../harness/probes/postgres.ts";
 import { trafficLine, type TrafficReport } from "../../harness/probes/traffic.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
-import { addNote, appDatabase, expectNoKeyIn, releaseCommandsRan } from "./checks.ts";
-import { deployUnderTraffic, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, sampleProject, servedCommit, SPEC_TRAFFIC } from "./support.ts";
+import { releaseToolName } from "../../harness/recipe/release.ts";
+import { expectNoKeyIn, readMarker, releaseCommandsRan, staticFilesToFetch, writeMarker } from "./checks.ts";
+import { deployUnderTraffic, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC, type Shared } from "./support.ts";
 
-// Every deploy of this file goes to prod, under traffic, on one testbed: first releases and
-// rollbacks (from the release the snapshot serves), then requirements, broken releases and deploys
-// in a row. The second part's checks are relative to what it finds, so it follows the first.
+// Every deploy of this file goes to prod, under traffic, on one testbed. Each test makes the state
+// it needs (its own commits, its own data) and reads nothing another test left, so any one passes
+// alone and in any order. The changes are computed from the project model (its settings file, an
+// app with migrations, its STATIC_URL), never from the sample's own pages or models.
 const shared = pipelineTestbed();
+type S = Shared<PipelineDeployment>;
 
-const releases = (s: ReturnType<typeof shared>) => s.tb.app.exec.run(`ls ${s.tb.env("prod").releases}`).then((r) => r.stdout);
-const venvs = (s: ReturnType<typeof shared>) => s.tb.app.exec.run(`ls ${s.tb.env("prod").venvs}`).then((r) => r.stdout);
-
-const MIGRATION = `from django.db import migrations, models
-
-
-class Migration(migrations.Migration):
-    dependencies = [("notes", "0002_note_pinned")]
-
-    operations = [
-        migrations.AddField(model_name="note", name="author", field=models.CharField(default="", max_length=80)),
-    ]
-`;
+const releases = (s: S) => s.tb.app.exec.run(sh`ls ${s.tb.env("prod").releases}`).then((r) => r.stdout);
+const venvs = (s: S) => s.tb.app.exec.run(sh`ls ${s.tb.env("prod").venvs}`).then((r) => r.stdout);
+const served = (s: S) => servedCommit(s.tb, "prod", s.data.project.health);
+const tool = (s: S) => releaseToolName(s.tb.config);
 const BADGE = `<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8" fill="#2a9d8f"/></svg>\n`;
 
 /** No request failed, and the commits answered in exactly this order (no old answer after the new). */
@@ -40,159 +34,141 @@ function expectSeamless(traffic: TrafficReport, commits: string[]): void {
   expect(traffic.commits, trafficLine("prod", traffic)).toEqual(commits);
 }
 
-// The commits of this file's releases, in the order the tests make them.
-const commits: string[] = [];
-
-/** What lives on the server only: an upload through the app, a log, the environment file. */
-const serverData = { upload: randomBytes(3000), url: "", log: `server-only log line ${Date.now()}\n`, envFileSha: "" };
+/** Commits a change on the default branch and deploys it without traffic (a test's own starting point). */
+async function deployed(s: S, message: string, changes: FixtureChanges): Promise<string> {
+  const commit = await s.data.repo.commit(s.tb.config.defaultBranch, message, changes);
+  const { result } = await s.data.deploy({ branch: s.tb.config.defaultBranch });
+  expect(result.status, jobLogs(result)).toBe("success");
+  return commit;
+}
 
 describe("deploys and rollbacks through the pipeline, under traffic on prod", () => {
-  onTestbed(shared, "a code change: a new release with a new page, a new static file and a removed file; 0 failed requests", async (s) => {
+  onTestbed(shared, "a code change: a new release with a new static file, the database's rows kept; 0 failed requests", async (s) => {
     const { tb, data } = s;
-    const branch = tb.config.defaultBranch;
     const prod = tb.env("prod");
-    // The first release is the one the snapshot serves (deployed by the recipe).
-    commits.push(await servedCommit(tb, "prod"));
-    // A user's upload (through nginx and Django), a log and the settings: none of it may change below.
-    const form = new FormData();
-    form.append("file", new Blob([serverData.upload]), "avatar.png");
-    const posted = await request(tb.url("prod", "/upload"), { method: "POST", body: form });
-    expect(posted.statusCode).toBe(201);
-    serverData.url = ((await posted.body.json()) as { url: string }).url;
-    expect(serverData.url).toMatch(/^\/media\/uploads\/avatar.*\.png$/);
-    await tb.app.exec.run(sh`install -d ${`${prod.shared}/logs`} && printf %s ${serverData.log} > ${`${prod.shared}/logs/app.log`}`, { as: tb.config.deployUser });
-    serverData.envFileSha = (await fileInfo(tb.app, prod.envFile)).sha256;
-
-    const marker = `written before the second deploy ${Date.now()}`;
-    await addNote(tb, "prod", marker);
-    const template = (await readFile(join(sampleProject(), "notes", "templates", "notes", "home.html"), "utf8")).replace("Hello from myproject", "Hello again, from release two");
-    commits.push(
-      await data.repo.commit(branch, "Second release", {
-        write: { "notes/templates/notes/home.html": template, "assets/img/badge.svg": BADGE },
-        remove: ["notes/apps.py"],
-      }),
-    );
-    const second = await deployUnderTraffic(s, branch);
-    const logs = jobLogs(second.result);
-    expect(second.result.status, logs).toBe("success");
+    const before = await served(s);
+    const marker = `written before the deploy ${Date.now()}`;
+    await writeMarker(tb, "prod", marker);
+    const kept = (await releases(s)).trim().split("\n").length;
+    const shipped = (await staticFilesToFetch(tb, "prod", data.repo.dir, data.project.staticUrl)).find((f) => f.shipped);
+    if (!shipped) throw new Error(`${data.repo.dir}: the project ships no static file of its own to put a new one beside`);
+    const badge = addStaticFile({ path: shipped.what, url: shipped.url }, `badge-${Date.now()}.svg`, BADGE);
+    const commit = await data.repo.commit(tb.config.defaultBranch, "A new release", combine(badge.changes, touchFile("release.txt", `${Date.now()}\n`)));
+    const deploy = await deployUnderTraffic(s, tb.config.defaultBranch);
+    const logs = jobLogs(deploy.result);
+    expect(deploy.result.status, logs).toBe("success");
     expectNoKeyIn(logs, data.deployKey.private);
-    expectSeamless(second.traffic, [commits[0]!, commits[1]!]);
+    expectSeamless(deploy.traffic, [before, commit]);
 
-    const page = await httpGet(tb.url("prod"));
-    expect(page.text).toContain("Hello again, from release two");
-    expect(page.text).toContain(`Release: ${commits[1]!.slice(0, 8)}`);
-    expect(page.text).toContain(`Latest note: ${marker}</p>`);
-    expect((await httpGet(tb.url("prod", "/static/img/badge.svg"))).text).toBe(BADGE);
-    expect((await tb.app.exec.run(`test -e ${prod.dir}/notes/apps.py && echo present || echo gone`)).stdout).toBe("gone\n");
+    expect((await httpGet(tb.url("prod", badge.url))).text).toBe(BADGE);
+    expect(await readMarker(tb, "prod", marker)).toHaveLength(1);
     // The live path is a link to the newest release; the earlier ones are kept for rollbacks.
-    const live = ((await tb.app.exec.run(`readlink ${prod.dir}`)).stdout).trim();
-    const kept = (await releases(s)).trim().split("\n");
-    expect(kept).toHaveLength(2);
-    expect(live).toBe(`releases/${kept.at(-1)}`);
-    expect(live).toMatch(new RegExp(`-${commits[1]!.slice(0, 8)}$`));
+    const live = (await tb.app.exec.run(sh`readlink ${prod.dir}`)).stdout.trim();
+    const now = (await releases(s)).trim().split("\n");
+    expect(now).toHaveLength(Math.min(kept + 1, 5));
+    expect(live).toBe(`releases/${now.at(-1)}`);
+    expect(live).toMatch(new RegExp(`-${commit.slice(0, 8)}$`));
   });
 
-  onTestbed(shared, "the manual rollback job switches back to the previous release with 0 failed requests", async (s) => {
-    const rollback = await deployUnderTraffic(s, s.tb.config.defaultBranch, { jobs: ["rollback-production"] });
+  onTestbed(shared, "the manual rollback job switches back to the previous release with 0 failed requests; uploads, logs and the environment file outlive it", async (s) => {
+    const { tb, data } = s;
+    const prod = tb.env("prod");
+    const first = await served(s);
+    // What lives on the server only: an upload (where an upload view saves it), a log, the settings.
+    const upload = { name: `testbed-${Date.now()}.png`, bytes: randomBytes(3000) };
+    await tb.app.exec.run(sh`base64 -d > ${`${prod.media}/${upload.name}`}`, { as: tb.config.deployUser, stdin: upload.bytes.toString("base64") });
+    const log = `server-only log line ${Date.now()}\n`;
+    await tb.app.exec.run(sh`install -d ${`${prod.shared}/logs`} && printf %s ${log} > ${`${prod.shared}/logs/app.log`}`, { as: tb.config.deployUser });
+    const envFileSha = (await fileInfo(tb.app, prod.envFile)).sha256;
+
+    const second = await deployed(s, "A release to roll back", touchFile("rollback.txt", `${Date.now()}\n`));
+    const rollback = await deployUnderTraffic(s, tb.config.defaultBranch, { jobs: ["rollback-production"] });
     expect(rollback.result.status, jobLogs(rollback.result)).toBe("success");
     expect(rollback.result.jobs.map((j) => j.name)).toEqual(["rollback-production"]);
-    expectSeamless(rollback.traffic, [commits[1]!, commits[0]!]);
-    expect((await httpGet(s.tb.url("prod"))).text).toContain("Hello from myproject");
+    expectSeamless(rollback.traffic, [second, first]);
+
+    const media = await httpGet(tb.url("prod", `${data.project.mediaUrl}${upload.name}`));
+    expect(media.status, `the upload, made before the deploy and the rollback, answers ${media.status} after them`).toBe(200);
+    expect(media.body.equals(upload.bytes), "the upload changed").toBe(true);
+    expect((await tb.app.exec.run(sh`cat ${`${prod.shared}/logs/app.log`}`)).stdout).toBe(log);
+    expect((await fileInfo(tb.app, prod.envFile)).sha256).toBe(envFileSha);
+    // Each kept release links to the same uploads (beside manage.py); none holds its own.
+    const links = await tb.app.exec.run(sh`cd ${prod.releases} && for r in */; do readlink -f "$r"${data.project.appDir ? `/${data.project.appDir}` : ""}/media; done | sort -u`);
+    expect(links.stdout.trim()).toBe(prod.media);
   });
 
   onTestbed(shared, "an additive migration keeps the rows written before it; a rollback past it stops and lists it unless allowed", async (s) => {
     const { tb, data } = s;
     const branch = tb.config.defaultBranch;
+    const previous = await served(s);
     const marker = `written before the migration ${Date.now()}`;
-    await addNote(tb, "prod", marker);
-    const models = (await readFile(join(sampleProject(), "notes", "models.py"), "utf8")).replace(
-      "    pinned = models.BooleanField(default=False)\n",
-      '    pinned = models.BooleanField(default=False)\n    author = models.CharField(max_length=80, default="")\n',
-    );
-    commits.push(await data.repo.commit(branch, "Notes get an author", { write: { "notes/migrations/0003_note_author.py": MIGRATION, "notes/models.py": models } }));
+    await writeMarker(tb, "prod", marker);
+    const migration = sqlMigration(data.repo.dir, data.project, "testbed_author", "ALTER TABLE testbed_marker ADD COLUMN author varchar(80) NOT NULL DEFAULT ''", "ALTER TABLE testbed_marker DROP COLUMN author");
+    const commit = await data.repo.commit(branch, "Markers get an author", migration.changes);
     const deploy = await deployUnderTraffic(s, branch);
     expect(deploy.result.status, jobLogs(deploy.result)).toBe("success");
-    expectSeamless(deploy.traffic, [commits[0]!, commits[2]!]);
-    expect(await appliedMigrations(tb, tb.env("prod"), dbPassword(tb, "prod"))).toContain("notes.0003_note_author");
-    const kept = await appDatabase(tb, "prod", async (c) => (await c.query("SELECT author FROM notes_note WHERE text = $1", [marker])).rows);
-    expect(kept).toEqual([{ author: "" }]);
+    expectSeamless(deploy.traffic, [previous, commit]);
+    expect(await appliedMigrations(tb, tb.env("prod"), dbPassword(tb, "prod"))).toContain(migration.name);
+    expect((await readMarker(tb, "prod", marker)).map((r) => r.author)).toEqual([""]);
 
-    // The previous release (the second) has no 0003: the rollback stops, names it, and changes nothing.
+    // The previous release lacks the migration: the rollback stops, names it, and changes nothing.
     const refused = await deployUnderTraffic(s, branch, { jobs: ["rollback-production"] });
     const logs = jobLogs(refused.result);
-    expect(refused.result.status, `a rollback past migration notes.0003_note_author went ahead without --allow-migrations:\n${logs}`).toBe("failed");
-    expect(logs).toMatch(/rollback to \S+ stopped: the database has migrations that release lacks:\n\s+notes\.0003_note_author\n/);
+    expect(refused.result.status, `a rollback past migration ${migration.name} went ahead without --allow-migrations:\n${logs}`).toBe("failed");
+    expect(logs).toMatch(new RegExp(`rollback to \\S+ stopped: the database has migrations that release lacks:\\n\\s+${migration.name.replace(".", "\\.")}\\n`));
     expect(logs).toContain("roll back with --allow-migrations");
-    expectSeamless(refused.traffic, [commits[2]!]);
+    expectSeamless(refused.traffic, [commit]);
 
-    const allowed = await deployUnderTraffic(s, branch, {
-      jobs: ["rollback-production"],
-      variables: { ROLLBACK_TO: commits[0]!.slice(0, 8), ROLLBACK_ALLOW_MIGRATIONS: "1" },
-    });
+    const allowed = await deployUnderTraffic(s, branch, { jobs: ["rollback-production"], variables: { ROLLBACK_TO: previous.slice(0, 8), ROLLBACK_ALLOW_MIGRATIONS: "1" } });
     expect(allowed.result.status, jobLogs(allowed.result)).toBe("success");
-    expectSeamless(allowed.traffic, [commits[2]!, commits[0]!]);
-  });
-
-  onTestbed(shared, "an upload, a log and the environment file outlive every deploy and rollback above, byte for byte", async ({ tb }) => {
-    const prod = tb.env("prod");
-    const served = await httpGet(tb.url("prod", serverData.url));
-    expect(served.status, `the upload ${serverData.url}, made before the deploys, answers ${served.status} after them`).toBe(200);
-    expect(served.body.equals(serverData.upload), `the upload ${serverData.url} changed`).toBe(true);
-    expect((await tb.app.exec.run(sh`cat ${`${prod.shared}/logs/app.log`}`)).stdout).toBe(serverData.log);
-    expect((await fileInfo(tb.app, prod.envFile)).sha256).toBe(serverData.envFileSha);
-    // Each kept release links to the same uploads; none holds its own.
-    const links = await tb.app.exec.run(sh`cd ${prod.releases} && for r in */; do readlink -f "$r/media"; done | sort -u`);
-    expect(links.stdout.trim()).toBe(prod.media);
+    expectSeamless(allowed.traffic, [commit, previous]);
   });
 });
 
-const BROKEN: Array<[what: string, step: string, changes: FixtureChanges, says: RegExp]> = [
-  ["an import error in the new code", "check", { write: { "notes/views.py": "import notes.no_such_module\n" } }, /ModuleNotFoundError: No module named 'notes\.no_such_module'/],
-  ["a requirement pip cannot install", "venv", { write: { "requirements.txt": fixtureRequirements(sampleProject(), "ddt-no-such-package==9.9.9") } }, /No matching distribution found for ddt-no-such-package==9\.9\.9/],
+/** Broken releases, each a change any Django project can be given, with the step it must fail at and its words. */
+const BROKEN: Array<[what: string, step: string, change: (dir: string, p: DjangoProject) => FixtureChanges, says: RegExp]> = [
+  ["an import error in the new code", "check", (d, p) => appendToSettings(d, p, "import testbed_no_such_module"), /ModuleNotFoundError: No module named 'testbed_no_such_module'/],
+  ["a requirement pip cannot install", "venv", (d, p) => addRequirement(d, p, "ddt-no-such-package==9.9.9"), /No matching distribution found for ddt-no-such-package==9\.9\.9/],
   [
     "a STATIC_ROOT outside the release (where the deploy user cannot write either)",
     "collectstatic",
-    { write: { "myproject/settings.py": `${readFileSync(join(sampleProject(), "myproject", "settings.py"), "utf8")}\nSTATIC_ROOT = "/root/static"\n` } },
+    (d, p) => appendToSettings(d, p, `STATIC_ROOT = "/root/static"`),
     /STATIC_ROOT is \/root\/static, outside the release \S+; each release needs its own/,
   ],
-  [
-    // Production runs `check --deploy` and fails on its warnings (W018: DEBUG on).
-    "DEBUG switched on in the settings",
-    "check",
-    { write: { "myproject/settings.py": `${readFileSync(join(sampleProject(), "myproject", "settings.py"), "utf8")}\nDEBUG = True\n` } },
-    /\(security\.W018\) You should not have DEBUG set to True in deployment/,
-  ],
+  // Production runs `check --deploy` and fails on its warnings (W018: DEBUG on).
+  ["DEBUG switched on in the settings", "check", (d, p) => appendToSettings(d, p, "DEBUG = True"), /\(security\.W018\) You should not have DEBUG set to True in deployment/],
 ];
 
 describe("releases under traffic on prod: requirements, broken releases, deploys in a row", () => {
   onTestbed(shared, "a requirements change builds a new venv before the switch and leaves the running release's venv as it was", async (s) => {
     const branch = s.tb.config.defaultBranch;
     const prod = s.tb.env("prod");
-    const oldVenv = ((await s.tb.app.exec.run(`readlink ${prod.venv}`)).stdout).trim();
+    const oldVenv = (await s.tb.app.exec.run(sh`readlink ${prod.venv}`)).stdout.trim();
     // A venv, through a release's link to it: its config file's inode and time, and its packages.
-    const fingerprint = (link: string) => s.tb.app.exec.run(`cd ${prod.releases} && stat -c '%i %Y' $(readlink -f ${link})/pyvenv.cfg && python3 -m pip --python ${link}/bin/python freeze`).then((r) => r.stdout);
+    const fingerprint = (link: string) => s.tb.app.exec.run(sh`cd ${prod.releases} && stat -c '%i %Y' "$(readlink -f ${link})/pyvenv.cfg" && python3 -m pip --python ${link}/bin/python freeze`).then((r) => r.stdout);
     const before = { venvs: await venvs(s), old: await fingerprint(prod.venv) };
 
-    const commit = await s.data.repo.commit(branch, "Pin sqlparse", { write: { "requirements.txt": fixtureRequirements(sampleProject(), "sqlparse>=0.5") } });
-    const oldLive = ((await s.tb.app.exec.run(`readlink -f ${prod.dir}`)).stdout).trim();
+    // sqlparse is Django's own dependency: in any project's wheelhouse, and a new requirements file.
+    const commit = await s.data.repo.commit(branch, "Pin sqlparse", addRequirement(s.data.repo.dir, s.data.project, `sqlparse>=0.5 # ${Date.now()}`));
+    const oldLive = (await s.tb.app.exec.run(sh`readlink -f ${prod.dir}`)).stdout.trim();
     const second = await deployUnderTraffic(s, branch);
     expect(second.result.status, jobLogs(second.result)).toBe("success");
     expect(jobLogs(second.result)).toMatch(/built venv py\d+-[0-9a-f]{16} in/);
     expectNoFailedRequests(second.traffic, "prod", "the deploy");
     expect(second.traffic.commits.at(-1)).toBe(commit);
-    const newVenv = ((await s.tb.app.exec.run(`readlink ${prod.venv}`)).stdout).trim();
+    const newVenv = (await s.tb.app.exec.run(sh`readlink ${prod.venv}`)).stdout.trim();
     expect(newVenv).not.toBe(oldVenv);
     expect((await venvs(s)).trim().split("\n")).toHaveLength(before.venvs.trim().split("\n").length + 1);
     // The previous release and its venv are untouched: same inode, same time, same packages.
-    expect(await fingerprint(`${oldLive}/myprojectenv`)).toBe(before.old);
+    expect(await fingerprint(`${oldLive}/${basename(prod.venv)}`)).toBe(before.old);
   });
 
-  for (const [what, step, changes, says] of BROKEN) {
+  for (const [what, step, change, says] of BROKEN) {
     onTestbed(shared, `${what}: the job fails at "${step}" and says why; the half-made release is gone; the old commit serves with 0 failed requests`, async (s) => {
       const branch = s.tb.config.defaultBranch;
-      const served = await servedCommit(s.tb, "prod");
+      const old = await served(s);
       const before = await releases(s);
-      await s.data.repo.commit(branch, what, changes);
+      await s.data.repo.commit(branch, what, change(s.data.repo.dir, s.data.project));
       // Undone whatever the assertions find, so the next test deploys from a good commit.
       try {
         const { result, traffic } = await deployUnderTraffic(s, branch);
@@ -201,28 +177,30 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
         expect(logs).toMatch(says);
         // The failing step is in the last command the job ran (the Django steps run in one, `prepare`),
         // it is named in the tool's message, and no step after it ran.
-        const last = releaseCommandsRan(logs, "prod").at(-1)!;
+        const last = releaseCommandsRan(logs, "prod", tool(s)).at(-1)!;
         expect(last[0] === step || (last[0] === "prepare" && last.includes(step)), `the last command was ${last.join(" ")}`).toBe(true);
-        expect(logs).toMatch(new RegExp(`myproject-release: prod: ${step} failed`));
-        const done = [...logs.matchAll(/myproject-release: prod: (\w+) done in/g)].map((m) => m[1]);
+        expect(logs).toContain(`${tool(s)}: prod: ${step} failed`);
+        const done = [...logs.matchAll(new RegExp(`${tool(s)}: prod: (\\w+) done in`, "g"))].map((m) => m[1]);
         expect(done).toEqual(last[0] === "prepare" ? last.slice(1, last.indexOf(step)) : []);
         expect(logs).toMatch(/removed the half-made release \S+ \(\w+ failed\); \S+ is live/);
         expect(await releases(s)).toBe(before);
         expectNoFailedRequests(traffic, "prod", "the deploy");
-        expect(traffic.commits).toEqual([served]);
+        expect(traffic.commits).toEqual([old]);
       } finally {
         await s.data.repo.git("revert", "--no-edit", "HEAD");
       }
     });
   }
 
-  onTestbed(shared, "two deploys in a row while traffic runs: 0 failed requests, and each commit takes over in turn", async (s) => {
+  onTestbed(shared, "two deploys in a row while traffic runs: 0 failed requests, each commit takes over in turn, and a removed file is gone", async (s) => {
     const branch = s.tb.config.defaultBranch;
-    const served = await servedCommit(s.tb, "prod");
+    const prod = s.tb.env("prod");
+    const old = await served(s);
+    const extra = `extra-${Date.now()}.txt`;
     const { value, traffic } = await s.data.withTraffic("prod", async () => {
-      const a = await s.data.repo.commit(branch, "Third", { write: { "notes/templates/notes/extra.txt": "three\n" } });
+      const a = await s.data.repo.commit(branch, "Third", touchFile(extra, "three\n"));
       const { result: first } = await s.data.deploy({ branch });
-      const b = await s.data.repo.commit(branch, "Fourth", { write: { "notes/templates/notes/extra.txt": "four\n" } });
+      const b = await s.data.repo.commit(branch, "Fourth", { remove: [`testbed-changes/${extra}`] });
       const { result: second } = await s.data.deploy({ branch });
       return { a, b, first, second };
     }, { ...SPEC_TRAFFIC, during: "two deploys in a row" });
@@ -230,10 +208,11 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
     expect(value.second.status, jobLogs(value.second)).toBe("success");
     // Requirements unchanged: both reuse the venv they find, and neither builds one.
     for (const r of [value.first, value.second]) {
-      expect(jobLogs(r)).toContain("myproject-release: prod: requirements unchanged, reusing venv");
+      expect(jobLogs(r)).toContain(`${tool(s)}: prod: requirements unchanged, reusing venv`);
       expect(jobLogs(r)).not.toContain("built venv");
     }
     expectNoFailedRequests(traffic, "prod", "two deploys in a row");
-    expect(traffic.commits).toEqual([served, value.a, value.b]);
+    expect(traffic.commits).toEqual([old, value.a, value.b]);
+    expect((await s.tb.app.exec.run(sh`test -e ${`${prod.dir}/testbed-changes/${extra}`} && echo present || echo gone`)).stdout).toBe("gone\n");
   });
 });

@@ -6,7 +6,8 @@ import type { EnvName } from "../../harness/core/envs.ts";
 import { expectDeployed, expectNoKeyIn, mainPids, releaseCommandsRan } from "./checks.ts";
 import { deployUnderTraffic, expectNoFailedRequests, jobLogs, log, onTestbed, pipelineTestbed, sampleProject, servedCommit } from "./support.ts";
 import { generateKeyPair } from "../../harness/testbed/keys.ts";
-import { FAILING_MIGRATION } from "./fixture-changes.ts";
+import { failingMigration } from "../../harness/project/changes.ts";
+import { releaseToolName } from "../../harness/recipe/release.ts";
 
 const shared = pipelineTestbed();
 
@@ -27,7 +28,7 @@ describe("the generated pipeline, branch by branch", () => {
       expect(ran, `${branch} ran ${ran.join(", ") || "no job"}, not only ${job}\n${logs}`).toEqual([job]);
       expect(result.status, logs).toBe("success");
       expectNoKeyIn(logs, data.deployKey.private);
-      await expectDeployed(tb, env, sampleProject());
+      await expectDeployed(tb, env, data.repo.dir, data.project);
       const after = await mainPids(tb);
       expect(after[env]).not.toBe(before[env]);
       for (const other of tb.envs.filter((e) => e.name !== env)) expect(after[other.name], other.name).toBe(before[other.name]);
@@ -76,19 +77,21 @@ describe("pipelines that must fail", () => {
   onTestbed(shared, "a migration that raises on the server fails the pipeline with the command and its output; the previous release keeps serving", async (s) => {
     const branch = s.tb.config.defaultBranch;
     const served = await servedCommit(s.tb, "prod");
-    await s.data.repo.commit(branch, "A migration that fails", { write: { [FAILING_MIGRATION.path]: FAILING_MIGRATION.content } });
+    const failing = failingMigration(s.data.repo.dir, s.data.project);
+    const tool = releaseToolName(s.tb.config);
+    await s.data.repo.commit(branch, "A migration that fails", failing.changes);
     try {
       const { result: r, traffic } = await deployUnderTraffic(s, branch);
       const logs = jobLogs(r);
       expect(r.status, logs).toBe("failed");
       // The order first: a switch before migrate is the cause to report, whatever else differs.
-      const ran = releaseCommandsRan(logs, "prod").map(([step]) => step);
+      const ran = releaseCommandsRan(logs, "prod", tool).map(([step]) => step);
       expect(ran, `the job ran ${ran.join(" → ")}: "switch" ran before the failing "migrate", so the release went live before its migrations`).not.toContain("switch");
-      expect(logs).toContain('$ ssh deploy-target myproject-release prod prepare "$RELEASE" check collectstatic migrate\n');
-      expect(logs).toContain(FAILING_MIGRATION.message);
-      expect(logs).toContain("myproject-release: prod: migrate failed: manage.py migrate raised the error above");
+      expect(logs).toContain(`$ ssh deploy-target ${tool} prod prepare "$RELEASE" check collectstatic migrate\n`);
+      expect(logs).toContain(failing.message);
+      expect(logs).toContain(`${tool}: prod: migrate failed: manage.py migrate raised the error above`);
       // One Django process ran the three steps: the two before migrate finished, each named.
-      expect(logs).toMatch(/myproject-release: prod: check done in [\d.]+ s\n[^]*myproject-release: prod: collectstatic done in/);
+      expect(logs).toMatch(new RegExp(`${tool}: prod: check done in [\\d.]+ s\\n[^]*${tool}: prod: collectstatic done in`));
       expect(logs).not.toContain("prod: migrate done in");
       expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
       expectNoKeyIn(logs, s.data.deployKey.private);
@@ -159,7 +162,7 @@ describe("a rollback argument from a person, as an attacker would write it", () 
       const logs = jobLogs(result);
       expect(result.status, logs).toBe("failed");
       expect(logs).toContain("ERROR: ROLLBACK_TO must be a release or a commit");
-      expect(logs).not.toMatch(/\$ ssh deploy-target myproject-release prod rollback/);
+      expect(logs).not.toContain(`$ ssh deploy-target ${releaseToolName(s.tb.config)} prod rollback`);
       expect((await s.tb.app.exec.run(`test -e ${marker}`, { allowFailure: true })).exitCode, `${to} ran on the server`).not.toBe(0);
     }
   });

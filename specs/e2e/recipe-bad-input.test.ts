@@ -1,13 +1,15 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
-import { fixtureRequirements, fixtureVariant } from "../../harness/core/fixtures.ts";
+import { fixtureVariant } from "../../harness/core/fixtures.ts";
 import { StepError } from "../../harness/lifecycle/steps.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
 import { reuseSnapshotSecrets } from "../../harness/snapshots/snapshots.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 import { log, sampleProject, setupFailed, testbed } from "./support.ts";
-import { FAILING_MIGRATION } from "./fixture-changes.ts";
+import { addRequirement, failingMigration } from "../../harness/project/changes.ts";
+import { loadProject } from "../../harness/project/detect.ts";
+import { releaseToolName } from "../../harness/recipe/release.ts";
 
 // One testbed for both failures: the recipe is re-runnable, so the second starts where the first
 // stopped, as a person fixing one thing after another would.
@@ -47,21 +49,20 @@ describe("bad input to the recipe", () => {
   });
 
   it("a requirement missing from the wheelhouse fails at the wheelhouse step, naming it", async () => {
-    const error = await recipeError({
-      write: { "requirements.txt": fixtureRequirements(sampleProject(), "ddt-no-such-package==9.9.9") },
-    });
+    const error = await recipeError(addRequirement(sampleProject(), loadProject(sampleProject()), "ddt-no-such-package==9.9.9"));
     expect(error.step).toBe("app: wheelhouse");
     expect(error.message).toContain("ddt-no-such-package");
     expect(error.message).toMatch(/No matching distribution|Could not find/);
   });
 
   it("a migration that raises fails at the migrate step with the command, exit code and traceback", async () => {
-    const error = await recipeError({ write: { [FAILING_MIGRATION.path]: FAILING_MIGRATION.content } });
+    const failing = failingMigration(sampleProject(), loadProject(sampleProject()));
+    const error = await recipeError(failing.changes);
     expect(error.step).toBe("deploy: manage.py check, collectstatic, migrate (one Django process)");
-    expect(error.message).toMatch(/myproject-release \w+ prepare \S+ check collectstatic migrate` exited 1/);
+    expect(error.message).toMatch(new RegExp(`${releaseToolName(tb!.config)} \\w+ prepare \\S+ check collectstatic migrate\` exited 1`));
     expect(error.message).toContain("prod: migrate failed: manage.py migrate raised the error above");
     expect(error.message).toMatch(/removed the half-made release \S+ \(migrate failed\)/);
-    expect(error.message).toContain(FAILING_MIGRATION.message);
+    expect(error.message).toContain(failing.message);
   });
 
   it("after a failed recipe, disposing the testbed leaves no container, network or volume", async () => {

@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
-import { FormData, request } from "undici";
+import { request } from "undici";
 import { describe, expect } from "vitest";
 import { ENV_NAMES, type EnvName } from "../../harness/core/envs.ts";
 import { fileInfo } from "../../harness/probes/file-info.ts";
 import { httpGet } from "../../harness/probes/http.ts";
-import { expectGunicornSocket, expectMigrations, expectPageFromOwnDatabase, expectStaticBytes, addNote, appDatabase } from "./checks.ts";
+import { expectGunicornSocket, expectMigrations, expectServedFromOwnDatabase, expectStaticBytes, readMarker, writeMarker } from "./checks.ts";
+import { loadProject } from "../../harness/project/detect.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
 import { unitProperties, unitState, waitForUnitState } from "../../harness/probes/systemd.ts";
 import { log, onTestbed, sampleProject, sharedTestbed, SPEC_TRAFFIC, withDiagnostics } from "./support.ts";
@@ -12,6 +13,7 @@ import { withDatabase } from "../../harness/probes/postgres.ts";
 import { dbPassword, useSecrets, type EnvSecrets } from "../../harness/recipe/secrets.ts";
 import { releaseLibraryPath } from "../../harness/recipe/release.ts";
 import { sh } from "../../harness/shell/quote.ts";
+import { serverState, stateDiff } from "../../harness/probes/server-state.ts";
 import { sudoersRule } from "../../harness/recipe/sudoers.ts";
 import { gunicornCommands } from "../../harness/recipe/units.ts";
 import { HBA_BEGIN, HBA_END } from "../../harness/recipe/pg-hba.ts";
@@ -28,6 +30,10 @@ const hostile = (env: EnvName): EnvSecrets => ({
   dbPassword: `p$(id)&;'"#\\\` =${env}`,
 });
 const digest = (s: string) => createHash("sha256").update(s).digest("hex");
+/** The deployed project, as the harness reads it (its health path, STATIC_URL, settings file...). */
+const project = () => loadProject(sampleProject());
+/** The status of the project's health path through nginx: below 500 is serving, 502 is no gunicorn. */
+const health = async (tb: StartedTestbed, name: EnvName) => (await httpGet(tb.url(name, project().health))).status;
 
 // One recipe-deployed testbed for all of this file: the recipe runs again on the deployed snapshot
 // with these secrets (renewing every environment file and password); then what only observes it,
@@ -42,14 +48,14 @@ describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
     expectGunicornSocket(tb, name),
   );
 
-  onTestbed(shared, "nginx listens on the environment's port and serves the page from its own database", ({ tb }) =>
-    expectPageFromOwnDatabase(tb, name),
+  onTestbed(shared, "nginx listens on the environment's port, and the live release's Django serves from the environment's own database", ({ tb }) =>
+    expectServedFromOwnDatabase(tb, name, project()),
   );
 
   // Also with gunicorn stopped: in the gunicorn.target test below (one stop for all three).
-  onTestbed(shared, "serves /static/ byte for byte from disk", ({ tb }) => expectStaticBytes(tb, name, sampleProject()));
+  onTestbed(shared, "serves /static/ byte for byte from disk", ({ tb }) => expectStaticBytes(tb, name, sampleProject(), project()));
 
-  onTestbed(shared, "has every migration of the fixture recorded in its own database", ({ tb }) => expectMigrations(tb, name, sampleProject()));
+  onTestbed(shared, "has every migration of the fixture recorded in its own database", ({ tb }) => expectMigrations(tb, name, sampleProject(), project()));
 
   onTestbed(shared, "keeps its secrets in an environment file only the deploy user can read, outside the code", async ({ tb }) => {
     const env = tb.env(name);
@@ -89,6 +95,7 @@ print(hashlib.sha256(t.read_env_file(sys.argv[2])["DJANGO_SECRET_KEY"].encode())
 describe("gunicorn.target and its instances", () => {
   onTestbed(shared, "stop gunicorn.target stops all three (nginx answers 502, and still serves /static/ from disk), start brings them back", async ({ tb }) => {
     await tb.app.exec.run("systemctl stop gunicorn.target");
+    try {
     for (const name of ENV_NAMES) {
       const unit = tb.env(name).unit;
       // `systemctl stop` returns once the stop jobs ran; a unit still up then is not part of the target.
@@ -96,14 +103,16 @@ describe("gunicorn.target and its instances", () => {
         const loaded = [await unitProperties(tb.app, `${unit}.service`, ["PartOf", "Requires"]), await unitProperties(tb.app, `${unit}.socket`, ["PartOf"])];
         throw new Error(`${unit} outlived "systemctl stop gunicorn.target" (${err.message}). As loaded:\n  ${loaded.join("\n  ")}\nAn instance and its socket stop with the target only if both units say PartOf=gunicorn.target.`);
       });
-      expect((await httpGet(tb.url(name))).status, name).toBe(502);
+      expect(await health(tb, name), name).toBe(502);
       // nginx, not Django, serves /static/: byte for byte with no gunicorn running.
-      await expectStaticBytes(tb, name, sampleProject());
+      await expectStaticBytes(tb, name, sampleProject(), project());
     }
-    await tb.app.exec.run("systemctl start gunicorn.target");
+    } finally {
+      await tb.app.exec.run("systemctl start gunicorn.target");
+    }
     for (const name of ENV_NAMES) {
       expect((await unitState(tb.app, tb.env(name).unit)).activeState, name).toBe("active");
-      expect((await httpGet(tb.url(name))).status, name).toBe(200);
+      expect(await health(tb, name), name).toBeLessThan(500);
     }
   });
 
@@ -115,12 +124,12 @@ describe("gunicorn.target and its instances", () => {
       expect((await unitState(tb.app, "gunicorn@staging")).activeState).toBe("inactive");
       expect((await unitState(tb.app, "gunicorn@dev")).activeState).toBe("active");
       expect((await unitState(tb.app, "gunicorn@prod")).activeState).toBe("active");
-      expect((await httpGet(tb.url("staging"))).status).toBe(502);
-      expect((await httpGet(tb.url("prod"))).status).toBe(200);
+      expect(await health(tb, "staging")).toBe(502);
+      expect(await health(tb, "prod")).toBeLessThan(500);
     } finally {
       await tb.app.exec.run("systemctl enable gunicorn@staging && systemctl start gunicorn@staging");
     }
-    expect((await httpGet(tb.url("staging"))).status).toBe(200);
+    expect(await health(tb, "staging")).toBeLessThan(500);
   });
 
   onTestbed(shared, "restarting gunicorn@dev leaves staging's and prod's main PIDs alone", async ({ tb }) => {
@@ -141,7 +150,7 @@ describe("gunicorn.target and its instances", () => {
       expect(r.exitCode, `restart ${i} of 8 was refused: ${r.output.trim()}`).toBe(0);
     }
     expect((await unitState(tb.app, unit)).activeState).toBe("active");
-    expect((await httpGet(tb.url("dev"))).status).toBe(200);
+    expect(await health(tb, "dev")).toBeLessThan(500);
   });
 });
 
@@ -157,30 +166,38 @@ describe("restarts under traffic", () => {
 });
 
 describe("uploads, as an attacker would send them", () => {
-  const upload = async (tb: StartedTestbed, name: string, body: Buffer) => {
-    const form = new FormData();
-    form.append("file", new Blob([body]), name);
-    const r = await request(tb.url("prod", "/upload"), { method: "POST", body: form });
-    return { status: r.statusCode, body: await r.body.text() };
-  };
-
-  onTestbed(shared, "an uploaded .html and .svg come back never sniffed and sandboxed, so their script cannot run as the site", async ({ tb }) => {
+  onTestbed(shared, "a .html and a .svg among the uploads come back never sniffed and sandboxed, so their script cannot run as the site", async ({ tb }) => {
+    const prod = tb.env("prod");
     const script = "<script>document.title = document.cookie</script>";
-    for (const [name, body] of [["evil.html", `<!doctype html><html><body>${script}</body></html>`], ["evil.svg", `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.domain)">${script}</svg>`]] as const) {
-      const posted = await upload(tb, name, Buffer.from(body));
-      expect(posted.status, posted.body).toBe(201);
-      const r = await httpGet(tb.url("prod", (JSON.parse(posted.body) as { url: string }).url));
-      expect(r.status).toBe(200);
-      expect(r.text).toContain(script);
-      expect(r.headers["x-content-type-options"], name).toBe("nosniff");
-      expect(r.headers["content-security-policy"], name).toBe("sandbox");
+    // Saved where any upload view saves (MEDIA_ROOT, the environment's shared media), as the app's user.
+    const files = [["evil.html", `<!doctype html><html><body>${script}</body></html>`], ["evil.svg", `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.domain)">${script}</svg>`]] as const;
+    const dir = `${prod.media}/testbed-attack-${Date.now()}`;
+    await tb.app.exec.run(sh`install -d ${dir}`, { as: tb.config.deployUser });
+    try {
+      for (const [name, body] of files) {
+        await tb.app.exec.run(sh`cat > ${`${dir}/${name}`}`, { as: tb.config.deployUser, stdin: body });
+        const r = await httpGet(tb.url("prod", `${project().mediaUrl}${dir.slice(prod.media.length + 1)}/${name}`));
+        expect(r.status, name).toBe(200);
+        expect(r.text).toContain(script);
+        expect(r.headers["x-content-type-options"], name).toBe("nosniff");
+        expect(r.headers["content-security-policy"], name).toBe("sandbox");
+      }
+    } finally {
+      await tb.app.exec.run(sh`rm -rf ${dir}`);
     }
   });
 
-  onTestbed(shared, "an upload of 5 MB is accepted, and one over the environment table's limit is refused by nginx", async ({ tb }) => {
-    const ok = await upload(tb, "photo.jpg", randomBytes(5 * 1024 * 1024));
-    expect(ok.status, ok.body).toBe(201);
-    const tooBig = await upload(tb, "huge.bin", Buffer.alloc((tb.env("prod").maxUploadMiB + 1) * 1024 * 1024));
+  onTestbed(shared, "a 5 MB request body reaches the release, and one over the environment table's limit is refused by nginx", async ({ tb }) => {
+    const post = async (body: Buffer) => {
+      const r = await request(tb.url("prod", project().health), { method: "POST", body, headers: { "content-type": "application/octet-stream" } });
+      await r.body.dump();
+      return { status: r.statusCode, release: r.headers["x-release"] };
+    };
+    // Whatever the project answers a POST there (403 for CSRF, 405...), gunicorn's release answered it: nginx let it through.
+    const ok = await post(randomBytes(5 * 1024 * 1024));
+    expect(ok.status, "a 5 MB body").not.toBe(413);
+    expect(ok.release, `a 5 MB body: answered ${ok.status} without X-Release, so not by the release`).toBeTruthy();
+    const tooBig = await post(Buffer.alloc((tb.env("prod").maxUploadMiB + 1) * 1024 * 1024));
     expect(tooBig.status).toBe(413);
   });
 });
@@ -260,31 +277,27 @@ describe("diagnostics on failure", () => {
 });
 
 describe("running the recipe again", () => {
-  onTestbed(shared, "changes nothing and loses no data", async ({ tb, data: report }) => {
+  onTestbed(shared, "changes nothing on either server and loses no data", async ({ tb, data: report }) => {
     expect([...report.restarted].sort()).toEqual(["dev", "prod", "staging"]);
     const marker = `kept across re-runs ${Date.now()}`;
-    for (const name of ENV_NAMES) {
-      await addNote(tb, name, marker, true);
-    }
-    const managed = [
-      "/etc/systemd/system/gunicorn.target",
-      "/etc/systemd/system/gunicorn@.service",
-      `/etc/sudoers.d/${tb.config.deployUser}`,
-      ...tb.envs.flatMap((e) => [`/etc/nginx/sites-available/${e.site}`, e.envFile, `${e.dir}/manage.py`, `${e.dir}/myproject/settings.py`]),
-    ];
-    const snapshot = () => tb.app.exec.run(`stat -c '%n %Y %s %a' ${managed.join(" ")} && sha256sum ${managed.join(" ")}`).then((r) => r.stdout);
-    const pids = () => Promise.all(ENV_NAMES.map(async (n) => (await unitState(tb.app, tb.env(n).unit)).mainPid));
-    const before = { files: await snapshot(), pids: await pids() };
+    for (const name of ENV_NAMES) await writeMarker(tb, name, marker);
+    // The whole state: the deploy user's tree (releases, venvs, uploads, environment files), the
+    // units, sites, sudoers and the release tool; pg_hba and each database's schema; unit states and PIDs.
+    const hba = (await tb.db.exec.run("runuser -u postgres -- psql -tAc 'SHOW hba_file'")).stdout.trim();
+    const app = () => serverState(tb.app.exec, [`/home/${tb.config.deployUser}`, "/etc/systemd/system", "/etc/nginx", "/etc/sudoers.d", "/etc/ssh", "/usr/local/bin", "/usr/local/lib"], ["gunicorn*", "nginx.service", "ssh.service"]);
+    const db = async () => {
+      const schemas = await Promise.all(tb.envs.map((e) => tb.db.exec.run(sh`runuser -u postgres -- pg_dump --schema-only ${e.database} | grep -v -E '^(--|.restrict |.unrestrict )'`).then((r) => r.stdout)));
+      return `${await serverState(tb.db.exec, [hba], ["postgresql*"])}\n${schemas.join("\n")}`;
+    };
+    const before = { app: await app(), db: await db() };
 
     const again = await provisionAndDeploy(tb, { projectDir: sampleProject(), log });
 
     expect(again.applied).toEqual({ dev: [], staging: [], prod: [] });
     expect(again.restarted).toEqual([]);
-    expect(await snapshot()).toBe(before.files);
-    expect(await pids()).toEqual(before.pids);
-    for (const name of ENV_NAMES) {
-      const rows = await appDatabase(tb, name, async (c) => (await c.query("SELECT text FROM notes_note WHERE text = $1", [marker])).rowCount);
-      expect(rows, name).toBe(1);
-    }
+    const after = { app: await app(), db: await db() };
+    expect(stateDiff(before.app, after.app), "the app server changed").toBe("");
+    expect(stateDiff(before.db, after.db), "the database server changed").toBe("");
+    for (const name of ENV_NAMES) expect(await readMarker(tb, name, marker), name).toHaveLength(1);
   });
 });

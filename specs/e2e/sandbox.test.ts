@@ -1,10 +1,12 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { FormData, request } from "undici";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
 import { fixtureVariant } from "../../harness/core/fixtures.ts";
+import { appendToSettings, touchFile } from "../../harness/project/changes.ts";
+import { loadProject } from "../../harness/project/detect.ts";
+import { sh } from "../../harness/shell/quote.ts";
 import { selectedPlatform } from "../../harness/images/base-platform.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { TrafficProbe, trafficLine } from "../../harness/probes/traffic.ts";
@@ -35,11 +37,12 @@ describe("sandbox", () => {
       const platform = selectedPlatform();
       expect(sandbox.platform).toMatch(new RegExp(`^${platform.spec.replace(/[.:]/g, "\\$&")}, .+: Python 3\\.\\d+\\.\\d+, PostgreSQL \\d+, systemd \\d+, nginx 1\\.\\d+`));
       if (platform.suite) expect(sandbox.platform).toContain(`Debian GNU/Linux ${{ bookworm: "12", trixie: "13" }[platform.suite]} (${platform.suite})`);
+      const project = loadProject(sampleProject());
       for (const row of rows) {
         expect(row.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
-        const page = await httpGet(row.url);
-        expect(page.status).toBe(200);
-        expect(page.text).toContain(`Environment: ${row.env}</p>`);
+        const page = await httpGet(new URL(project.health, row.url).href);
+        expect(page.status, `GET ${project.health} at the printed URL`).toBeLessThan(500);
+        expect(page.headers["x-release"], "answered by a release").toBeTruthy();
       }
       // The printed commands, run exactly as printed: ssh logs in as the deploy user, checking the
       // host key; psql opens the environment's own database through the app server.
@@ -49,30 +52,27 @@ describe("sandbox", () => {
 
       // Another command attaches to it, as `npm run sandbox -- deploy` and `rollback` do.
       const handle = await attachSandbox(id, log);
-      const first = await servedCommit(tb, "prod");
-      // A user's upload before the deploys: it must be served the same after all of them.
+      const first = await servedCommit(tb, "prod", project.health);
+      // A user's upload before the deploys (where an upload view saves it): served the same after all of them.
       const upload = randomBytes(2048);
-      const form = new FormData();
-      form.append("file", new Blob([upload]), "report.pdf");
-      const posted = await request(tb.url("prod", "/upload"), { method: "POST", body: form });
-      expect(posted.statusCode).toBe(201);
-      const uploadUrl = ((await posted.body.json()) as { url: string }).url;
-      const probe = TrafficProbe.start(tb.url("prod"), SPEC_TRAFFIC);
+      await tb.app.exec.run(sh`base64 -d > ${`${tb.env("prod").media}/report.pdf`}`, { as: tb.config.deployUser, stdin: upload.toString("base64") });
+      const uploadUrl = `${project.mediaUrl}report.pdf`;
+      const probe = TrafficProbe.start(tb.url("prod", project.health), SPEC_TRAFFIC);
       let changed = "";
       try {
-        await using project = await fixtureVariant({ write: { "notes/templates/notes/home.html": "<p>Changed in the sandbox</p>\n" } }, sampleProject());
-        await deployToSandbox(handle, { envs: ["prod"], projectDir: project.dir, log });
-        changed = await servedCommit(tb, "prod");
+        await using changedProject = await fixtureVariant(touchFile("sandbox.txt", "changed in the sandbox\n"), sampleProject());
+        await deployToSandbox(handle, { envs: ["prod"], projectDir: changedProject.dir, log });
+        changed = await servedCommit(tb, "prod", project.health);
         expect(changed).not.toBe(first);
-        expect((await httpGet(tb.url("prod"))).text).toContain("Changed in the sandbox");
+        expect((await tb.app.exec.run(sh`cat ${`${tb.env("prod").dir}/testbed-changes/sandbox.txt`}`)).stdout).toBe("changed in the sandbox\n");
 
-        await using broken = await fixtureVariant({ write: { "myproject/urls.py": "raise ImportError('broken on purpose')\n" } }, sampleProject());
+        await using broken = await fixtureVariant(appendToSettings(sampleProject(), project, "raise ImportError('broken on purpose')"), sampleProject());
         const err = await deployToSandbox(handle, { envs: ["prod"], projectDir: broken.dir, log }).then(() => undefined, (e: Error) => e);
         expect(err?.message).toMatch(/the deploy failed for prod:[\s\S]*broken on purpose/);
-        expect(await servedCommit(tb, "prod")).toBe(changed);
+        expect(await servedCommit(tb, "prod", project.health)).toBe(changed);
 
         await rollbackSandbox(handle, { env: "prod", log });
-        expect(await servedCommit(tb, "prod")).toBe(first);
+        expect(await servedCommit(tb, "prod", project.health)).toBe(first);
         expect((await httpGet(tb.url("prod", uploadUrl))).body.equals(upload)).toBe(true);
       } finally {
         const traffic = await probe.stop();

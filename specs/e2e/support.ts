@@ -120,10 +120,10 @@ export async function deployUnderTraffic(s: Shared<PipelineDeployment>, branch: 
   return { result, traffic: traffic! };
 }
 
-/** The commit that answers an environment's page now (the X-Commit header of the live release). */
-export async function servedCommit(tb: StartedTestbed, env: EnvName): Promise<string> {
-  const r = await httpGet(tb.url(env));
-  if (r.status !== 200) throw new Error(`${env}: the page answered ${r.status}, not 200`);
+/** The commit that answers an environment's health path now (the X-Commit header the release tool's WSGI wrapper adds). */
+export async function servedCommit(tb: StartedTestbed, env: EnvName, health = "/"): Promise<string> {
+  const r = await httpGet(tb.url(env, health));
+  if (r.status >= 500 || !r.headers["x-commit"]) throw new Error(`${env}: GET ${health} answered ${r.status}${r.headers["x-commit"] ? "" : " with no X-Commit header"}, so no release serves it`);
   return String(r.headers["x-commit"]);
 }
 
