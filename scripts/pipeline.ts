@@ -4,13 +4,13 @@ import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseEnvNames } from "../harness/core/envs.ts";
+import { parseEnvNames, type Isolation } from "../harness/core/envs.ts";
 import { loadProject } from "../harness/project/detect.ts";
 import { generatePipeline, type RuleStyle } from "../harness/pipeline/generate.ts";
 import { gitlabCiSchemaErrors } from "../harness/pipeline/schema.ts";
 import { log, main } from "./cli.ts";
 
-const USAGE = `usage: npm run pipeline -- [--out FILE] [--project PATH] [--name NAME] [--deploy-user USER] [--host HOST] [--port N]
+const USAGE = `usage: npm run pipeline -- [--out FILE] [--project PATH] [--name NAME] [--deploy-user USER] [--isolation per-environment|shared] [--host HOST] [--port N]
        [--base-port N] [--production-branch BRANCH] [--image IMAGE] [--style rules|only-except]
        [--check-migrations] [--env dev,staging,prod] [--url-base http://example.com]
        [--process-mode oldest_first|newest_first|unordered]`;
@@ -37,10 +37,12 @@ await main(async () => {
       env: { type: "string" },
       "url-base": { type: "string" },
       "process-mode": { type: "string" },
+      isolation: { type: "string" },
       help: { type: "boolean" },
     },
   });
   if (values.help) return void process.stdout.write(`${USAGE}\n`);
+  if (values.isolation && !["per-environment", "shared"].includes(values.isolation)) throw new Error(`--isolation ${values.isolation}: use per-environment (a user and a key per environment, the default) or shared (the seed's one user)\n${USAGE}`);
   if (values.style && !["rules", "only-except"].includes(values.style)) throw new Error(`--style ${values.style}: use rules or only-except\n${USAGE}`);
   const int = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
@@ -59,6 +61,7 @@ await main(async () => {
     config: {
       ...(name && { project: name }),
       ...(values["deploy-user"] && { deployUser: values["deploy-user"] }),
+      ...(values.isolation && { isolation: values.isolation as Isolation }),
       ...(values["base-port"] && { basePort: int("base-port", values["base-port"]) }),
     },
     serverHost: values.host,

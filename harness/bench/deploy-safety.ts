@@ -59,7 +59,7 @@ Description=gunicorn daemon, as the seed writes it (bench only)
 After=network.target
 
 [Service]
-User=${tb.config.deployUser}
+User=${e.user}
 Group=www-data
 WorkingDirectory=${e.dir}
 EnvironmentFile=${e.envFile}
@@ -100,7 +100,7 @@ export async function hupAfterSwitch(tb: StartedTestbed, env: EnvName = "prod") 
   const live = ((await tb.app.exec.run(sh`basename "$(readlink -f ${e.dir})"`)).stdout).trim();
   const other = releases.filter((r) => r !== live).at(-1);
   if (!other) throw new Error(`bench: ${env} needs two releases to switch between (has ${releases.join(", ")})`);
-  const link = (name: string) => tb.app.exec.run(sh`cd ${e.root} && ln -s ${`releases/${name}`} .hup-link && mv -T .hup-link ${e.dir}`, { as: tb.config.deployUser });
+  const link = (name: string) => tb.app.exec.run(sh`cd ${e.root} && ln -s ${`releases/${name}`} .hup-link && mv -T .hup-link ${e.dir}`, { as: e.user });
   const report = await aroundAction(tb, env, async () => {
     await link(other);
     await tb.app.exec.run(sh`systemctl reload ${e.unit}`);

@@ -13,9 +13,18 @@ export type BranchRule =
   | { kind: "named"; branch: string }
   | { kind: "other" }; // every branch not claimed by another environment
 
+/**
+ * Who runs each environment on the app server. "per-environment" (the default): a Unix user per
+ * environment (`<deployUser>-<env>`), owning only its own tree, environment file, venvs and uploads,
+ * so code deployed to dev cannot read prod's secrets or touch its releases. "shared": the seed's one
+ * deploy user for every environment (any branch's code can read every environment's secrets).
+ */
+export type Isolation = "per-environment" | "shared";
+
 export interface DeploymentConfig {
-  /** The deploy user on the app server (the seed's project-named user). */
+  /** The deploy user on the app server (the seed's project-named user); per environment, the prefix of each one's user. */
   deployUser: string;
+  isolation: Isolation;
   /** The Django project package, and its directory name on the server. */
   project: string;
   /** dev listens on basePort, staging on +1, prod on +2 (the seed's 7030, 7031, 7032). */
@@ -26,6 +35,7 @@ export interface DeploymentConfig {
 
 export const DEFAULT_CONFIG: DeploymentConfig = {
   deployUser: "my-awesome-project",
+  isolation: "per-environment",
   project: "myproject",
   basePort: 7030,
   defaultBranch: "master",
@@ -49,6 +59,11 @@ export const RELEASES_KEPT = 5;
  *   ~/<env>/myproject.env    settings and secrets, mode 0600
  *   ~/<env>/myproject.sock   gunicorn's socket, held by systemd across restarts
  */
+/** The Unix user that owns and runs an environment (or the template's, with "%i"). */
+export function envUser(config: Pick<DeploymentConfig, "deployUser" | "isolation">, name: EnvName | "%i"): string {
+  return config.isolation === "shared" ? config.deployUser : `${config.deployUser}-${name}`;
+}
+
 export function envPaths(config: DeploymentConfig, name: EnvName | "%i") {
   const home = `/home/${config.deployUser}`;
   const root = `${home}/${name}`;
@@ -72,6 +87,8 @@ export type EnvPaths = ReturnType<typeof envPaths>;
 
 export interface Environment extends EnvPaths {
   name: EnvName;
+  /** The Unix user that owns its tree and runs its gunicorn and deploys (envUser). */
+  user: string;
   /** The GitLab job that deploys it. */
   job: string;
   port: number;
@@ -115,6 +132,7 @@ export function environments(config: Partial<DeploymentConfig> = {}): Environmen
     port: c.basePort + offset,
     branch,
     ...envPaths(c, name),
+    user: envUser(c, name),
     unit: gunicornUnit(name),
     database: `${slug}_${name}`,
     role: `${slug}_${name}`,
@@ -127,8 +145,13 @@ export function environments(config: Partial<DeploymentConfig> = {}): Environmen
  * used (harness/quote.ts), and checked here so that a bad one fails early with a clear message.
  */
 export function validateConfig(c: DeploymentConfig): void {
-  if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(c.deployUser)) {
-    throw new Error(`deploy user "${c.deployUser}": not a valid Linux user name (lowercase letters, digits, '-' and '_', at most 32)`);
+  // Per environment, "-staging" is added: the longest user name must still fit Linux's 32.
+  const max = c.isolation === "shared" ? 32 : 32 - "-staging".length;
+  if (!new RegExp(`^[a-z_][a-z0-9_-]{0,${max - 1}}$`).test(c.deployUser)) {
+    throw new Error(`deploy user "${c.deployUser}": not a valid Linux user name (lowercase letters, digits, '-' and '_', at most ${max}${c.isolation === "shared" ? "" : ", as each environment's user adds -<env>"})`);
+  }
+  if (c.isolation !== "per-environment" && c.isolation !== "shared") {
+    throw new Error(`isolation "${String(c.isolation)}": choose per-environment (a Unix user per environment, the default) or shared (the seed's one user)`);
   }
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(c.project)) {
     throw new Error(`project "${c.project}": not a valid Python package name`);

@@ -6,7 +6,8 @@ import { STEADY_TRAFFIC, underTraffic, type TrafficOptions, type TrafficReport }
 import { APP_WHEELHOUSE } from "../recipe/context.ts";
 import { provision } from "../recipe/recipe.ts";
 import { adoptServerSecrets, knowsSecrets } from "../recipe/secrets.ts";
-import type { KeyPair } from "../testbed/keys.ts";
+import { readKey, type KeyPair } from "../testbed/keys.ts";
+import type { AuthorizedKeys } from "../recipe/ssh-keys.ts";
 import { SERVER_ALIASES } from "../testbed/server.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { runPipeline, type PipelineResult, type VariableValue } from "./executor.ts";
@@ -19,7 +20,7 @@ export type TrafficChoice = boolean | (TrafficOptions & { during?: string });
 export interface DeployOptions {
   /** Run the traffic probe on the deployed environment meanwhile; its report comes back. */
   traffic?: TrafficChoice;
-  /** CI/CD variables over the deployment's own (a wrong key, ROLLBACK_TO...). */
+  /** Variables given when the pipeline is run (a wrong key, ROLLBACK_TO...): over the deployment's own, scoped ones included, as GitLab ranks them. */
   variables?: Record<string, VariableValue>;
   /** Generator options besides the testbed's config and hooks, which always come from the testbed. */
   pipeline?: Omit<PipelineOptions, "config" | "hooks">;
@@ -45,10 +46,36 @@ export type DeployTarget = { env: EnvName } | { branch: string };
  * deploy user or project deploys as itself without any caller passing them again. Disposing it
  * removes the repository it made; the testbed belongs to whoever started it.
  */
+/**
+ * The deployment's keys: a CI deploy key per environment (per-environment isolation; one for all
+ * when shared), each a GitLab variable scoped to its environment and, on the server, forced to the
+ * release tool for that environment; and an operator's key with a shell, for a person (the sandbox
+ * prints it).
+ */
+export interface DeploymentKeys {
+  deploy: Record<EnvName, KeyPair>;
+  operator: KeyPair;
+}
+
+/** Makes the keys in the testbed's key directory (kept there for a sandbox's other commands), or reads them back. */
+export async function deploymentKeys(tb: StartedTestbed, make: boolean): Promise<DeploymentKeys> {
+  const key = (name: string) => (make ? tb.newKey(name) : readKey(tb.keyDir, name));
+  const shared = tb.config.isolation === "shared" ? await key("ci-deploy") : undefined;
+  const deploy = Object.fromEntries(await Promise.all(tb.envs.map(async (e) => [e.name, shared ?? (await key(`ci-deploy-${e.name}`))] as const))) as Record<EnvName, KeyPair>;
+  return { deploy, operator: await key("operator") };
+}
+
+/** The keys as authorized_keys lines take them: each deploy key for its environments, the operator's for a shell. */
+export function authorizedFor(tb: StartedTestbed, keys: DeploymentKeys): AuthorizedKeys {
+  const byKey = new Map<string, EnvName[]>();
+  for (const e of tb.envs) byKey.set(keys.deploy[e.name].public, [...(byKey.get(keys.deploy[e.name].public) ?? []), e.name]);
+  return { deploy: [...byKey].map(([key, envs]) => ({ key, envs })), operator: [keys.operator.public] };
+}
+
 export class PipelineDeployment implements AsyncDisposable {
   private constructor(
     readonly tb: StartedTestbed,
-    readonly deployKey: KeyPair,
+    readonly keys: DeploymentKeys,
     readonly repo: GitRepo,
     /** The project the servers are provisioned for (its app directory, health path...). */
     private current: DjangoProject,
@@ -65,18 +92,23 @@ export class PipelineDeployment implements AsyncDisposable {
   static async provision(tb: StartedTestbed, opts: { projectDir: string; project?: DjangoProject; envs?: EnvName[]; repoRoot?: string }): Promise<PipelineDeployment> {
     // Read before anything is made: a project the harness cannot make sense of stops here.
     const project = opts.project ?? loadProject(opts.projectDir);
-    const deployKey = await tb.newKey("ci-deploy");
+    const keys = await deploymentKeys(tb, true);
     // Side by side: the repository does not touch the servers.
     const [report, repo] = await Promise.all([
-      provision(tb, { projectDir: opts.projectDir, project, envs: opts.envs, deployKeys: [deployKey.public] }),
+      provision(tb, { projectDir: opts.projectDir, project, envs: opts.envs, keys: authorizedFor(tb, keys) }),
       GitRepo.fromDirectory(opts.projectDir, tb.config.defaultBranch, opts.repoRoot),
     ]);
-    return new PipelineDeployment(tb, deployKey, repo, project, report.timings, opts.repoRoot === undefined);
+    return new PipelineDeployment(tb, keys, repo, project, report.timings, opts.repoRoot === undefined);
   }
 
-  /** One already provisioned (a running sandbox, from another process): its key, repository and project as they are. */
-  static attach(tb: StartedTestbed, deployKey: KeyPair, repo: GitRepo, project: DjangoProject): PipelineDeployment {
-    return new PipelineDeployment(tb, deployKey, repo, project, [], false);
+  /** One already provisioned (a running sandbox, from another process): its keys, repository and project as they are. */
+  static attach(tb: StartedTestbed, keys: DeploymentKeys, repo: GitRepo, project: DjangoProject): PipelineDeployment {
+    return new PipelineDeployment(tb, keys, repo, project, [], false);
+  }
+
+  /** The CI deploy key of an environment (the private half is what its jobs get as SSH_PRIVATE_KEY). */
+  keyFor(env: EnvName): KeyPair {
+    return this.keys.deploy[env];
   }
 
   /** The project the servers are provisioned for. */
@@ -94,15 +126,19 @@ export class PipelineDeployment implements AsyncDisposable {
   async provisionFor(projectDir: string, project: DjangoProject = loadProject(projectDir)): Promise<StepTiming[]> {
     // Attached from another process, this one does not know the secrets the servers hold.
     if (!knowsSecrets(this.tb)) await adoptServerSecrets(this.tb);
-    const report = await provision(this.tb, { projectDir, project, deployKeys: [this.deployKey.public], envs: this.tb.envs.map((e) => e.name), restartChanged: false });
+    const report = await provision(this.tb, { projectDir, project, keys: authorizedFor(this.tb, this.keys), envs: this.tb.envs.map((e) => e.name), restartChanged: false });
     this.current = project;
     return report.timings;
   }
 
-  /** The CI/CD variables a GitLab project would have set for this server. */
+  /** The CI/CD variables scoped to each environment (GitLab's environment scope): its own deploy key. */
+  get environmentVariables(): Record<string, Record<string, VariableValue>> {
+    return Object.fromEntries(this.tb.envs.map((e) => [e.name, { SSH_PRIVATE_KEY: { value: this.keyFor(e.name).private, file: true } }]));
+  }
+
+  /** The CI/CD variables a GitLab project would have set for this server, for every environment. */
   get variables(): Record<string, VariableValue> {
     return {
-      SSH_PRIVATE_KEY: { value: this.deployKey.private, file: true },
       SSH_KNOWN_HOSTS: knownHostsLine(this.tb),
       DEPLOY_IMAGE: this.tb.images.runner,
       // Servers cannot reach PyPI: pip installs from the wheelhouse the recipe uploaded.
@@ -138,7 +174,9 @@ export class PipelineDeployment implements AsyncDisposable {
         repo: this.repo,
         branch,
         defaultBranch: this.tb.config.defaultBranch,
-        variables: { ...this.variables, ...opts.variables },
+        variables: this.variables,
+        environmentVariables: this.environmentVariables,
+        pipelineVariables: opts.variables,
         jobs: opts.jobs,
         network: this.tb.network,
         testbedId: this.tb.id,

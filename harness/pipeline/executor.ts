@@ -26,6 +26,10 @@ export interface PipelineRun {
   defaultBranch: string;
   /** Project CI/CD variables: they override the file's, as in GitLab. */
   variables?: Record<string, VariableValue>;
+  /** Project variables scoped to one environment (by its name): over the project-wide ones in that environment's jobs. */
+  environmentVariables?: Record<string, Record<string, VariableValue>>;
+  /** Variables given when the pipeline is run (the "Run pipeline" form, a trigger): over every other. */
+  pipelineVariables?: Record<string, VariableValue>;
   /** The docker network the jobs join (the testbed's). */
   network: string;
   /** Labels the job containers as the testbed's, so its cleanup removes them. */
@@ -65,7 +69,14 @@ type JobDef = JobSelection & {
   script?: string[];
   after_script?: string[];
   resource_group?: string;
+  environment?: string | { name: string };
 };
+
+/** The environment a job deploys to (`environment:` or `environment: name:`), variables expanded. */
+function jobEnvironment(job: JobDef, vars: Variables): string | undefined {
+  const raw = typeof job.environment === "object" ? job.environment?.name : job.environment;
+  return raw ? expand(raw, vars) : undefined;
+}
 
 /**
  * resource_group: one job of a group at a time, across every pipeline this process runs (GitLab
@@ -118,6 +129,14 @@ export function predefinedVariables(p: { ref: string; source: PipelineSource; de
   };
 }
 
+/**
+ * The CI/CD variables a job gets, by GitLab's precedence: variables given to the pipeline run, then
+ * project variables scoped to the job's environment, then project-wide ones.
+ */
+export function userVariables(run: Pick<PipelineRun, "variables" | "environmentVariables" | "pipelineVariables">, environment: string | undefined): Record<string, VariableValue> {
+  return { ...run.variables, ...(environment ? run.environmentVariables?.[environment] : {}), ...run.pipelineVariables };
+}
+
 /** Runs a pipeline as GitLab Runner's docker executor would: selected jobs, stage by stage. */
 export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   const log = run.log ?? silentLogger;
@@ -128,9 +147,9 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   const projectName = basename(run.repo.dir);
   const projectDir = `/builds/testbed/${projectName}`;
   const predefined = predefinedVariables({ ref: run.branch, source: run.source ?? "push", defaultBranch: run.defaultBranch, sha, projectDir, projectName });
-  const user = run.variables ?? {};
-  const userPlain: Variables = Object.fromEntries(Object.entries(user).map(([k, v]) => [k, typeof v === "string" ? v : `${projectDir}.tmp/${k}`]));
-  const globalVars = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...userPlain };
+  const userFor = (environment: string | undefined) => userVariables(run, environment);
+  const plain = (user: Record<string, VariableValue>): Variables => Object.fromEntries(Object.entries(user).map(([k, v]) => [k, typeof v === "string" ? v : `${projectDir}.tmp/${k}`]));
+  const globalVars = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...plain(userFor(undefined)) };
 
   const jobs = Object.entries(doc).filter(([name, v]) => !RESERVED.has(name) && !name.startsWith(".") && typeof v === "object" && v !== null) as Array<[string, JobDef]>;
   const runs = (name: string, job: JobDef): boolean => {
@@ -151,7 +170,9 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
       results.push({ name, stage, status: "skipped", exitCode: null, durationMs: 0, startMs: 0, startedAt: 0, finishedAt: 0, log: "" });
       continue;
     }
-    const vars: Variables = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...varValues(job.variables), ...userPlain, CI_JOB_NAME: name, CI_JOB_STAGE: stage };
+    const environment = jobEnvironment(job, globalVars);
+    const user = userFor(environment);
+    const vars: Variables = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...varValues(job.variables), ...plain(user), CI_JOB_NAME: name, CI_JOB_STAGE: stage, ...(environment ? { CI_ENVIRONMENT_NAME: environment } : {}) };
     const group = job.resource_group ? `${run.testbedId}/${expand(job.resource_group, vars)}` : undefined;
     const result = await inResourceGroup(group, () => runJob({ run, name, stage, job, vars, projectDir, sha, user, log }));
     results.push(result);

@@ -7,8 +7,9 @@ import { allowedHosts, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
 import { secretsOf } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
-import { releaseDjangoPath, releaseDjangoSource, releaseLibraryDir, releaseLibraryPath, releaseLibrarySource, releaseToolSource, releaseWsgiPath, releaseWsgiSource, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
+import { releaseDispatcherPath, releaseDispatcherSource, releaseDjangoPath, releaseDjangoSource, releaseLibraryDir, releaseLibraryPath, releaseLibrarySource, releaseToolSource, releaseWsgiPath, releaseWsgiSource, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
 import { sudoersRule } from "./sudoers.ts";
+import { authorizedKeys, NO_KEYS } from "./ssh-keys.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate, gunicornCommands } from "./units.ts";
 
 /**
@@ -28,30 +29,47 @@ async function verifyUnits(app: RecipeContext["app"], units: string[]): Promise<
 /** One-time setup of the app server: the deploy user, its directories, units, sites, sudo, release tool. */
 export const appSteps: Step<RecipeContext>[] = [
   {
-    name: "app: deploy user",
+    name: "app: deploy users",
     phase: "provision",
-    async run({ app, tb, opts }) {
-      const user = tb.config.deployUser;
-      const home = tb.envs[0]!.home;
-      await app.run(
-        sh`id -u ${user} >/dev/null 2>&1 || adduser --disabled-password --gecos '' ${user} >/dev/null; ` +
-          // nginx (www-data) must traverse the home to reach static files and sockets; it lists nothing.
-          sh`chmod 711 ${home} && install -d -m 700 -o ${user} -g ${user} ${`${home}/.ssh`}`,
-      );
-      const keys = (opts.deployKeys ?? []).map((k) => k.trim()).join("\n");
-      await app.writeFile(`${home}/.ssh/authorized_keys`, keys ? `${keys}\n` : "", "600", `${user}:${user}`);
+    async run(ctx) {
+      const { app, tb, opts } = ctx;
+      const keys = opts.keys ?? NO_KEYS;
+      const base = tb.envs[0]!.home;
+      if (tb.config.isolation === "shared") {
+        const user = tb.config.deployUser;
+        await app.run(
+          sh`id -u ${user} >/dev/null 2>&1 || adduser --disabled-password --gecos '' ${user} >/dev/null; ` +
+            // nginx (www-data) must traverse the home to reach static files and sockets; it lists nothing.
+            sh`chmod 711 ${base} && install -d -m 700 -o ${user} -g ${user} ${`${base}/.ssh`}`,
+        );
+        await app.writeFile(`${base}/.ssh/authorized_keys`, authorizedKeys(tb.config, tb.envs.map((e) => e.name), keys), "600", `${user}:${user}`);
+        return;
+      }
+      // One user per environment, its home the environment's directory: 0710 with group www-data, so
+      // nginx may pass through to the socket and the static files, and no other environment's user
+      // may enter at all (nor list, read or write anything below).
+      await app.run(sh`install -d -m 755 -o root -g root ${base}`);
+      await forEachEnv(ctx, async (env) => {
+        await app.run(
+          sh`id -u ${env.user} >/dev/null 2>&1 || adduser --disabled-password --gecos '' --home ${env.root} --no-create-home ${env.user} >/dev/null; ` +
+            sh`install -d -m 710 -o ${env.user} -g www-data ${env.root} && install -d -m 700 -o ${env.user} -g ${env.user} ${`${env.root}/.ssh`}`,
+        );
+        await app.writeFile(`${env.root}/.ssh/authorized_keys`, authorizedKeys(tb.config, [env.name], keys), "600", `${env.user}:${env.user}`);
+      });
     },
   },
   {
     name: "app: environment directories",
     phase: "provision",
     async run(ctx) {
-      const user = ctx.tb.config.deployUser;
       await forEachEnv(ctx, async (env) => {
+        const owner = [`-o`, env.user, `-g`, env.user];
         // Releases, venvs and uploads under the environment; the live path is made by the first switch.
-        await ctx.app.run(sh`install -d -m 711 -o ${user} -g ${user} ${[env.root, env.releases, env.venvs, env.shared]}`);
-        // nginx (www-data) reads uploads here; Django (the deploy user) writes them.
-        await ctx.app.run(sh`install -d -m 755 -o ${user} -g ${user} ${env.media}`);
+        // Shared, the root is the user's (711); per environment, the step above made it (710, www-data).
+        const dirs = ctx.tb.config.isolation === "shared" ? [env.root, env.releases, env.venvs, env.shared] : [env.releases, env.venvs, env.shared];
+        await ctx.app.run(sh`install -d -m 711 ${owner} ${dirs}`);
+        // nginx (www-data) reads uploads here; Django (the environment's user) writes them.
+        await ctx.app.run(sh`install -d -m 755 ${owner} ${env.media}`);
       });
     },
   },
@@ -73,10 +91,9 @@ export const appSteps: Step<RecipeContext>[] = [
     name: "app: environment files",
     phase: "provision",
     async run(ctx) {
-      const user = ctx.tb.config.deployUser;
       await forEachEnv(ctx, async (env) => {
         const content = envFile(env, secretsOf(ctx.tb)[env.name], DB_HOST, allowedHosts(), ctx.project);
-        if (!(await ctx.app.writeFile(env.envFile, content, "600", `${user}:${user}`)) || ctx.opts.restartChanged === false) return;
+        if (!(await ctx.app.writeFile(env.envFile, content, "600", `${env.user}:${env.user}`)) || ctx.opts.restartChanged === false) return;
         // A running gunicorn still holds the old settings (a new database password, say): restart it.
         if ((await ctx.app.run(sh`systemctl is-active --quiet ${env.unit}`, { allowFailure: true })).exitCode === 0) {
           await ctx.app.run(sh`${gunicornCommands(env.unit).restart}`);
@@ -95,6 +112,7 @@ export const appSteps: Step<RecipeContext>[] = [
       // Side by side on the one ssh connection: each write is a round trip.
       await Promise.all([
         app.writeFile(releaseToolPath(tb.config), releaseToolSource(), "755"),
+        app.writeFile(releaseDispatcherPath(tb.config), releaseDispatcherSource(), "755"),
         app.writeFile(releaseLibraryPath(tb.config), releaseLibrarySource(), "644"),
         app.writeFile(releaseWsgiPath(tb.config), releaseWsgiSource(), "644"),
         app.writeFile(releaseDjangoPath(tb.config), releaseDjangoSource(), "644"),
@@ -137,7 +155,7 @@ export const appSteps: Step<RecipeContext>[] = [
     },
   },
   {
-    name: "app: sudoers for the deploy user",
+    name: "app: sudoers for the deploy users",
     phase: "provision",
     async run({ app, tb }) {
       const path = `/etc/sudoers.d/${tb.config.deployUser.replace(/[^A-Za-z0-9_-]/g, "_")}`;

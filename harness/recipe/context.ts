@@ -1,3 +1,4 @@
+import type { AuthorizedKeys } from "./ssh-keys.ts";
 import type { EnvName, Environment } from "../core/envs.ts";
 import type { Hooks } from "../core/hooks.ts";
 import { loadProject, type DjangoProject } from "../project/detect.ts";
@@ -12,8 +13,8 @@ export interface RecipeOptions {
   project?: DjangoProject;
   /** Which environments to set up; all of them by default. */
   envs?: EnvName[];
-  /** Public keys allowed to log in as the deploy user (the CI deploy key). */
-  deployKeys?: string[];
+  /** Who may log in as each environment's user: CI deploy keys (forced to the release tool) and people's keys. */
+  keys?: AuthorizedKeys;
   log?: Logger;
   /** Changes to what the recipe writes and runs (harness/core/hooks.ts); the testbed's by default. */
   hooks?: Hooks;

@@ -38,7 +38,7 @@ function releaseStep(command: ReleaseCommandStep): Step<RecipeContext> {
         const env = ctx.tb.env(name);
         // The servers cannot reach PyPI: pip installs from the wheelhouse the recipe uploaded.
         const extra = releaseCommandArgs(command, { pip: ["--no-index", "--find-links", APP_WHEELHOUSE], checkMigrations: false });
-        const r = await ctx.app.run(releaseCommand(ctx.tb.config, env, command.step, release, extra), { as: ctx.tb.config.deployUser });
+        const r = await ctx.app.run(releaseCommand(ctx.tb.config, env, command.step, release, extra), { as: env.user });
         // Django's own words for each migration it applied, whichever command ran migrate.
         const applied = [...r.stdout.matchAll(/Applying (\S+)\.\.\. OK/g)].map((m) => m[1]!);
         if (applied.length) ctx.applied[name] = applied;
@@ -75,9 +75,9 @@ export const deploySteps = (hooks: Hooks): Step<RecipeContext>[] => [
     name: "deploy: new release",
     phase: "deploy",
     async run(ctx) {
-      const user = ctx.tb.config.deployUser;
       await forEachRelease(ctx, async (name) => {
         const env = ctx.tb.env(name);
+        const user = env.user;
         const release = (await ctx.app.run(releaseCommand(ctx.tb.config, env, "new", ctx.commit!), { as: user })).stdout.trim().split("\n").at(-1)!;
         ctx.releases[name] = release;
         const excludes = uploadExcludes(ctx.project.appDir).map((e) => `--exclude=${e}`);

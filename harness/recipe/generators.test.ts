@@ -30,16 +30,18 @@ describe("gunicorn units", () => {
     }
     expect(directive(unit, "WorkingDirectory")).toBe("/home/my-awesome-project/%i/myproject");
   });
-  it("runs as the deploy user with group www-data, on the socket systemd holds (no --bind)", () => {
-    expect(directive(unit, "User")).toBe("my-awesome-project");
-    expect(directive(unit, "Group")).toBe("www-data");
+  it("runs as the environment's own user and group (never www-data's, which may enter every environment), on the socket systemd holds (no --bind)", () => {
+    expect(directive(unit, "User")).toBe("my-awesome-project-%i");
+    expect(unit).not.toMatch(/^Group=/m);
+    // The seed's one shared user keeps its group www-data.
+    expect(directive(gunicornTemplate({ ...DEFAULT_CONFIG, isolation: "shared" }, SAMPLE), "Group")).toBe("www-data");
     const start = directive(unit, "ExecStart");
     expect(start).toMatch(/^\/home\/my-awesome-project\/%i\/myproject\/myprojectenv\/bin\/gunicorn /);
     expect(start).not.toContain("--bind");
     // The project's application (RELEASE_WSGI in the environment file) through the tool's wrapper.
     expect(start).toMatch(/ --pythonpath \/usr\/local\/lib\/myproject-release release_wsgi:application$/);
     expect(directive(unit, "Requires")).toBe("gunicorn@%i.socket");
-    expect(directive(socket, "SocketUser")).toBe("my-awesome-project");
+    expect(directive(socket, "SocketUser").replace(/%i/g, "staging")).toBe(staging.user);
     expect(directive(socket, "SocketGroup")).toBe("www-data");
     // The instance's socket is exactly the table's, once %i is replaced.
     expect(directive(socket, "ListenStream").replace(/%i/g, "staging")).toBe(staging.socket);
@@ -65,7 +67,8 @@ describe("gunicorn units", () => {
         expect(instance(t, "EnvironmentFile")).toBe(env.envFile);
         expect(instance(t, "ExecStart").split(" ")[0]).toBe(`${env.venv}/bin/gunicorn`);
         expect(instance(sock, "ListenStream")).toBe(env.socket);
-        expect(instance(t, "User")).toBe(config.deployUser);
+        expect(instance(t, "User")).toBe(env.user);
+        expect(env.user).toBe(`${config.deployUser}-${env.name}`);
       }
       expect(directive(t, "WorkingDirectory")).toBe(`/home/${config.deployUser}/%i/${config.project}`);
     }
@@ -92,7 +95,17 @@ describe("sudoers", () => {
   it("allows exactly the commands the release tool uses (a restart that keeps the socket, a first start) for each gunicorn instance", () => {
     const commands = rule.match(/\/usr\/bin\/systemctl [\w -]+? \S+?(?=,|\s*$)/gm) ?? [];
     expect(commands).toEqual(envs.flatMap((e) => [`/usr/bin/systemctl restart --job-mode ignore-dependencies ${e.unit}`, `/usr/bin/systemctl start ${e.unit}`]));
-    expect(rule).toMatch(/^my-awesome-project ALL=\(root\) NOPASSWD: GUNICORN_MYPROJECT$/m);
+  });
+  it("gives each environment's user its own unit's commands only; the shared user all of them", () => {
+    for (const e of envs) {
+      const alias = `GUNICORN_MYPROJECT_${e.name.toUpperCase()}`;
+      expect(rule).toMatch(new RegExp(`^${e.user} ALL=\\(root\\) NOPASSWD: ${alias}$`, "m"));
+      const line = rule.slice(rule.indexOf(`Cmnd_Alias ${alias} =`)).split(/\n(?!\s)/)[0]!;
+      expect(line.match(/gunicorn@\w+/g)).toEqual([e.unit, e.unit]);
+    }
+    const shared = sudoersRule({ ...DEFAULT_CONFIG, isolation: "shared" }, environments({ isolation: "shared" }));
+    expect(shared).toMatch(/^my-awesome-project ALL=\(root\) NOPASSWD: GUNICORN_MYPROJECT$/m);
+    expect(shared.match(/gunicorn@\w+/g)).toHaveLength(6);
   });
   it("has no wildcard, which in sudoers would also match extra arguments", () => {
     expect(rule).not.toContain("*");

@@ -18,10 +18,13 @@ export const releaseLibrarySource = () => source("./release_environment.py");
 export const releaseWsgiSource = () => source("./release_wsgi.py");
 /** What the tool runs inside a release's Django (release-django.py), installed beside it. */
 export const releaseDjangoSource = () => source("./release-django.py");
+/** The forced command of the CI deploy keys (release-ssh.py): the release tool and rsync uploads, nothing else. */
+export const releaseDispatcherSource = () => source("./release-ssh.py");
 
 /** The tool's command name, as the pipeline's jobs call it over ssh. */
 export const releaseToolName = (config: DeploymentConfig) => `${config.project}-release`;
 export const releaseToolPath = (config: DeploymentConfig) => `/usr/local/bin/${releaseToolName(config)}`;
+export const releaseDispatcherPath = (config: DeploymentConfig) => `/usr/local/bin/${releaseToolName(config)}-ssh`;
 export const releaseToolConfigPath = (config: DeploymentConfig) => `/etc/${config.project}-release.json`;
 export const releaseDjangoPath = (config: DeploymentConfig) => `/usr/local/lib/${config.project}-release-django.py`;
 /** The directory the tool imports its library from (its name is the tool's). */

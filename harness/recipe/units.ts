@@ -1,4 +1,4 @@
-import { envPaths, gunicornUnit, type DeploymentConfig } from "../core/envs.ts";
+import { envPaths, envUser, gunicornUnit, type DeploymentConfig } from "../core/envs.ts";
 import type { DjangoProject } from "../project/detect.ts";
 import { releaseLibraryDir } from "./release.ts";
 
@@ -54,7 +54,7 @@ ConditionPathExists=${p.venv}/bin/gunicorn
 [Socket]
 # Outside the releases, so it stays put while the live release changes.
 ListenStream=${p.socket}
-SocketUser=${config.deployUser}
+SocketUser=${envUser(config, "%i")}
 SocketGroup=www-data
 SocketMode=0660
 
@@ -86,9 +86,8 @@ StartLimitIntervalSec=0
 
 [Service]
 Type=notify
-User=${config.deployUser}
-Group=www-data
-# The live path is a link to a release; systemd resolves it at each start, so a restart runs the
+User=${envUser(config, "%i")}
+${config.isolation === "shared" ? "Group=www-data\n" : "# Its own group, not www-data's: that group may enter every environment's directory (nginx does).\n"}# The live path is a link to a release; systemd resolves it at each start, so a restart runs the
 # release that is live now (a HUP would keep the old directory).
 WorkingDirectory=${project.appDir ? `${p.dir}/${project.appDir}` : p.dir}
 EnvironmentFile=${p.envFile}

@@ -7,12 +7,11 @@ import type { Logger } from "../core/log.ts";
 import type { JobResult, PipelineResult } from "../pipeline/executor.ts";
 import { plainLog } from "../pipeline/job-script.ts";
 import { GitRepo } from "../pipeline/repo.ts";
-import { PipelineDeployment } from "../pipeline/deployment.ts";
+import { deploymentKeys, PipelineDeployment } from "../pipeline/deployment.ts";
 import { loadProject, type DjangoProject } from "../project/detect.ts";
 import type { TrafficReport } from "../probes/traffic.ts";
 import { isSandbox, sandboxRepoRoot } from "./start.ts";
 import { attachTestbed } from "../testbed/attach.ts";
-import { readKey } from "../testbed/keys.ts";
 import { sh } from "../shell/quote.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
@@ -33,10 +32,10 @@ export async function attachSandbox(id: string | undefined, log: Logger): Promis
     throw new Error(`sandbox ${id} is not running; running: ${running.join(", ") || "none"}`);
   }
   const tb = await attachTestbed(id, log);
-  const deployKey = await readKey(tb.keyDir, "ci-deploy");
+  const keys = await deploymentKeys(tb, false);
   const repo = await GitRepo.open(sandboxRepoRoot(tb));
   // The repository holds the project the sandbox last deployed: the one its servers are set up for.
-  return PipelineDeployment.attach(tb, deployKey, repo, loadProject(repo.dir));
+  return PipelineDeployment.attach(tb, keys, repo, loadProject(repo.dir));
 }
 
 /** The environments that have a live release on the sandbox (it may have been started with --env). */

@@ -145,15 +145,16 @@ export class Sandbox {
 
   table(): SandboxRow[] {
     const tb = this.ctx.tb!;
-    const ssh = tb.sshCommand(tb.app, tb.config.deployUser, this.ctx.deployment!.deployKey.path);
+    // A person's shell as the environment's user, with the operator's key (the CI keys only deploy).
+    const sshAs = (user: string) => tb.sshCommand(tb.app, user, this.ctx.deployment!.keys.operator.path);
     return tb.envs
       .filter((e) => !this.opts.envs || this.opts.envs.includes(e.name))
       .map((e) => ({
         env: e.name,
         url: tb.url(e.name),
-        ssh,
+        ssh: sshAs(e.user),
         // Postgres admits the app server only: go through it, with the environment's own settings.
-        database: `${ssh} -t ${shellQuote(sh`set -a; . ${e.envFile}; PGPASSWORD=$DATABASE_PASSWORD exec psql -h $DATABASE_HOST -U $DATABASE_USER $DATABASE_NAME`)}`,
+        database: `${sshAs(e.user)} -t ${shellQuote(sh`set -a; . ${e.envFile}; PGPASSWORD=$DATABASE_PASSWORD exec psql -h $DATABASE_HOST -U $DATABASE_USER $DATABASE_NAME`)}`,
       }));
   }
 

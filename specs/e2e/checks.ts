@@ -53,7 +53,7 @@ export async function expectGunicornSocket(tb: StartedTestbed, name: EnvName): P
     children = (await tb.app.exec.run(sh`pgrep -c -P ${String(state.mainPid)}`, { allowFailure: true })).stdout.trim();
     return children === String(env.workers) ? true : undefined;
   }, { timeoutMs: 10_000, describe: () => `it has ${children || "no"} child processes` });
-  expect(await unixSocket(tb.app, env.socket)).toEqual({ path: env.socket, isSocket: true, listening: true, owner: tb.config.deployUser, group: "www-data" });
+  expect(await unixSocket(tb.app, env.socket)).toEqual({ path: env.socket, isSocket: true, listening: true, owner: env.user, group: "www-data" });
 }
 
 /** The release that answers the health path through nginx now, or a failure saying what answered instead. */
@@ -73,7 +73,7 @@ export async function expectServedFromOwnDatabase(tb: StartedTestbed, name: EnvN
   const env = tb.env(name);
   expect(await listeningTcpPorts(tb.app)).toContain(env.port);
   const { release } = await servingRelease(tb, name, project.health);
-  const facts = await releaseFacts(tb.app.exec, tb.config, env, tb.config.deployUser);
+  const facts = await releaseFacts(tb.app.exec, tb.config, env, env.user);
   expect(facts.live, `${name}: the live link`).toBe(release);
   expect(facts.ready, `${name}: the live release ${release} is not marked ready`).toBe(true);
   expect(djangoFacts(facts)).toMatchObject({ vendor: "postgresql", database: env.database, user: env.role, unapplied: [] });

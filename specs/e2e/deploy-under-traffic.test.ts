@@ -57,7 +57,7 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     const deploy = await deployUnderTraffic(s, tb.config.defaultBranch);
     const logs = jobLogs(deploy.result);
     expect(deploy.result.status, logs).toBe("success");
-    expectNoKeyIn(logs, data.deployKey.private);
+    expectNoKeyIn(logs, data.keyFor("prod").private);
     expectSeamless(deploy.traffic, [before, commit]);
 
     expect((await httpGet(tb.url("prod", badge.url))).text).toBe(BADGE);
@@ -76,9 +76,9 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     const first = await served(s);
     // What lives on the server only: an upload (where an upload view saves it), a log, the settings.
     const upload = { name: `testbed-${Date.now()}.png`, bytes: randomBytes(3000) };
-    await tb.app.exec.run(sh`base64 -d > ${`${prod.media}/${upload.name}`}`, { as: tb.config.deployUser, stdin: upload.bytes.toString("base64") });
+    await tb.app.exec.run(sh`base64 -d > ${`${prod.media}/${upload.name}`}`, { as: prod.user, stdin: upload.bytes.toString("base64") });
     const log = `server-only log line ${Date.now()}\n`;
-    await tb.app.exec.run(sh`install -d ${`${prod.shared}/logs`} && printf %s ${log} > ${`${prod.shared}/logs/app.log`}`, { as: tb.config.deployUser });
+    await tb.app.exec.run(sh`install -d ${`${prod.shared}/logs`} && printf %s ${log} > ${`${prod.shared}/logs/app.log`}`, { as: prod.user });
     const envFileSha = (await fileInfo(tb.app, prod.envFile)).sha256;
 
     const second = await deployed(s, "A release to roll back", touchFile("rollback.txt", `${Date.now()}\n`));

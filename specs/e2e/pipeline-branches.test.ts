@@ -27,7 +27,7 @@ describe("the generated pipeline, branch by branch", () => {
       const ran = result.jobs.map((j) => j.name);
       expect(ran, `${branch} ran ${ran.join(", ") || "no job"}, not only ${job}\n${logs}`).toEqual([job]);
       expect(result.status, logs).toBe("success");
-      expectNoKeyIn(logs, data.deployKey.private);
+      expectNoKeyIn(logs, data.keyFor(env).private);
       await expectDeployed(tb, env, data.repo.dir, data.project);
       const after = await mainPids(tb);
       expect(after[env]).not.toBe(before[env]);
@@ -70,7 +70,7 @@ describe("pipelines that must fail", () => {
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
     expect(logs).toMatch(/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed/);
-    expectNoKeyIn(logs, s.data.deployKey.private);
+    expectNoKeyIn(logs, s.data.keyFor("prod").private);
     expect(await serverState(s)).toBe(before);
   });
 
@@ -94,7 +94,7 @@ describe("pipelines that must fail", () => {
       expect(logs).toMatch(new RegExp(`${tool}: prod: check done in [\\d.]+ s\\n[^]*${tool}: prod: collectstatic done in`));
       expect(logs).not.toContain("prod: migrate done in");
       expect(logs).toMatch(/ERROR: Job failed: exit code 1/);
-      expectNoKeyIn(logs, s.data.deployKey.private);
+      expectNoKeyIn(logs, s.data.keyFor("prod").private);
       expectNoFailedRequests(traffic, "prod", "the deploy");
       expect(traffic.commits).toEqual([served]);
       expect(await servedCommit(s.tb, "prod")).toBe(served);
@@ -106,17 +106,26 @@ describe("pipelines that must fail", () => {
 });
 
 describe("keys and host keys as people paste them into CI/CD variables", () => {
-  // One job: the generated pipeline's ssh setup, then one command over ssh.
-  const pipeline = stringify({
-    stages: ["deploy"],
-    variables: pipelineObject().variables,
-    check: { stage: "deploy", image: "$DEPLOY_IMAGE", before_script: setupScript(), script: ["ssh deploy-target true", "echo connected over ssh"] },
-  });
+  // One job in prod's environment (its scoped key), as prod's user: the generated pipeline's ssh
+  // setup, then one command the key's forced command allows (the release tool's read-only `current`).
+  const pipeline = (s: ReturnType<typeof shared>) =>
+    stringify({
+      stages: ["deploy"],
+      variables: pipelineObject({ config: s.tb.config }).variables,
+      check: {
+        stage: "deploy",
+        image: "$DEPLOY_IMAGE",
+        environment: { name: "prod" },
+        variables: { DEPLOY_USER: s.tb.env("prod").user },
+        before_script: setupScript(),
+        script: [`ssh deploy-target ${releaseToolName(s.tb.config)} prod current`, "echo connected over ssh"],
+      },
+    });
   const runWith = (s: ReturnType<typeof shared>, variables: Record<string, VariableValue>) =>
-    runPipeline({ pipeline, repo: s.data.repo, branch: s.tb.config.defaultBranch, defaultBranch: s.tb.config.defaultBranch, variables: { ...s.data.variables, ...variables }, network: s.tb.network, testbedId: s.tb.id, log, hooks: s.tb.hooks });
+    runPipeline({ pipeline: pipeline(s), repo: s.data.repo, branch: s.tb.config.defaultBranch, defaultBranch: s.tb.config.defaultBranch, variables: s.data.variables, environmentVariables: s.data.environmentVariables, pipelineVariables: variables, network: s.tb.network, testbedId: s.tb.id, log, hooks: s.tb.hooks });
 
   onTestbed(shared, "CRLF line endings, blank lines around, no final newline, as File or plain variables: each connects, and no line of the key is logged", async (s) => {
-    const key = s.data.deployKey.private;
+    const key = s.data.keyFor("prod").private;
     const hosts = s.data.variables.SSH_KNOWN_HOSTS as string;
     const variants: Record<string, Record<string, VariableValue>> = {
       "plain key, CRLF, no final newline": { SSH_PRIVATE_KEY: key.replace(/\n/g, "\r\n").trimEnd() },
@@ -150,7 +159,7 @@ describe("keys and host keys as people paste them into CI/CD variables", () => {
     const logs = jobLogs(r);
     expect(r.status, logs).toBe("failed");
     expect(logs).toContain("ERROR: the CI/CD variable SSH_PRIVATE_KEY is empty or not set; set it under Settings > CI/CD > Variables");
-    expect(logs).not.toContain("$ ssh deploy-target true");
+    expect(logs).not.toContain("$ ssh deploy-target");
   });
 });
 

@@ -8,9 +8,10 @@ import { jobLogs, sampleProject, testbed, withDiagnostics } from "./support.ts";
 // (WorkingDirectory=/home/%i/dev/...): every path here comes from the table's path functions. The
 // deployment's name (`shop`) is not the project's package (the sample's, untouched): paths, unit
 // and tool follow the deployment, the settings module and WSGI application follow the project.
-const CONFIG = { deployUser: "dev", project: "shop", basePort: 7100 };
+// And the seed's one shared deploy user (isolation "shared"), the option the default replaces.
+const CONFIG = { deployUser: "dev", project: "shop", basePort: 7100, isolation: "shared" as const };
 
-describe("a deployment configured otherwise: deploy user `dev`, project `shop`, ports from 7100", () => {
+describe("a deployment configured otherwise: one shared deploy user `dev`, project `shop`, ports from 7100", () => {
   it("provisions, deploys through the pipeline and serves prod from its own paths, unit, socket and database", async () => {
     await using tb = await testbed().withDeployment(CONFIG).start();
     try {
@@ -23,7 +24,7 @@ describe("a deployment configured otherwise: deploy user `dev`, project `shop`, 
       expect(logs).toContain("RELEASE=$(ssh deploy-target shop-release prod new \"$CI_COMMIT_SHA\")");
       expect(releaseCommandsRan(logs, "prod", releaseToolName(tb.config)).map(([step]) => step)).toEqual(["venv", "prepare", "switch", "verify"]);
       const prod = tb.env("prod");
-      expect(prod).toMatchObject({ port: 7102, dir: "/home/dev/prod/shop", socket: "/home/dev/prod/shop.sock", database: "shop_prod", unit: "gunicorn@prod" });
+      expect(prod).toMatchObject({ user: "dev", port: 7102, dir: "/home/dev/prod/shop", socket: "/home/dev/prod/shop.sock", database: "shop_prod", unit: "gunicorn@prod" });
       expect((await tb.app.exec.run("systemctl show -p WorkingDirectory gunicorn@prod")).stdout.trim()).toBe("WorkingDirectory=/home/dev/prod/shop");
       await expectGunicornSocket(tb, "prod");
       await expectServedFromOwnDatabase(tb, "prod", deployment.project);

@@ -14,7 +14,6 @@ import { dbPassword, useSecrets, type EnvSecrets } from "../../harness/recipe/se
 import { releaseLibraryPath } from "../../harness/recipe/release.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { serverState, stateDiff } from "../../harness/probes/server-state.ts";
-import { sudoersRule } from "../../harness/recipe/sudoers.ts";
 import { gunicornCommands } from "../../harness/recipe/units.ts";
 import { HBA_BEGIN, HBA_END } from "../../harness/recipe/pg-hba.ts";
 import pg from "pg";
@@ -60,7 +59,7 @@ describe.each(ENV_NAMES)("environment %s after the recipe", (name) => {
   onTestbed(shared, "keeps its secrets in an environment file only the deploy user can read, outside the code", async ({ tb }) => {
     const env = tb.env(name);
     const info = await fileInfo(tb.app, env.envFile);
-    expect(info).toMatchObject({ exists: true, mode: "600", owner: tb.config.deployUser, group: tb.config.deployUser });
+    expect(info).toMatchObject({ exists: true, mode: "600", owner: env.user, group: env.user });
     expect(env.envFile.startsWith(`${env.dir}/`)).toBe(false);
     const asNginx = await tb.app.exec.run(`cat ${env.envFile}`, { as: "www-data", allowFailure: true });
     expect(asNginx.exitCode).not.toBe(0);
@@ -146,7 +145,7 @@ describe("gunicorn.target and its instances", () => {
     // As the deploy user, with the command sudoers allows: what the release tool's switch runs.
     const restart = sh`sudo -n ${gunicornCommands(unit).restart}`;
     for (let i = 1; i <= 8; i++) {
-      const r = await tb.app.exec.run(restart, { as: tb.config.deployUser, allowFailure: true });
+      const r = await tb.app.exec.run(restart, { as: tb.env("dev").user, allowFailure: true });
       expect(r.exitCode, `restart ${i} of 8 was refused: ${r.output.trim()}`).toBe(0);
     }
     expect((await unitState(tb.app, unit)).activeState).toBe("active");
@@ -172,10 +171,10 @@ describe("uploads, as an attacker would send them", () => {
     // Saved where any upload view saves (MEDIA_ROOT, the environment's shared media), as the app's user.
     const files = [["evil.html", `<!doctype html><html><body>${script}</body></html>`], ["evil.svg", `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.domain)">${script}</svg>`]] as const;
     const dir = `${prod.media}/testbed-attack-${Date.now()}`;
-    await tb.app.exec.run(sh`install -d ${dir}`, { as: tb.config.deployUser });
+    await tb.app.exec.run(sh`install -d ${dir}`, { as: prod.user });
     try {
       for (const [name, body] of files) {
-        await tb.app.exec.run(sh`cat > ${`${dir}/${name}`}`, { as: tb.config.deployUser, stdin: body });
+        await tb.app.exec.run(sh`cat > ${`${dir}/${name}`}`, { as: prod.user, stdin: body });
         const r = await httpGet(tb.url("prod", `${project().mediaUrl}${dir.slice(prod.media.length + 1)}/${name}`));
         expect(r.status, name).toBe(200);
         expect(r.text).toContain(script);
@@ -230,25 +229,25 @@ describe("database isolation", () => {
   });
 });
 
-describe("the deploy user's sudo", () => {
-  onTestbed(shared, "sudo -l allows exactly the gunicorn commands, without a password, and nothing else", async ({ tb }) => {
-    const user = tb.config.deployUser;
-    const listing = (await tb.app.exec.run(`sudo -l -U ${user}`)).stdout;
-    const allowed = listing.slice(listing.indexOf("may run the following commands"));
+describe("each environment's user's sudo", () => {
+  onTestbed(shared, "sudo -l allows exactly its own gunicorn's restart and start, without a password, and nothing else", async ({ tb }) => {
     const command = /\/usr\/bin\/systemctl [\w -]+ gunicorn@\w+/g;
-    const commands = [...allowed.matchAll(command)].map((m) => m[0]).sort();
-    const expected = [...sudoersRule(tb.config, tb.envs).matchAll(command)].map((m) => m[0]).sort();
-    const said = `sudo -l -U ${user} says:\n${allowed}`;
-    expect(commands, said).toEqual(expected);
-    expect(commands, said).toEqual(tb.envs.flatMap((e) => [`/usr/bin/systemctl restart --job-mode ignore-dependencies ${e.unit}`, `/usr/bin/systemctl start ${e.unit}`]).sort());
-    expect(allowed, said).toMatch(/\(root\) NOPASSWD:/);
-    expect(allowed, said).not.toMatch(/\(ALL(\s*:\s*ALL)?\)\s*ALL|NOPASSWD:\s*ALL\b/);
-
-    const ok = await tb.app.exec.run(`sudo -n systemctl restart --job-mode ignore-dependencies gunicorn@dev`, { as: user, allowFailure: true });
+    for (const env of tb.envs) {
+      const listing = (await tb.app.exec.run(sh`sudo -l -U ${env.user}`)).stdout;
+      const allowed = listing.slice(listing.indexOf("may run the following commands"));
+      const commands = [...allowed.matchAll(command)].map((m) => m[0]).sort();
+      const said = `sudo -l -U ${env.user} says:\n${allowed}`;
+      expect(commands, said).toEqual([`/usr/bin/systemctl restart --job-mode ignore-dependencies ${env.unit}`, `/usr/bin/systemctl start ${env.unit}`].sort());
+      expect(allowed, said).toMatch(/\(root\) NOPASSWD:/);
+      expect(allowed, said).not.toMatch(/\(ALL(\s*:\s*ALL)?\)\s*ALL|NOPASSWD:\s*ALL\b/);
+    }
+    const dev = tb.env("dev").user;
+    const ok = await tb.app.exec.run(`sudo -n systemctl restart --job-mode ignore-dependencies gunicorn@dev`, { as: dev, allowFailure: true });
     expect(ok.exitCode, ok.output).toBe(0);
-    // A plain restart is refused too: on systemd ≥ 254 it would restart the socket and drop requests.
-    for (const cmd of ["systemctl restart gunicorn@dev", "systemctl restart nginx", "systemctl restart gunicorn@dev nginx", "cat /etc/shadow", "systemctl disable gunicorn@dev", "systemctl stop gunicorn@dev", "systemctl restart gunicorn@dev.socket"]) {
-      const denied = await tb.app.exec.run(`sudo -n ${cmd}`, { as: user, allowFailure: true });
+    // Another environment's restart is refused; so is a plain restart (on systemd ≥ 254 it would
+    // restart the socket and drop requests), and anything else.
+    for (const cmd of ["systemctl restart --job-mode ignore-dependencies gunicorn@prod", "systemctl start gunicorn@prod", "systemctl restart gunicorn@dev", "systemctl restart nginx", "systemctl restart gunicorn@dev nginx", "cat /etc/shadow", "systemctl disable gunicorn@dev", "systemctl stop gunicorn@dev", "systemctl restart gunicorn@dev.socket"]) {
+      const denied = await tb.app.exec.run(`sudo -n ${cmd}`, { as: dev, allowFailure: true });
       expect(denied.exitCode, cmd).not.toBe(0);
     }
   });
@@ -284,7 +283,7 @@ describe("running the recipe again", () => {
     // The whole state: the deploy user's tree (releases, venvs, uploads, environment files), the
     // units, sites, sudoers and the release tool; pg_hba and each database's schema; unit states and PIDs.
     const hba = (await tb.db.exec.run("runuser -u postgres -- psql -tAc 'SHOW hba_file'")).stdout.trim();
-    const app = () => serverState(tb.app.exec, [`/home/${tb.config.deployUser}`, "/etc/systemd/system", "/etc/nginx", "/etc/sudoers.d", "/etc/ssh", "/usr/local/bin", "/usr/local/lib"], ["gunicorn*", "nginx.service", "ssh.service"]);
+    const app = () => serverState(tb.app.exec, [tb.envs[0]!.home, "/etc/systemd/system", "/etc/nginx", "/etc/sudoers.d", "/etc/ssh", "/usr/local/bin", "/usr/local/lib"], ["gunicorn*", "nginx.service", "ssh.service"]);
     const db = async () => {
       const schemas = await Promise.all(tb.envs.map((e) => tb.db.exec.run(sh`runuser -u postgres -- pg_dump --schema-only ${e.database} | grep -v -E '^(--|.restrict |.unrestrict )'`).then((r) => r.stdout)));
       return `${await serverState(tb.db.exec, [hba], ["postgresql*"])}\n${schemas.join("\n")}`;

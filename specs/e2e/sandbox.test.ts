@@ -46,7 +46,7 @@ describe("sandbox", () => {
       }
       // The printed commands, run exactly as printed: ssh logs in as the deploy user, checking the
       // host key; psql opens the environment's own database through the app server.
-      expect((await paste(`${rows[0]!.ssh} whoami`)).stdout).toBe(`${tb.config.deployUser}\n`);
+      expect((await paste(`${rows[0]!.ssh} whoami`)).stdout).toBe(`${tb.env("prod").user}\n`);
       const psql = await paste(rows[0]!.database, "SELECT current_database(), 1 + 1;\n");
       expect(psql.stdout).toMatch(new RegExp(`${tb.env("prod").database}\\s*\\|\\s*2`));
 
@@ -55,7 +55,7 @@ describe("sandbox", () => {
       const first = await servedCommit(tb, "prod", project.health);
       // A user's upload before the deploys (where an upload view saves it): served the same after all of them.
       const upload = randomBytes(2048);
-      await tb.app.exec.run(sh`base64 -d > ${`${tb.env("prod").media}/report.pdf`}`, { as: tb.config.deployUser, stdin: upload.toString("base64") });
+      await tb.app.exec.run(sh`base64 -d > ${`${tb.env("prod").media}/report.pdf`}`, { as: tb.env("prod").user, stdin: upload.toString("base64") });
       const uploadUrl = `${project.mediaUrl}report.pdf`;
       const probe = TrafficProbe.start(tb.url("prod", project.health), SPEC_TRAFFIC);
       let changed = "";
