@@ -16,6 +16,8 @@ const RANKS: Record<string, number> = {
   faults: 5,
   suite: 5,
   sandbox: 4,
+  // The checklist against a deployed environment (npm run verify), over any runner.
+  verify: 4,
   pipeline: 4,
   snapshots: 4,
   recipe: 3,

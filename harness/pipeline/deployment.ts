@@ -148,7 +148,10 @@ export class PipelineDeployment implements AsyncDisposable {
 
   /** The .gitlab-ci.yml for this testbed and project: its config and hooks, and any other generator options. */
   pipeline(opts: DeployOptions["pipeline"] = {}): string {
-    return generatePipeline({ appDir: this.project.appDir, ...opts, config: this.tb.config, hooks: this.tb.hooks });
+    // Without the verify jobs unless asked: every spec asserts the environment with the same checklist
+    // after its deploys (specs/e2e/checks.ts), and one spec runs the jobs themselves; each job is a
+    // container more per deploy.
+    return generatePipeline({ appDir: this.project.appDir, verify: false, ...opts, config: this.tb.config, hooks: this.tb.hooks });
   }
 
   /** A branch that GitLab would deploy to `env`, by the table's branch rule. */

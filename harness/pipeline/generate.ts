@@ -28,6 +28,10 @@ export interface PipelineOptions {
   hooks?: Hooks;
   /** Where manage.py is in the repository, when not at its root: its `media` link is never uploaded over. */
   appDir?: string;
+  /** A verify job after each deploy (the checklist, as a JUnit test report); on unless false. */
+  verify?: boolean;
+  /** How long the verify job keeps evaluating a failing check (a unit still starting, say): 30 s by default. */
+  verifyRetrySeconds?: number;
 }
 
 export const DEFAULT_JOB_IMAGE = "debian:12.8-slim";
@@ -99,6 +103,22 @@ function rollbackScript(env: Environment, config: DeploymentConfig): string[] {
   ];
 }
 
+/** The verify job's report file. */
+export const verifyReport = (env: Environment) => `verify-${env.name}.xml`;
+
+/**
+ * The checklist against the environment just deployed, read-only, by the release tool on the server
+ * (the job's key may run it): first as a JUnit report GitLab shows on the pipeline, retried while a
+ * check still fails; then once more as a table for the log, whose exit code is the job's.
+ */
+function verifyScript(env: Environment, config: DeploymentConfig, retrySeconds: number): string[] {
+  const checklist = (extra: string[]) => `ssh deploy-target ${releaseCommand(config, env, "checklist", undefined, extra)}`;
+  return [`${checklist(["--junit", `--retry-timeout=${retrySeconds}`])} > ${verifyReport(env)} || true`, checklist([])];
+}
+
+/** The verify job of an environment's deploy job. */
+export const verifyJob = (env: Environment) => `verify-${env.job}`;
+
 /** The same branch selection, as a job a person starts by hand. */
 function manual(selection: Record<string, unknown>): Record<string, unknown> {
   const rules = selection.rules as Array<{ if: string; when?: string }> | undefined;
@@ -139,7 +159,7 @@ export function pipelineObject(opts: PipelineOptions = {}): Record<string, unkno
   const envs = all.filter((e) => !opts.envs || opts.envs.includes(e.name));
   const style = opts.style ?? "rules";
   const doc: Record<string, unknown> = {
-    stages: ["deploy"],
+    stages: opts.verify === false ? ["deploy"] : ["deploy", "verify"],
     variables: {
       DEPLOY_IMAGE: { value: opts.image ?? DEFAULT_JOB_IMAGE, description: "The deploy jobs' image (pinned)." },
       DEPLOY_HOST: { value: opts.serverHost ?? SEED_SERVERS.app, description: "The app server." },
@@ -163,6 +183,21 @@ export function pipelineObject(opts: PipelineOptions = {}): Record<string, unkno
     const user = config.isolation === "shared" ? {} : { variables: { DEPLOY_USER: env.user } };
     doc[env.job] = { ...common, ...user, ...selection, before_script: setupScript(), script: deployScript(env, config, opts.checkMigrations ?? false, opts.hooks ?? NO_HOOKS, opts.appDir ?? "") };
     doc[rollbackJob(env)] = { ...common, ...user, ...manual(selection), before_script: setupScript(), script: rollbackScript(env, config) };
+    if (opts.verify !== false) {
+      doc[verifyJob(env)] = {
+        ...common,
+        stage: "verify",
+        // A verification of the environment, not a deployment of it (GitLab's environment action),
+        // with the environment's scoped key.
+        environment: { name: env.name, action: "verify" },
+        ...user,
+        ...selection,
+        needs: [env.job],
+        before_script: setupScript(),
+        script: verifyScript(env, config, opts.verifyRetrySeconds ?? 30),
+        artifacts: { when: "always", reports: { junit: verifyReport(env) } },
+      };
+    }
   }
   return doc;
 }

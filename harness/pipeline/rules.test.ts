@@ -71,7 +71,8 @@ describe("job selection", () => {
       it.each(KINDS)(`default branch ${defaultBranch}: %s`, (_, ref, source, expected) => {
         const v = predefinedVariables({ ref: ref === "DEFAULT" ? defaultBranch : ref, source, defaultBranch, sha: "0".repeat(40), projectDir: "/builds/x/y", projectName: "y" });
         const jobs = Object.keys(doc).filter((j) => typeof doc[j] === "object" && doc[j].stage && jobWhen(doc[j], { ...v, CI_JOB_NAME: j }) === "on_success");
-        expect(jobs).toEqual(expected);
+        // Each deploy job with its verify job, which runs where it runs.
+        expect(jobs).toEqual(expected.flatMap((j) => [j, `verify-${j}`]));
         // The rollback jobs are offered (manual) exactly where the deploy jobs run.
         const manual = Object.keys(doc).filter((j) => typeof doc[j] === "object" && doc[j].stage && jobWhen(doc[j], v) === "manual");
         expect(manual).toEqual(expected.map((j) => `rollback-${j}`));

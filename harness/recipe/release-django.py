@@ -82,11 +82,31 @@ def collectstatic(project, production, migrations):
     if os.path.commonpath([static_root, os.path.realpath(root)]) != os.path.realpath(root):
         raise CommandError(f"STATIC_ROOT is {settings.STATIC_ROOT}, outside the release {root}; each release needs its own: set it under BASE_DIR")
     call_command("collectstatic", interactive=False)
+    write_static_manifest(root, static_root)
     link = os.path.join(root, ".static")
     if os.path.lexists(link):
         os.unlink(link)
     os.symlink(os.path.relpath(static_root, root), link)
     link_media(settings, root)
+
+
+STATIC_MANIFEST = ".release-static.json"
+
+
+def write_static_manifest(root, static_root):
+    """What collectstatic wrote, each file with its digest: what the release must serve, so that a file
+    missing later (or changed) shows in the checklist, which reads this list, not the directory."""
+    import hashlib
+    import json
+
+    files = {}
+    for here, _, names in os.walk(static_root):
+        for name in names:
+            path = os.path.join(here, name)
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, static_root)] = hashlib.sha256(f.read()).hexdigest()
+    with open(os.path.join(root, STATIC_MANIFEST), "w", encoding="utf-8") as f:
+        json.dump(files, f, sort_keys=True)
 
 
 def link_media(settings, root):

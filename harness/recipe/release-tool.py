@@ -210,6 +210,15 @@ def step_facts(env, args):
     print(json.dumps(facts))
 
 
+def step_checklist(env, args):
+    """The checklist (checklist.json, in the config), evaluated read-only; exit 1 if a check failed."""
+    import release_checklist
+
+    report = release_checklist.until_passed(env, args.config, not args.server_only, args.retry_timeout)
+    print(json.dumps(report) if args.json else release_checklist.junit(report) if args.junit else release_checklist.table(report), end="" if args.junit else "\n" if args.json else "")
+    return 1 if any(r["status"] == "failed" for r in report["results"]) else 0
+
+
 def step_list(env, args):
     for name in env.all_releases():
         m = env.meta(name)
@@ -232,6 +241,11 @@ COMMANDS = {
     "verify": (step_verify, "GET / through nginx answers 200 from RELEASE (default: the live one)", [("release", {"nargs": "?"})]),
     "rollback": (step_rollback, "back to the previous release, or to --to ID", [("--to", {"metavar": "ID"}), ("--allow-migrations", {"action": "store_true"})]),
     "facts": (step_facts, "read-only facts as JSON: the live release, and its Django's database, DEBUG and unapplied migrations", []),
+    "checklist": (
+        step_checklist,
+        "read-only: the deployed environment's checks, as a table, --json or --junit; exit 1 if one failed",
+        [("--json", {"action": "store_true"}), ("--junit", {"action": "store_true"}), ("--server-only", {"action": "store_true", "help": "leave the HTTP checks to the caller"}), ("--retry-timeout", {"type": float, "default": 0, "metavar": "SECONDS"})],
+    ),
     "current": (lambda env, args: print(env.current() or ""), "the live release", []),
     "list": (step_list, "every release and its state", []),
     "clean": (lambda env, args: env.clean(), "remove releases that never became ready", []),
@@ -285,6 +299,7 @@ def main(argv):
     except Usage as e:
         raise Failure(f'"{" ".join(argv[1:])}": unknown step or wrong arguments ({e}); see {PROG} {argv[0]} --help', 2) from None
     env = Environment(config, args.env)
+    args.config = {**config, "tool": PROG}
     return args.run(env, args) or 0
 
 

@@ -20,6 +20,18 @@ export const releaseWsgiSource = () => source("./release_wsgi.py");
 export const releaseDjangoSource = () => source("./release-django.py");
 /** The forced command of the CI deploy keys (release-ssh.py): the release tool and rsync uploads, nothing else. */
 export const releaseDispatcherSource = () => source("./release-ssh.py");
+/** The checklist's server-side evaluation (release_checklist.py), in the tool's library directory. */
+export const releaseChecklistSource = () => source("./release_checklist.py");
+
+/** One check of a deployed environment (checklist.json): `server` ones the tool evaluates, `http` ones whoever verifies. */
+export interface CheckDefinition {
+  id: string;
+  side: "server" | "http";
+  sentence: string;
+  expects: string;
+  lookAt: string;
+}
+export const checklist = (): CheckDefinition[] => (JSON.parse(source("./checklist.json")) as { checks: CheckDefinition[] }).checks;
 
 /** The tool's command name, as the pipeline's jobs call it over ssh. */
 export const releaseToolName = (config: DeploymentConfig) => `${config.project}-release`;
@@ -31,6 +43,7 @@ export const releaseDjangoPath = (config: DeploymentConfig) => `/usr/local/lib/$
 export const releaseLibraryDir = (config: DeploymentConfig) => `/usr/local/lib/${config.project}-release`;
 export const releaseLibraryPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_environment.py`;
 export const releaseWsgiPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_wsgi.py`;
+export const releaseChecklistPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_checklist.py`;
 
 /** What the tool needs of the project: where manage.py is, its requirements, its health path, a Host it allows. */
 export type ToolProject = Pick<DjangoProject, "appDir" | "requirements" | "health" | "staticUrl" | "mediaUrl"> & { host: string };
@@ -42,9 +55,13 @@ export type ToolProject = Pick<DjangoProject, "appDir" | "requirements" | "healt
  */
 export function releaseToolConfig(config: DeploymentConfig, envs: Environment[], project: ToolProject): string {
   const table = Object.fromEntries(
-    envs.map((e) => [e.name, { live: e.dir, releases: e.releases, venvs: e.venvs, media: e.media, envFile: e.envFile, unit: e.unit, gunicorn: gunicornCommands(e.unit), port: e.port, tier: e.tier }]),
+    envs.map((e) => [
+      e.name,
+      { live: e.dir, releases: e.releases, venvs: e.venvs, media: e.media, envFile: e.envFile, unit: e.unit, gunicorn: gunicornCommands(e.unit), port: e.port, tier: e.tier, user: e.user, socket: e.socket, database: e.database, role: e.role },
+    ]),
   );
   const steps = releaseSteps().map(({ step, runs }) => ({ step, runs }));
   const { appDir, requirements, health, host, staticUrl, mediaUrl } = project;
-  return JSON.stringify({ project: config.project, keep: RELEASES_KEPT, django: releaseDjangoPath(config), steps, envs: table, projectFacts: { appDir, requirements, health, host, staticUrl, mediaUrl } }, null, 2) + "\n";
+  const facts = { appDir, requirements, health, host, staticUrl, mediaUrl };
+  return JSON.stringify({ project: config.project, keep: RELEASES_KEPT, isolation: config.isolation, django: releaseDjangoPath(config), steps, checklist: checklist(), envs: table, projectFacts: facts }, null, 2) + "\n";
 }

@@ -6,14 +6,14 @@ import { checked, type CommandResult, type Runner, type RunOptions } from "./com
 
 /** An ssh session on one server, as an operator would have: commands, file writes, uploads. */
 export class SshRunner implements Runner {
-  private constructor(readonly where: string, readonly ssh: NodeSSH, private readonly hooks: Hooks) {}
+  private constructor(readonly where: string, readonly ssh: NodeSSH, private readonly hooks: Hooks, private readonly plain = false) {}
 
   /**
    * Connects, retrying only what a server still coming up answers (refused or dropped before the
    * handshake) until `timeoutMs`; a refused key or host key fails at once. `hooks` change every
    * file written through this session (harness/core/hooks.ts).
    */
-  static async connect(server: string, config: SshConfig, opts: { timeoutMs?: number; hooks?: Hooks } = {}): Promise<SshRunner> {
+  static async connect(server: string, config: SshConfig, opts: { timeoutMs?: number; hooks?: Hooks; plain?: boolean } = {}): Promise<SshRunner> {
     const { timeoutMs = 10_000, hooks = NO_HOOKS } = opts;
     const where = `${server} (ssh)`;
     const started = Date.now();
@@ -37,11 +37,14 @@ export class SshRunner implements Runner {
       throw fail((err.lastError as Error)?.message ?? err.message);
     });
     if (outcome instanceof Error) throw fail(outcome.message);
-    return new SshRunner(where, outcome, hooks);
+    return new SshRunner(where, outcome, hooks, opts.plain);
   }
 
   async run(command: string, opts: RunOptions = {}): Promise<CommandResult> {
-    const full = opts.as ? sh`sudo -H -u ${opts.as} bash -c ${command}` : sh`bash -c ${command}`;
+    // `plain`: the command goes as it is, for an account whose forced command reads it word by word
+    // (a CI deploy key); there is no shell on the other side to run `bash -c` or sudo.
+    if (this.plain && opts.as) throw new Error(`${this.where}: cannot run as ${opts.as} through a forced command`);
+    const full = this.plain ? command : opts.as ? sh`sudo -H -u ${opts.as} bash -c ${command}` : sh`bash -c ${command}`;
     let output = "";
     const r = await this.ssh.execCommand(full, {
       stdin: opts.stdin,

@@ -14,6 +14,8 @@ import { explainStaticMiss } from "../../harness/probes/static-files.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 import { djangoFacts, releaseFacts } from "../../harness/recipe/facts.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
+import { failedIds, verifyEnvironment } from "../../harness/verify/verify.ts";
+import { reportTable } from "../../harness/verify/report.ts";
 import type pg from "pg";
 
 /**
@@ -129,8 +131,20 @@ export async function expectMigrations(tb: StartedTestbed, name: EnvName, repoDi
   expect(applied.filter((m) => expected.includes(m)).sort()).toEqual(expected);
 }
 
+/**
+ * `npm run verify`'s checklist (harness/recipe/checklist.json), the one definition of a right
+ * deployment: the server's side through the release tool as the environment's user, the HTTP side
+ * through nginx's published port. Every check passes, or the failure lists what was seen.
+ */
+export async function expectChecklistPasses(tb: StartedTestbed, name: EnvName): Promise<void> {
+  const env = tb.env(name);
+  const report = await verifyEnvironment({ runner: tb.app.exec, as: env.user, config: tb.config, env, baseUrl: tb.url(name) });
+  expect(failedIds(report), reportTable(report)).toEqual([]);
+}
+
 /** Everything at once, for specs that deploy and then check an environment. */
 export async function expectDeployed(tb: StartedTestbed, name: EnvName, repoDir: string, project: DjangoProject): Promise<void> {
+  await expectChecklistPasses(tb, name);
   await expectGunicornSocket(tb, name);
   await expectServedFromOwnDatabase(tb, name, project);
   await expectStaticBytes(tb, name, repoDir, project);

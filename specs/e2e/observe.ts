@@ -2,7 +2,7 @@ import { describe, expect } from "vitest";
 import type { EnvName } from "../../harness/core/envs.ts";
 import { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
 import { sh } from "../../harness/shell/quote.ts";
-import { expectGunicornSocket, expectMigrations, expectServedFromOwnDatabase, expectStaticBytes, servingRelease } from "./checks.ts";
+import { expectChecklistPasses, expectGunicornSocket, expectMigrations, expectServedFromOwnDatabase, expectStaticBytes, servingRelease } from "./checks.ts";
 import { expectNoFailedRequests, jobLogs, onTestbed, sharedTestbed, SPEC_TRAFFIC, type Shared } from "./support.ts";
 
 /**
@@ -26,6 +26,8 @@ export function observeProject(label: string, projectDir: string): void {
   }, "provisioned");
 
   describe(`${label}: deployed to prod through the pipeline`, () => {
+    onTestbed(shared, "passes every check of npm run verify's checklist", ({ tb }) => expectChecklistPasses(tb, env));
+
     onTestbed(shared, "gunicorn@prod runs its workers on the socket systemd holds, owned by the deploy user and www-data", ({ tb }) => expectGunicornSocket(tb, env));
 
     onTestbed(shared, "nginx listens on prod's port, the health path answers below 500 from the live release, and its Django uses prod's own database", async ({ tb, data }) => {

@@ -72,8 +72,8 @@ describe("gitlab-ci-local agrees with the executor on the generated rules", () =
         .map((j) => [j, jobWhen(doc[j] as never, { ...vars, CI_JOB_NAME: j })])
         .filter(([, when]) => when),
     );
-    // A push deploys one environment and offers its rollback; a tag or a merge request, nothing.
-    expect(Object.keys(ours)).toHaveLength(source === "push" ? 2 : 0);
+    // A push deploys one environment, verifies it and offers its rollback; a tag or a merge request, nothing.
+    expect(Object.keys(ours)).toHaveLength(source === "push" ? 3 : 0);
     const theirs = await gitlabCiLocal(Object.fromEntries(Object.entries(vars).filter(([k]) => k !== "CI_PROJECT_DIR")));
     expect(theirs).toEqual(ours);
   }, 60_000);

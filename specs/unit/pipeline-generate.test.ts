@@ -55,7 +55,7 @@ describe("generated .gitlab-ci.yml", () => {
 
   it("has one deploy job and one manual rollback job per environment, each naming only its own environment", () => {
     const doc = parse(generatePipeline());
-    expect(doc.stages).toEqual(["deploy"]);
+    expect(doc.stages).toEqual(["deploy", "verify"]);
     for (const env of environments()) {
       const job = doc[env.job] as Job;
       const script = job.script.join("\n");
@@ -77,6 +77,23 @@ describe("generated .gitlab-ci.yml", () => {
       }
     }
     expect(doc.variables.DEPLOY_IMAGE.value).toMatch(/^[\w./-]+:[\w.-]+$/);
+  });
+
+  it("verifies each environment after its deploy: the checklist on the server, as a JUnit test report, with the environment's own key; or not, when turned off", () => {
+    const doc = parse(generatePipeline());
+    for (const env of environments()) {
+      const verify = doc[`verify-${env.job}`] as Job & { stage: string; needs: string[]; environment: { name: string; action: string }; artifacts: { when: string; reports: { junit: string } }; variables: Record<string, string> };
+      expect(verify.stage).toBe("verify");
+      expect(verify.needs).toEqual([env.job]);
+      expect(verify.environment).toEqual({ name: env.name, action: "verify" });
+      expect(verify.variables.DEPLOY_USER).toBe(env.user);
+      expect(verify.rules).toEqual((doc[env.job] as Job).rules);
+      expect(verify.script).toEqual([`ssh deploy-target myproject-release ${env.name} checklist --junit --retry-timeout=30 > verify-${env.name}.xml || true`, `ssh deploy-target myproject-release ${env.name} checklist`]);
+      expect(verify.artifacts).toEqual({ when: "always", reports: { junit: `verify-${env.name}.xml` } });
+    }
+    const off = parse(generatePipeline({ verify: false }));
+    expect(off.stages).toEqual(["deploy"]);
+    expect(Object.keys(off).filter((k) => k.startsWith("verify-"))).toEqual([]);
   });
 
   it("selects branches as the seed does, with rules or only/except", () => {
