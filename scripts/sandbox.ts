@@ -35,7 +35,9 @@ function printTable(rows: SandboxRow[], id: string, platform: string | undefined
   out.write(`\n`);
   out.write(`  ${"env".padEnd(8)} ${"url".padEnd(w)}\n`);
   for (const r of rows) out.write(`  ${r.env.padEnd(8)} ${r.url.padEnd(w)}\n`);
-  out.write(`\nLog in as the deploy user:\n  ${rows[0]!.ssh}\n`);
+  out.write(`\nLog in as each environment's user (a shell, with the operator's key; the CI keys only deploy):\n`);
+  for (const r of rows) out.write(`  ${r.env.padEnd(8)} ${r.ssh}\n`);
+  out.write(`\nCheck an environment as after a real deploy: npm run verify -- --sandbox --env ${rows.map((r) => r.env).join(",")}\n`);
   out.write(`\nEach environment's database (psql through the app server, the only host Postgres admits):\n`);
   for (const r of rows) out.write(`  ${r.env.padEnd(8)} ${r.database}\n`);
   out.write(keep ? `\nIt stays after this command ends; remove it with: npm run sandbox -- down\n` : `\nPress Ctrl-C to remove it.\n`);

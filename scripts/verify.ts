@@ -44,7 +44,7 @@ async function targetsOnHost(values: Record<string, string | boolean | undefined
   const targets: VerifyTarget[] = [];
   for (const name of envs) {
     const env = { ...table.find((e) => e.name === name)!, user };
-    const runner = await SshRunner.connect(`${host} (ssh)`, {
+    const runner = await SshRunner.connect(host, {
       host,
       port,
       username: user,

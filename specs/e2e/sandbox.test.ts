@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
+import { PROJECT_ROOT } from "../../harness/core/paths.ts";
 import { fixtureVariant } from "../../harness/core/fixtures.ts";
 import { appendToSettings, touchFile } from "../../harness/project/changes.ts";
 import { loadProject } from "../../harness/project/detect.ts";
@@ -73,6 +74,9 @@ describe("sandbox", () => {
 
         await rollbackSandbox(handle, { env: "prod", log });
         expect(await servedCommit(tb, "prod", project.health)).toBe(first);
+        // The checklist against it as against a real server, through its published ports only.
+        const verify = await run(process.execPath, ["--import", "tsx", "scripts/verify.ts", "--sandbox", "--id", id, "--env", "prod"], { cwd: PROJECT_ROOT, env: { ...process.env, TESTBED_QUIET: "1" } });
+        expect(verify.stdout).toMatch(/^prod: all \d+ checks passed$/m);
         expect((await httpGet(tb.url("prod", uploadUrl))).body.equals(upload)).toBe(true);
       } finally {
         const traffic = await probe.stop();
