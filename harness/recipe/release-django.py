@@ -133,10 +133,26 @@ def migrate(project, production, migrations):
 STEPS = {"check": check, "collectstatic": collectstatic, "migrate": migrate}
 
 
+def crash_point(name):
+    """The release tool's crash points (release_state.py), inside Django: the specs kill a deploy here."""
+    path = os.path.join(os.environ.get("RELEASE_ROOT", "/nonexistent"), ".release-crash-point")
+    try:
+        with open(path, encoding="utf-8") as f:
+            if f.read().strip() != name:
+                return
+    except OSError:
+        return
+    with open(f"{path}.reached", "w", encoding="utf-8") as f:
+        f.write(f"{name} {os.getpid()} {os.getpgid(0)}\n")
+    while True:
+        time.sleep(3600)
+
+
 def prepare(prog, env_name, project, production, steps, migrations, failed_exit):
     """Runs `steps` in order; stops at the first that fails, with the exit code `failed_exit` + its
     index, so that the tool can say which one failed."""
     for index, step in enumerate(steps):
+        crash_point(f"{step}:start")
         started = time.monotonic()
         try:
             if step not in STEPS:

@@ -27,6 +27,7 @@ CONFIG = os.environ.get("RELEASE_TOOL_CONFIG", f"/etc/{PROG}.json")
 # (RELEASE_TOOL_LIB overrides, for tests).
 sys.path.insert(0, os.environ.get("RELEASE_TOOL_LIB", f"/usr/local/lib/{os.path.basename(__file__)}"))
 from release_environment import META, READY, Environment, Exited, Failure, say  # noqa: E402
+import release_state as state  # noqa: E402
 
 
 def venv_key(requirements):
@@ -63,18 +64,42 @@ def step_new(env, args):
     commit = args.commit
     if not re.fullmatch(r"[0-9a-f]{7,64}", commit):
         raise Failure(f'commit "{commit}": expected a hex commit id', 2)
-    env.clean()
-    base = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + commit[:8]
-    name, n = base, 1
-    while os.path.exists(os.path.join(env.releases, name)):
-        name, n = f"{base}.{n}", n + 1
-    path = os.path.join(env.releases, name)
-    os.mkdir(path, 0o755)
-    with open(os.path.join(path, META), "w", encoding="utf-8") as f:
-        json.dump({"release": name, "commit": commit, "environment": env.name, "created": time.time()}, f)
-    # Uploads are shared by every release (the upload leaves the link alone).
-    env.link_shared(path)
+    # The environment is this deploy's from here until its verify (or its failure): another waits.
+    with env.taken("a deploy"):
+        base = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + commit[:8]
+        name, n = base, 1
+        while os.path.exists(os.path.join(env.releases, name)):
+            name, n = f"{base}.{n}", n + 1
+        path = os.path.join(env.releases, name)
+        os.mkdir(path, 0o755)
+        with open(os.path.join(path, META), "w", encoding="utf-8") as f:
+            json.dump({"release": name, "commit": commit, "environment": env.name, "created": time.time()}, f)
+        # Uploads are shared by every release (the upload leaves the link alone).
+        env.link_shared(path)
+        state.write_holder(env.root, name)
+    state.crash_point(env.root, "new:after-release")
     print(path)
+
+
+def working_on(env, path, step_name):
+    """Refuses a release that another deploy's hold has replaced; marks the release as worked on by
+    this process (freed when it dies, however it dies); stops at the step's crash point if asked."""
+    name = os.path.basename(path)
+    holder = state.read_holder(env.root)
+    if holder and holder.get("release") != name and not env.abandoned(holder):
+        raise Failure(f"{env.name}: {name} is not the release being deployed ({holder['release']} holds the environment); start again with `new`", 5)
+    active = state.hold_active(path)
+    state.crash_point(env.root, f"{step_name}:start")
+    return active
+
+
+def done_with(path, active):
+    """The step's work on a release ends: its last activity is now (the release may be gone: discarded)."""
+    try:
+        os.utime(os.path.join(path, state.ACTIVE))
+    except OSError:
+        pass
+    os.close(active)
 
 
 def preparing(step):
@@ -82,12 +107,15 @@ def preparing(step):
 
     def run(env, args):
         path = env.release_path(args.release)
+        active = working_on(env, path, args.step)
         try:
             step(env, path, args)
         except (Failure, OSError, subprocess.CalledProcessError) as e:
             failed = getattr(e, "step", args.step)
             env.discard(path, f"{failed} failed")
             raise Failure(f"{env.name}: {failed} failed: {e}", getattr(e, "code", 1)) from e
+        finally:
+            done_with(path, active)
 
     return run
 
@@ -107,6 +135,7 @@ def step_venv(env, path, args):
         # nobody pip-installs into a venv that releases share; `python3 -m pip --python VENV` reads it.
         subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
         pip = [sys.executable, "-m", "pip", "--python", os.path.join(venv, "bin", "python"), "install", "--disable-pip-version-check", *args.pip_args, *wanted]
+        state.crash_point(env.root, "venv:built")
         if subprocess.run(pip).returncode != 0:
             shutil.rmtree(venv, ignore_errors=True)
             raise Failure(f"pip install -r {env.requirements} failed for {os.path.basename(path)}")
@@ -117,6 +146,7 @@ def step_venv(env, path, args):
     if os.path.lexists(link):
         os.unlink(link)
     os.symlink(os.path.join("..", "..", "venvs", key), link)
+    env.mark_done(path, ["venv"])
 
 
 FAILED_EXIT = 100  # release-django.py exits with this for a failed first step, +1 for the next
@@ -136,22 +166,50 @@ def run_django_steps(env, path, steps, migrations):
 @preparing
 def step_prepare(env, path, args):
     run_django_steps(env, path, args.steps, args.migrations)
+    env.mark_done(path, args.steps)
 
 
 @preparing
 def step_django(env, path, args):
     """One Django step alone (check, collectstatic or migrate), for a person at the server."""
     run_django_steps(env, path, [args.step], False)
+    env.mark_done(path, [args.step])
 
 
 def step_switch(env, args):
     path = env.release_path(args.release)
+    name = os.path.basename(path)
+    active = working_on(env, path, "switch")
     try:
-        env.switch_to(os.path.basename(path))
+        missing = env.missing_steps(name)
+        if missing:
+            raise Failure(f"{env.name}: {name} is not fully prepared: {', '.join(missing)} did not complete; run them first (or deploy it again from `new`)", 2)
+        with state.Locked(env.root):
+            previous = env.current()
+            try:
+                env.switch_to(name)
+            except Failure as e:
+                ahead = database_ahead(env, previous) if previous else []
+                if not ahead:
+                    env.discard(path, "switch failed")
+                    raise
+                state.release_holder(env.root, name)
+                raise Failure(
+                    f"{e}\n{env.name}: the database is ahead of {previous}: it has {', '.join(ahead)} from {name}, which is kept (marked bad) "
+                    "for the schema it made; fix forward with a new release, or roll back to it with --to once it serves"
+                ) from e
+            env.prune()
+    finally:
+        done_with(path, active)
+
+
+def database_ahead(env, release):
+    """Migrations in the database that `release` lacks (a failed switch after migrate)."""
+    try:
+        out = env.django(os.path.join(env.releases, release), "missing_migrations", capture=True)
     except Failure:
-        env.discard(path, "switch failed")
-        raise
-    env.prune()
+        return []
+    return [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("missing-migration ")]
 
 
 def step_verify(env, args):
@@ -159,39 +217,46 @@ def step_verify(env, args):
     if not name:
         raise Failure(f"{env.name}: nothing is live yet")
     started = time.monotonic()
-    problem = env.wait_served(name, env.health)
-    if problem:
-        raise Failure(f"{env.name}: GET {env.health} through nginx on port {env.port} did not answer below 500 from {name}: {problem}{env.server_error_hint(name, problem)}")
-    say(f"{env.name}: {name} ({env.meta(name)['commit'][:8]}) serves {env.health} through nginx on port {env.port} ({time.monotonic() - started:.1f} s)")
+    try:
+        problem = env.wait_served(name, env.health)
+        if problem:
+            raise Failure(f"{env.name}: GET {env.health} through nginx on port {env.port} did not answer below 500 from {name}: {problem}{env.server_error_hint(name, problem)}")
+        say(f"{env.name}: {name} ({env.meta(name)['commit'][:8]}) serves {env.health} through nginx on port {env.port} ({time.monotonic() - started:.1f} s)")
+    finally:
+        # The deploy is over, passed or not: the environment is free for the next one.
+        state.release_holder(env.root, name)
 
 
 def step_rollback(env, args):
-    live, ready = env.current(), env.ready_releases()
     if args.to is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,80}", args.to):
         raise Failure(f"--to {args.to!r}: not a release or a commit (letters, digits, '.', '_' and '-'); see them with: {PROG} {env.name} list", 2)
-    if args.to:
-        matches = [n for n in ready if n == args.to or env.meta(n)["commit"].startswith(args.to.lower())]
-        if not matches:
-            raise Failure(f'{env.name}: no kept release matches "{args.to}"; kept: {", ".join(ready) or "none"}', 2)
-        target = matches[-1]
-    else:
-        older = [n for n in ready if live and n < live]
-        if not older:
-            raise Failure(f"{env.name}: no release before {live or 'nothing'} to roll back to; kept: {', '.join(ready) or 'none'}", 2)
-        target = older[-1]
-    if target == live:
-        say(f"{env.name}: {target} is already live")
-        return
-    out = env.django(os.path.join(env.releases, target), "missing_migrations", capture=True)
-    missing = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("missing-migration ")]
-    if missing and not args.allow_migrations:
-        raise Failure(
-            f"{env.name}: rollback to {target} stopped: the database has migrations that release lacks:\n  "
-            + "\n  ".join(missing)
-            + "\nMigrations are not reversed. If that release's code works with them (expand/contract), roll back with --allow-migrations.",
-            3,
-        )
-    env.switch_to(target)
+    # Never in the middle of a deploy of the environment: it waits, as another deploy would.
+    with env.taken("a rollback"):
+        live, ready = env.current(), env.ready_releases()
+        if args.to:
+            matches = [n for n in ready if n == args.to or env.meta(n)["commit"].startswith(args.to.lower())]
+            if not matches:
+                raise Failure(f'{env.name}: no kept release matches "{args.to}"; kept: {", ".join(ready) or "none"}', 2)
+            target = matches[-1]
+        else:
+            target = env.rollback_target()
+            if not target:
+                raise Failure(f"{env.name}: no release before {live or 'nothing'} to roll back to; kept: {', '.join(ready) or 'none'}", 2)
+        if target == live:
+            say(f"{env.name}: {target} is already live")
+            return
+        out = env.django(os.path.join(env.releases, target), "missing_migrations", capture=True)
+        missing = [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("missing-migration ")]
+        if missing and not args.allow_migrations:
+            raise Failure(
+                f"{env.name}: rollback to {target} stopped: the database has migrations that release lacks:\n  "
+                + "\n  ".join(missing)
+                + "\nMigrations are not reversed. If that release's code works with them (expand/contract), roll back with --allow-migrations.",
+                3,
+            )
+        env.switch_to(target)
+        if live:
+            state.append_history(env.root, "rolled-back-from", release=live, to=target)
 
 
 def step_facts(env, args):
@@ -222,8 +287,9 @@ def step_checklist(env, args):
 def step_list(env, args):
     for name in env.all_releases():
         m = env.meta(name)
-        state = "live" if name == env.current() else ("ready" if os.path.exists(os.path.join(env.releases, name, READY)) else "unfinished")
-        print(f"{name}  {m['commit'][:8]}  {state}")
+        bad = env.bad_releases()
+        status = "live" if name == env.current() else ("bad" if name in bad else "ready") if os.path.exists(os.path.join(env.releases, name, READY)) else ("bad" if name in bad else "unfinished")
+        print(f"{name}  {m['commit'][:8]}  {status}")
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -248,7 +314,7 @@ COMMANDS = {
     ),
     "current": (lambda env, args: print(env.current() or ""), "the live release", []),
     "list": (step_list, "every release and its state", []),
-    "clean": (lambda env, args: env.clean(), "remove releases that never became ready", []),
+    "clean": (lambda env, args: env.clean(), "remove releases that never became ready (and that no step works on)", []),
 }
 
 
@@ -300,6 +366,7 @@ def main(argv):
         raise Failure(f'"{" ".join(argv[1:])}": unknown step or wrong arguments ({e}); see {PROG} {argv[0]} --help', 2) from None
     env = Environment(config, args.env)
     args.config = {**config, "tool": PROG}
+    state.die_with_connection()
     return args.run(env, args) or 0
 
 

@@ -20,6 +20,8 @@ export const releaseWsgiSource = () => source("./release_wsgi.py");
 export const releaseDjangoSource = () => source("./release-django.py");
 /** The forced command of the CI deploy keys (release-ssh.py): the release tool and rsync uploads, nothing else. */
 export const releaseDispatcherSource = () => source("./release-ssh.py");
+/** The lock, the deploy's hold, the history and the crash points (release_state.py), in the tool's library directory. */
+export const releaseStateSource = () => source("./release_state.py");
 /** The checklist's server-side evaluation (release_checklist.py), in the tool's library directory. */
 export const releaseChecklistSource = () => source("./release_checklist.py");
 
@@ -43,6 +45,7 @@ export const releaseDjangoPath = (config: DeploymentConfig) => `/usr/local/lib/$
 export const releaseLibraryDir = (config: DeploymentConfig) => `/usr/local/lib/${config.project}-release`;
 export const releaseLibraryPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_environment.py`;
 export const releaseWsgiPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_wsgi.py`;
+export const releaseStatePath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_state.py`;
 export const releaseChecklistPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_checklist.py`;
 
 /** What the tool needs of the project: where manage.py is, its requirements, its health path, a Host it allows. */

@@ -2,6 +2,7 @@
 and the switch. The release tool's library (release-tool.py is its command line), installed by
 django-deploy-testbed's recipe as /usr/local/lib/<project>-release/release_environment.py.
 """
+import contextlib
 import json
 import os
 import re
@@ -9,6 +10,8 @@ import shutil
 import subprocess
 import sys
 import time
+
+import release_state as state
 
 PROG = os.path.basename(sys.argv[0])
 META = ".release.json"
@@ -73,6 +76,14 @@ class Environment:
         self.media_url = project.get("mediaUrl", "/media/")
         # "production" runs the deployment checks; an older config without tiers means none.
         self.tier = e.get("tier", "")
+        self.root = os.path.dirname(self.live)
+        # The steps a release must have done before it may go live: those before `switch` in the table.
+        names = [s["step"] for s in config.get("steps", [])]
+        self.before_switch = names[: names.index("switch")] if "switch" in names else []
+        # How long a deploy or a rollback waits for another deploy of the environment, and how long a
+        # deploy with no step running may stay silent before it counts as abandoned (a killed job).
+        self.lock_wait = float(config.get("lockWaitSeconds", 900))
+        self.grace = float(config.get("lockGraceSeconds", 20))
 
     # --- releases -------------------------------------------------------------------------------
     def release_path(self, release):
@@ -96,26 +107,111 @@ class Environment:
         with open(os.path.join(self.releases, name, META), encoding="utf-8") as f:
             return json.load(f)
 
+    def mark_done(self, path, steps):
+        """Records steps a release has completed in its .release.json (written whole, then renamed)."""
+        meta_path = os.path.join(path, META)
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+        meta["done"] = [*meta.get("done", []), *[s for s in steps if s not in meta.get("done", [])]]
+        tmp = f"{meta_path}.{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(meta, f)
+        os.replace(tmp, meta_path)
+
+    def missing_steps(self, name):
+        done = self.meta(name).get("done", [])
+        return [s for s in self.before_switch if s not in done]
+
     def discard(self, path, why):
         name = os.path.basename(path)
+        state.release_holder(self.root, name)
         if name == self.current():
             return
         shutil.rmtree(path, ignore_errors=True)
         say(f"{self.name}: removed the half-made release {name} ({why}); {self.current() or 'nothing'} is live")
 
+    def bad_releases(self):
+        return {e["release"] for e in state.read_history(self.root) if e["event"] in ("failed", "rolled-back-from")}
+
+    def rollback_target(self):
+        """What `rollback` goes back to: the release live before the live one, by the history (the
+        bad and the rolled back skipped); by name where there is no history yet (an older server)."""
+        live, ready = self.current(), self.ready_releases()
+        history = state.read_history(self.root)
+        if any(e["event"] == "live" and e["release"] == live for e in history):
+            return state.previous_live(history, live, exclude=set(self.all_releases()) - set(ready))
+        # A live release the history does not know (linked by hand, or before the history): by name.
+        older = [n for n in ready if live and n < live]
+        return older[-1] if older else None
+
+    def abandoned(self, holder):
+        """A deploy's hold that nothing works on any more: its release gone, or no process on it and
+        nothing done for the grace period (a killed or timed-out job)."""
+        path = os.path.join(self.releases, holder.get("release", ""))
+        if not os.path.isdir(path):
+            return True
+        return not state.is_active(path) and time.time() - state.last_activity(path) > self.grace
+
+    @contextlib.contextmanager
+    def taken(self, purpose):
+        """The environment's lock, once no other deploy holds it (waiting up to lock_wait), after
+        recovering whatever a killed deploy left: yields with the lock held."""
+        deadline, said = time.monotonic() + self.lock_wait, False
+        while True:
+            with state.Locked(self.root):
+                holder = state.read_holder(self.root)
+                if holder and self.abandoned(holder):
+                    say(f"{self.name}: the deploy of {holder['release']} was abandoned (no step ran for {self.grace:.0f} s); taking over")
+                    os.unlink(os.path.join(self.root, state.HOLDER))
+                    holder = None
+                if not holder:
+                    self.recover()
+                    yield
+                    return
+            if time.monotonic() >= deadline:
+                raise Failure(f"{self.name}: {purpose} waited {self.lock_wait:.0f} s for the deploy of {holder['release']}, which still holds the environment; see {PROG} {self.name} list", 5)
+            if not said:
+                say(f"{self.name}: {purpose} waits for the deploy of {holder['release']}")
+                said = True
+            time.sleep(0.2)
+
+    def recover(self):
+        """Puts right what a killed deploy left, under the lock: a live link on a release that never
+        served (killed during its switch) is completed if that release serves, else pointed back at
+        the release live before it; unfinished releases nobody works on are removed."""
+        live = self.current()
+        if live and not os.path.exists(os.path.join(self.releases, live, READY)):
+            status_ok = self.wait_served(live, self.health, seconds=3) is None
+            if status_ok:
+                open(os.path.join(self.releases, live, READY), "w").close()
+                state.append_history(self.root, "live", release=live, recovered=True)
+                say(f"{self.name}: {live} went live in a deploy that was stopped, and serves: kept")
+            else:
+                back = state.previous_live(state.read_history(self.root), live) or next(iter(reversed(self.ready_releases())), None)
+                state.append_history(self.root, "failed", release=live, problem="a switch that was stopped before it served")
+                if back:
+                    self.point_live_at(back)
+                else:
+                    os.unlink(self.live)
+                self.restart()
+                say(f"{self.name}: {live} went live in a deploy that was stopped, and does not serve: back to {back or 'nothing'}")
+        self.clean()
+
     def clean(self):
-        """Releases that never became ready (an interrupted or failed deploy) and are not live."""
+        """Releases that never became ready (an interrupted or failed deploy), not live and not worked on."""
         live = self.current()
         for name in os.listdir(self.releases):
             path = os.path.join(self.releases, name)
-            if name != live and os.path.isdir(path) and not os.path.exists(os.path.join(path, READY)):
+            if name != live and os.path.isdir(path) and not os.path.exists(os.path.join(path, READY)) and not state.is_active(path):
                 shutil.rmtree(path, ignore_errors=True)
                 say(f"{self.name}: removed unfinished release {name}")
 
     def prune(self):
-        """Keeps the newest `keep` ready releases and the live one, and only the venvs they use."""
-        ready, live = self.ready_releases(), self.current()
-        kept = set(ready[-self.keep:]) | ({live} if live else set())
+        """Keeps the newest `keep` good releases, the live one and the rollback target (a release that
+        failed or was rolled back from goes first), and only the venvs they use."""
+        ready, live, bad = self.ready_releases(), self.current(), self.bad_releases()
+        good = [n for n in ready if n not in bad]
+        kept = set(good[-self.keep:]) | {n for n in (live, self.rollback_target()) if n}
         for name in ready:
             if name not in kept:
                 shutil.rmtree(os.path.join(self.releases, name), ignore_errors=True)
@@ -145,7 +241,7 @@ class Environment:
             )
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
         # What nginx serves where, for release-django.py to check against the project's own settings.
-        env.update(RELEASE_STATIC_URL=self.static_url, RELEASE_MEDIA_URL=self.media_url, RELEASE_MEDIA=self.media)
+        env.update(RELEASE_STATIC_URL=self.static_url, RELEASE_MEDIA_URL=self.media_url, RELEASE_MEDIA=self.media, RELEASE_ROOT=self.root)
         env.update(read_env_file(self.env_file))
         run = subprocess.run([python, "manage.py", *args], cwd=self.app(path), env=env, text=True, stdout=subprocess.PIPE if capture else None)
         if run.returncode != 0:
@@ -174,10 +270,10 @@ class Environment:
         finally:
             connection.close()
 
-    def wait_served(self, name, path):
+    def wait_served(self, name, path, seconds=None):
         """Until `path` through nginx answers below 500 from release `name` (gunicorn's wrapper
         names the release in X-Release); the last answer otherwise."""
-        end, last = time.monotonic() + self.serve_seconds, "no answer"
+        end, last = time.monotonic() + (self.serve_seconds if seconds is None else seconds), "no answer"
         while time.monotonic() < end:
             try:
                 status, release = self.get(path)
@@ -220,22 +316,34 @@ class Environment:
         if run.returncode != 0:
             raise Failure(f"sudo {' '.join(command)} failed: {run.stderr.strip()}")
 
-    def switch_to(self, name):
+    def switch_to(self, name, event="live"):
+        """Makes `name` live and restarts gunicorn into it; it counts as ready (a rollback target)
+        only once it has served. Otherwise the previous release goes back, restarted, or, on a first
+        deploy, nothing stays live."""
         previous = self.current()
-        open(os.path.join(self.releases, name, READY), "w").close()
         self.point_live_at(name)
+        state.crash_point(self.root, "switch:after-link")
         started = time.monotonic()
         try:
             self.restart()
+            state.crash_point(self.root, "switch:after-restart")
             problem = self.wait_served(name, self.health)
         except Failure as e:
             problem = str(e)
         if problem is None:
+            open(os.path.join(self.releases, name, READY), "w").close()
+            state.append_history(self.root, "live", release=name, previous=previous)
             say(f"{self.name}: live {previous or '(none)'} -> {name}, serving after {time.monotonic() - started:.1f} s")
             return previous
         # Asked while the failed release is live, before switching back: its own schema is the question.
         hint = self.server_error_hint(name, problem)
+        state.append_history(self.root, "failed", release=name, problem=problem)
         if previous:
             self.point_live_at(previous)
-            self.restart()
-        raise Failure(f"{self.name}: {name} did not serve after the switch ({problem}){hint}; switched back to {previous or 'nothing'}")
+        else:
+            # Nothing was live: nothing stays live. The unit's condition (a venv behind the live
+            # path) then keeps gunicorn from starting into a release that does not serve.
+            os.unlink(self.live)
+        self.restart()
+        back = f"switched back to {previous}" if previous else f"nothing is live in {self.name} (this was its first deploy)"
+        raise Failure(f"{self.name}: {name} did not serve after the switch ({problem}){hint}; {back}")

@@ -49,7 +49,7 @@ export class ToolScratch {
     mkdirSync(this.lib);
     copyFileSync(new URL("./release-tool.py", HERE), this.tool);
     chmodSync(this.tool, 0o755);
-    copyFileSync(new URL("./release_environment.py", HERE), join(this.lib, "release_environment.py"));
+    for (const lib of ["release_environment.py", "release_state.py", "release_checklist.py"]) copyFileSync(new URL(`./${lib}`, HERE), join(this.lib, lib));
     writeFileSync(join(this.root, "fake-django.py"), FAKE_DJANGO_HELPER);
     mkdirSync(this.fakeBin);
     mkdirSync(join(this.root, "no-wheels"));
@@ -69,7 +69,8 @@ export class ToolScratch {
     const config = JSON.parse(releaseToolConfig({ ...DEFAULT_CONFIG, deployUser: "u" }, this.envs, project)) as { django: string; envs: Record<string, { port: number }> };
     config.django = join(this.root, "fake-django.py");
     for (const e of Object.values(config.envs)) e.port = port;
-    writeFileSync(this.configPath, JSON.stringify({ ...config, serveSeconds }));
+    // Short waits for a deploy's hold: a test's deploy that never reached verify is abandoned at once.
+    writeFileSync(this.configPath, JSON.stringify({ ...config, serveSeconds, lockGraceSeconds: 0.2, lockWaitSeconds: 5 }));
   }
 
   /** Starts the stand-in for nginx, on loopback, and points the config at it. */
@@ -97,13 +98,15 @@ export class ToolScratch {
    * A release as `new` and the upload leave it, with a stand-in venv (the host's python3) and
    * manage.py; `ready` marks it as having served once. Named in order, so later ones sort later.
    */
-  release(fake: FakeRelease = {}, opts: { ready?: boolean; commit?: string; env?: Environment } = {}): string {
+  release(fake: FakeRelease = {}, opts: { ready?: boolean; prepared?: boolean; commit?: string; env?: Environment } = {}): string {
     const env = opts.env ?? this.prod;
     const n = ++this.seq;
     const name = `20260101T0000${String(n).padStart(2, "0")}Z-${(opts.commit ?? `c0ffee${String(n).padStart(2, "0")}`).slice(0, 8)}`;
     const path = join(env.releases, name);
     mkdirSync(path);
-    writeFileSync(join(path, ".release.json"), JSON.stringify({ release: name, commit: opts.commit ?? `c0ffee${String(n).padStart(2, "0")}`.padEnd(40, "0"), environment: env.name }));
+    // Prepared (every step before switch done) unless told otherwise, as a deploy leaves it.
+    const done = opts.prepared === false ? [] : ["venv", "check", "collectstatic", "migrate"];
+    writeFileSync(join(path, ".release.json"), JSON.stringify({ release: name, commit: opts.commit ?? `c0ffee${String(n).padStart(2, "0")}`.padEnd(40, "0"), environment: env.name, done }));
     writeFileSync(join(path, ".fake.json"), JSON.stringify(fake));
     writeFileSync(join(path, "manage.py"), FAKE_MANAGE);
     const venv = join(env.venvs, "fake");
