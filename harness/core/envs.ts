@@ -31,6 +31,13 @@ export interface DeploymentConfig {
   basePort: number;
   /** The branch `production` deploys from, when not the repository's default. */
   defaultBranch: string;
+  /**
+   * Proxies in front of nginx whose X-Forwarded-Proto nginx passes on (CIDRs); from anyone else it
+   * is replaced by nginx's own scheme, so a client cannot claim HTTPS. Empty: nobody's.
+   */
+  trustedProxies: string[];
+  /** People reach the site over HTTPS, at such a proxy: DJANGO_HTTPS=1, and production's HTTPS checks apply. */
+  https: boolean;
 }
 
 export const DEFAULT_CONFIG: DeploymentConfig = {
@@ -39,6 +46,8 @@ export const DEFAULT_CONFIG: DeploymentConfig = {
   project: "myproject",
   basePort: 7030,
   defaultBranch: "master",
+  trustedProxies: [],
+  https: false,
 };
 
 /** The seed's two servers (MyAppServer, MyDatabaseServer), by the names the testbed gives them. */
@@ -155,6 +164,11 @@ export function validateConfig(c: DeploymentConfig): void {
   }
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(c.project)) {
     throw new Error(`project "${c.project}": not a valid Python package name`);
+  }
+  for (const cidr of c.trustedProxies ?? []) {
+    if (!/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$|^[0-9a-f:]+(\/\d{1,3})?$/i.test(cidr)) {
+      throw new Error(`trusted proxy "${cidr}": not an IP address or CIDR (e.g. 10.0.0.0/8)`);
+    }
   }
   if (!Number.isInteger(c.basePort) || c.basePort < 1024 || c.basePort > 65533) {
     throw new Error(`base port ${c.basePort}: must be an integer from 1024 to 65533 (three ports are used)`);

@@ -92,7 +92,7 @@ export const appSteps: Step<RecipeContext>[] = [
     phase: "provision",
     async run(ctx) {
       await forEachEnv(ctx, async (env) => {
-        const content = envFile(env, secretsOf(ctx.tb)[env.name], DB_HOST, allowedHosts(), ctx.project);
+        const content = envFile(env, secretsOf(ctx.tb)[env.name], DB_HOST, allowedHosts(), ctx.project, ctx.tb.config.https);
         if (!(await ctx.app.writeFile(env.envFile, content, "600", `${env.user}:${env.user}`)) || ctx.opts.restartChanged === false) return;
         // A running gunicorn still holds the old settings (a new database password, say): restart it.
         if ((await ctx.app.run(sh`systemctl is-active --quiet ${env.unit}`, { allowFailure: true })).exitCode === 0) {
@@ -142,12 +142,12 @@ export const appSteps: Step<RecipeContext>[] = [
   {
     name: "app: nginx sites",
     phase: "provision",
-    async run({ app, envs, project }) {
+    async run({ app, tb, envs, project }) {
       const changes = await Promise.all(
         envs.map(async (env) => {
           const available = `/etc/nginx/sites-available/${env.site}`;
           const link = `/etc/nginx/sites-enabled/${env.site}`;
-          const written = await app.writeFile(available, nginxSite(env, project), "644");
+          const written = await app.writeFile(available, nginxSite(env, project, tb.config), "644");
           const linked = await app.run(sh`test "$(readlink ${link})" = ${available} || { ln -sfn ${available} ${link} && echo linked; }`);
           return written || linked.stdout.trim() === "linked";
         }),

@@ -22,8 +22,8 @@ export type EnvFileProject = Pick<DjangoProject, "settings" | "wsgi" | "env">;
  * then the project's own variables, from its deploy-testbed.toml `[env]` templates (contract.ts),
  * for every environment and then for this one, which win.
  */
-export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, allowedHosts: string[], project: EnvFileProject): string {
-  const values = envValues(env, { dbHost, dbPassword: secrets.dbPassword, secretKey: secrets.secretKey, allowedHosts, settings: project.settings[env.name] });
+export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, allowedHosts: string[], project: EnvFileProject, https = false): string {
+  const values = envValues(env, { dbHost, dbPassword: secrets.dbPassword, secretKey: secrets.secretKey, allowedHosts, settings: project.settings[env.name], https });
   const lines: Record<string, string> = {
     DJANGO_ENV: env.name,
     DJANGO_SETTINGS_MODULE: values.settings,
@@ -31,6 +31,8 @@ export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, a
     DJANGO_DEBUG: values.debug ? "1" : "0",
     DJANGO_SECRET_KEY: secrets.secretKey,
     DJANGO_ALLOWED_HOSTS: allowedHosts.join(","),
+    // People reach it over HTTPS at a proxy in front of nginx (the deployment's `https`).
+    DJANGO_HTTPS: values.https ? "1" : "0",
     DATABASE_URL: values.database_url,
     DATABASE_HOST: dbHost,
     DATABASE_PORT: values.db_port,

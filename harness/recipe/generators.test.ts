@@ -90,6 +90,23 @@ describe("nginx site", () => {
   });
 });
 
+describe("nginx's X-Forwarded-Proto", () => {
+  const prod = envs[2]!;
+  it("is nginx's own scheme when no proxy is trusted: a client cannot claim HTTPS", () => {
+    const site = nginxSite(prod, SAMPLE);
+    expect(site).toContain("proxy_set_header X-Forwarded-Proto $scheme;");
+    expect(site).not.toContain("include proxy_params");
+    expect(site).not.toMatch(/^geo /m);
+  });
+  it("is passed on from trusted proxies only, https or http and nothing else, under names of the site's own", () => {
+    const site = nginxSite(prod, SAMPLE, { trustedProxies: ["10.0.0.0/8", "192.168.1.5"] });
+    expect(site).toContain("geo $myproject_prod_trusted_proxy {\n    default 0;\n    10.0.0.0/8 1;\n    192.168.1.5 1;\n}");
+    expect(site).toContain(`map "$myproject_prod_trusted_proxy:$http_x_forwarded_proto" $myproject_prod_forwarded_proto {\n    "~^1:(?<proto>https?)$" $proto;\n    default $scheme;\n}`);
+    expect(site).toContain("proxy_set_header X-Forwarded-Proto $myproject_prod_forwarded_proto;");
+    expect(() => environments({ trustedProxies: ["10.0.0.0/8; evil"] })).toThrow(/trusted proxy "10.0.0.0\/8; evil": not an IP address or CIDR/);
+  });
+});
+
 describe("sudoers", () => {
   const rule = sudoersRule(DEFAULT_CONFIG, envs);
   it("allows exactly the commands the release tool uses (a restart that keeps the socket, a first start) for each gunicorn instance", () => {

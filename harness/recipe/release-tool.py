@@ -216,6 +216,7 @@ def step_verify(env, args):
     name = os.path.basename(env.release_path(args.release)) if args.release else env.current()
     if not name:
         raise Failure(f"{env.name}: nothing is live yet")
+    state.crash_point(env.root, "verify:start")
     started = time.monotonic()
     try:
         problem = env.wait_served(name, env.health)

@@ -144,13 +144,29 @@ class Environment:
         older = [n for n in ready if live and n < live]
         return older[-1] if older else None
 
+    def last_served(self, exclude):
+        """Where to go back to after a stopped switch: the release gunicorn still serves (nobody sees
+        a change), else the last one the history made live, else the newest good one."""
+        ready = set(self.ready_releases())
+        try:
+            _, serving = self.get(self.health)
+        except OSError:
+            serving = ""
+        if serving in ready and serving != exclude:
+            return serving
+        lives = [e["release"] for e in state.read_history(self.root) if e["event"] == "live" and e["release"] in ready and e["release"] != exclude]
+        if lives:
+            return lives[-1]
+        good = [n for n in sorted(ready) if n != exclude and n not in self.bad_releases()]
+        return good[-1] if good else None
+
     def abandoned(self, holder):
         """A deploy's hold that nothing works on any more: its release gone, or no process on it and
         nothing done for the grace period (a killed or timed-out job)."""
         path = os.path.join(self.releases, holder.get("release", ""))
         if not os.path.isdir(path):
             return True
-        return not state.is_active(path) and time.time() - state.last_activity(path) > self.grace
+        return not state.is_active(path) and (state.connection_gone(holder) or time.time() - state.last_activity(path) > self.grace)
 
     @contextlib.contextmanager
     def taken(self, purpose):
@@ -161,7 +177,8 @@ class Environment:
             with state.Locked(self.root):
                 holder = state.read_holder(self.root)
                 if holder and self.abandoned(holder):
-                    say(f"{self.name}: the deploy of {holder['release']} was abandoned (no step ran for {self.grace:.0f} s); taking over")
+                    why = "its ssh connection closed" if state.connection_gone(holder) else f"no step ran for {self.grace:.0f} s"
+                    say(f"{self.name}: the deploy of {holder['release']} was abandoned ({why}); taking over")
                     os.unlink(os.path.join(self.root, state.HOLDER))
                     holder = None
                 if not holder:
@@ -187,7 +204,7 @@ class Environment:
                 state.append_history(self.root, "live", release=live, recovered=True)
                 say(f"{self.name}: {live} went live in a deploy that was stopped, and serves: kept")
             else:
-                back = state.previous_live(state.read_history(self.root), live) or next(iter(reversed(self.ready_releases())), None)
+                back = self.last_served(exclude=live)
                 state.append_history(self.root, "failed", release=live, problem="a switch that was stopped before it served")
                 if back:
                     self.point_live_at(back)

@@ -4,9 +4,10 @@ that holds the environment, the history of what was live, and the crash points t
 Part of the release tool's library (installed beside release_environment.py). The rules:
 - Every change to the environment's state runs under one flock (`.release.lock` in its directory).
 - A deploy holds the environment from `new` until its `verify` (or its failure): `.release-deploy.json`
-  names its release. Another `new` or a rollback waits for it. A holder whose step process is gone
-  (its release's `.release-active` flock is free) and that did nothing for `grace` seconds is
-  abandoned: a killed job. The next deploy takes over and cleans up after it.
+  names its release and the ssh connection it came by. Another `new` or a rollback waits for it. A
+  holder with no step process (its release's `.release-active` flock is free) whose connection has
+  closed, or that did nothing for `grace` seconds, is abandoned: a killed or timed-out job. The next
+  deploy takes over and cleans up after it.
 - The history (`.release-history.jsonl`, one JSON object a line, appended) records each release
   that went live and served, each that failed after its switch, and each rollback: rollback's
   "previous" is the release live before, skipping the bad and the rolled back.
@@ -84,10 +85,27 @@ def read_holder(root):
         return None
 
 
+def ssh_connection():
+    """The sshd process of the connection this step came by (its parent), or None (a shell, the recipe)."""
+    parent = os.getppid()
+    try:
+        with open(f"/proc/{parent}/comm", encoding="utf-8") as f:
+            return parent if f.read().strip().startswith("sshd") else None
+    except OSError:
+        return None
+
+
+def connection_gone(holder):
+    """Whether the ssh connection a deploy came by has closed (the pipeline's jobs keep one for all
+    their steps, ControlMaster): its job was killed or timed out, nothing more will come by it."""
+    conn = holder.get("connection")
+    return bool(conn) and not os.path.exists(f"/proc/{conn}")
+
+
 def write_holder(root, release):
     tmp = os.path.join(root, f"{HOLDER}.{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"release": release, "since": time.time(), "pid": os.getpid()}, f)
+        json.dump({"release": release, "since": time.time(), "pid": os.getpid(), "connection": ssh_connection()}, f)
     os.replace(tmp, os.path.join(root, HOLDER))
 
 
@@ -157,12 +175,8 @@ def die_with_connection():
     """A step dies with the ssh connection that started it: when its parent (sshd's session) goes,
     its whole process group is killed (pip and Django included), so a timed-out or killed job leaves
     nothing running. Only where the parent is sshd; a person's shell or the recipe's runuser differ."""
-    parent = os.getppid()
-    try:
-        with open(f"/proc/{parent}/comm", encoding="utf-8") as f:
-            if not f.read().strip().startswith("sshd"):
-                return
-    except OSError:
+    parent = ssh_connection()
+    if parent is None:
         return
     # Its own process group, so the kill reaches its children and nothing of sshd's.
     try:

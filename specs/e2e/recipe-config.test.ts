@@ -1,4 +1,6 @@
+import { request } from "undici";
 import { describe, expect, it } from "vitest";
+import { sh } from "../../harness/shell/quote.ts";
 import { releaseToolName } from "../../harness/recipe/release.ts";
 import { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
 import { expectGunicornSocket, expectMigrations, expectServedFromOwnDatabase, expectStaticBytes, releaseCommandsRan } from "./checks.ts";
@@ -9,9 +11,11 @@ import { jobLogs, sampleProject, testbed, withDiagnostics } from "./support.ts";
 // deployment's name (`shop`) is not the project's package (the sample's, untouched): paths, unit
 // and tool follow the deployment, the settings module and WSGI application follow the project.
 // And the seed's one shared deploy user (isolation "shared"), the option the default replaces.
-const CONFIG = { deployUser: "dev", project: "shop", basePort: 7100, isolation: "shared" as const };
+// Behind a TLS-terminating proxy (https, its X-Forwarded-Proto trusted from the private ranges the
+// testbed's networks use): DJANGO_HTTPS=1 must not redirect forever.
+const CONFIG = { deployUser: "dev", project: "shop", basePort: 7100, isolation: "shared" as const, https: true, trustedProxies: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"] };
 
-describe("a deployment configured otherwise: one shared deploy user `dev`, project `shop`, ports from 7100", () => {
+describe("a deployment configured otherwise: one shared deploy user `dev`, project `shop`, ports from 7100, HTTPS at a trusted proxy", () => {
   it("provisions, deploys through the pipeline and serves prod from its own paths, unit, socket and database", async () => {
     await using tb = await testbed().withDeployment(CONFIG).start();
     try {
@@ -28,6 +32,15 @@ describe("a deployment configured otherwise: one shared deploy user `dev`, proje
       expect((await tb.app.exec.run("systemctl show -p WorkingDirectory gunicorn@prod")).stdout.trim()).toBe("WorkingDirectory=/home/dev/prod/shop");
       await expectGunicornSocket(tb, "prod");
       await expectServedFromOwnDatabase(tb, "prod", deployment.project);
+      // DJANGO_HTTPS=1: a request as the TLS proxy forwards it is served; one over plain HTTP is sent to https.
+      const ask = async (headers: Record<string, string>) => {
+        const r = await request(tb.url("prod", deployment.project.health), { headers });
+        await r.body.dump();
+        return { status: r.statusCode, location: String(r.headers.location ?? "") };
+      };
+      expect(await ask({ "x-forwarded-proto": "https" }), "through the TLS proxy").toEqual({ status: 200, location: "" });
+      expect(await ask({}), "plain HTTP, past the proxy").toMatchObject({ status: 301, location: expect.stringMatching(/^https:\/\//) });
+      expect((await tb.app.exec.run(sh`grep -c '^DJANGO_HTTPS="1"$' ${tb.env("prod").envFile}`)).stdout.trim()).toBe("1");
       await expectStaticBytes(tb, "prod", sampleProject(), deployment.project);
       await expectMigrations(tb, "prod", sampleProject(), deployment.project);
     } catch (err) {
