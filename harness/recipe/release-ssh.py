@@ -127,6 +127,15 @@ def rsync_command(config, allowed, command, argv):
         live = os.path.realpath(config["envs"][name]["live"])
         if path == live or os.path.exists(os.path.join(path, ".release-ready")):
             raise Refused(f"rsync: {release} is live or ready; a release is written only while it is being made")
+        # The upload is work on the release, as a step is: its deploy stays held however long it
+        # takes (the lock's descriptor passes through exec to rsync, and ends with it).
+        sys.path.insert(0, os.environ.get("RELEASE_TOOL_LIB", f"/usr/local/lib/{TOOL}"))
+        try:
+            import release_state
+
+            release_state.hold_active(path)
+        except ImportError:
+            pass
         # rrsync reads the path relative to the directory it confines to.
         os.environ["SSH_ORIGINAL_COMMAND"] = command[: len(command) - len(dest)] + f"/{release}/"
         os.execv(RRSYNC, [RRSYNC, "-wo", "-no-del", releases])

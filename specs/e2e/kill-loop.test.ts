@@ -88,6 +88,37 @@ describe("deploys killed at every step boundary and inside venv, migrate and swi
   }
 });
 
+describe("a job killed alone, its step left running on the server", () => {
+  onTestbed(shared, "the step dies with the job's ssh connection, and the next deploy goes ahead at once", async (s) => {
+    const { tb, data } = s;
+    const prod = tb.env("prod");
+    const branch = tb.config.defaultBranch;
+    const crash = `${prod.root}/.release-crash-point`;
+    const commit = await data.repo.commit(branch, "Killed job, step left alone", touchFile("orphan.txt", `${Date.now()}\n`));
+    await tb.app.exec.run(sh`rm -f ${`${crash}.reached`} && printf %s venv:start > ${crash} && chmod 644 ${crash}`);
+    try {
+      const deploy = data.deploy({ branch });
+      await waitFor("the deploy never reached venv:start", async () => ((await tb.app.exec.run(sh`test -s ${`${crash}.reached`}`, { allowFailure: true })).exitCode === 0 ? true : undefined), { timeoutMs: 60_000 });
+      // Only the job's container: nothing on the server is killed by the spec.
+      const jobs = await docker().listContainers({ filters: { label: [`${LABEL.testbed}=${tb.id}`, `${LABEL.kind}=job`] } });
+      await Promise.all(jobs.map((j) => docker().getContainer(j.Id).kill({ signal: "SIGKILL" }).catch(() => undefined)));
+      expect((await deploy).result.status).toBe("failed");
+      let left = "";
+      await waitFor("the step outlived its ssh connection", async () => {
+        left = (await tb.app.exec.run(sh`pgrep -a -u ${prod.user} -f ${"release prod"}`, { allowFailure: true })).stdout.trim();
+        return left === "" ? true : undefined;
+      }, { timeoutMs: 10_000, describe: () => `still running: ${left}` });
+    } finally {
+      await tb.app.exec.run(sh`rm -f ${crash} ${`${crash}.reached`}`);
+    }
+    const next = await data.deploy({ branch });
+    const logs = jobLogs(next.result);
+    expect(next.result.status, logs).toBe("success");
+    expect(logs).toMatch(/was abandoned \(its ssh connection closed\); taking over/);
+    expect(await servedCommit(tb, "prod", data.project.health)).toBe(commit);
+  });
+});
+
 describe("deploys that overlap, and rollbacks by history, under traffic on prod", () => {
   onTestbed(shared, "two deploys started together: one waits for the other, both land, in order, with 0 failed requests", async ({ tb, data }) => {
     const branch = tb.config.defaultBranch;

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PYTHON, ToolScratch } from "./scratch.ts";
@@ -22,7 +22,7 @@ const [dev, , prod] = s.envs as [typeof s.prod, typeof s.prod, typeof s.prod];
 
 function ssh(command: string | undefined, ...allowed: string[]) {
   const r = spawnSync(PYTHON, [dispatcher, ...(allowed.length ? allowed : ["dev"])], {
-    env: { PATH: process.env.PATH, RELEASE_TOOL: fakeTool, RELEASE_RRSYNC: fakeRrsync, RELEASE_TOOL_CONFIG: s.configPath, ...(command === undefined ? {} : { SSH_ORIGINAL_COMMAND: command }) },
+    env: { PATH: process.env.PATH, RELEASE_TOOL: fakeTool, RELEASE_RRSYNC: fakeRrsync, RELEASE_TOOL_CONFIG: s.configPath, RELEASE_TOOL_LIB: s.lib, ...(command === undefined ? {} : { SSH_ORIGINAL_COMMAND: command }) },
     encoding: "utf8",
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -90,6 +90,8 @@ describe("the deploy key's forced command", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`rrsync: -wo -no-del ${dev.releases}`);
     expect(r.stdout).toContain(`SSH_ORIGINAL_COMMAND=rsync --server -rlce.iLsfxCIvu . /${release}/`);
+    // The upload counts as work on the release (its deploy stays held while rsync runs).
+    expect(existsSync(join(dev.releases, release, ".release-active"))).toBe(true);
   });
 
   it("refuses rsync anywhere else: reads, other environments, outside the releases, a ready or live release", () => {
