@@ -12,6 +12,7 @@ import { pgHbaBlock, withHbaBlock } from "../recipe/pg-hba.ts";
 import { releaseLibraryPath, releaseLibrarySource, releaseToolPath, releaseToolSource } from "../recipe/release.ts";
 import { releaseSteps } from "../recipe/release-steps.ts";
 import { sudoersRule } from "../recipe/sudoers.ts";
+import { authorizedKeys } from "../recipe/ssh-keys.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
 import { FAULTS, mustReplace } from "./catalogue.ts";
 import { faultHooks, faultNamed, hooksFromEnvironment } from "./inject.ts";
@@ -30,6 +31,10 @@ const FILES: Record<string, string> = {
   [releaseToolPath(DEFAULT_CONFIG)]: releaseToolSource(),
   [releaseLibraryPath(DEFAULT_CONFIG)]: releaseLibrarySource(),
   ...Object.fromEntries(envs.flatMap((e) => [[`/etc/nginx/sites-available/${e.site}`, nginxSite(e, SAMPLE)], [e.envFile, envFile(e, secrets, "db", ["localhost"], SAMPLE)]])),
+  // Each environment's user's keys: a CI key, forced to the release tool, and an operator's.
+  ...Object.fromEntries(envs.map((e) => [`${e.root}/.ssh/authorized_keys`, authorizedKeys(DEFAULT_CONFIG, [e.name], { deploy: [{ key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKEY", envs: [e.name] }], operator: [] })])),
+  // recipe-config's site: behind a TLS proxy whose X-Forwarded-Proto is trusted.
+  "/etc/nginx/sites-available/shop-prod": nginxSite(environments({ project: "shop" })[2]!, SAMPLE, { trustedProxies: ["10.0.0.0/8"] }),
 };
 const STEPS = releaseSteps();
 

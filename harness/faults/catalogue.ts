@@ -5,7 +5,7 @@ import { parse, stringify } from "yaml";
  * the deploy issues found. `npm run faults` injects each one (through harness/faults/inject.ts) into a
  * run of the specs that concern it, and counts it caught only if a spec fails with its words.
  */
-export type FaultPlace = "unit template" | "socket unit" | "nginx site" | "env file" | "sudoers" | "pg_hba" | "release tool" | "release steps" | "pipeline job" | "fixture";
+export type FaultPlace = "unit template" | "socket unit" | "nginx site" | "env file" | "sudoers" | "pg_hba" | "release tool" | "release steps" | "pipeline job" | "fixture" | "authorized keys";
 
 export interface FaultInjection {
   /** A file the recipe writes to a server, by its path there. */
@@ -53,6 +53,7 @@ const SUDOERS = /\/etc\/sudoers\.d\//;
 const PG_HBA = /pg_hba\.conf$/;
 const RELEASE_TOOL = /\/usr\/local\/bin\/[^/]+-release$/;
 const RELEASE_TOOL_LIBRARY = /\/usr\/local\/lib\/[^/]+-release\/release_environment\.py$/;
+const AUTHORIZED_KEYS = /\/\.ssh\/authorized_keys$/;
 
 const RECIPE = ["recipe-environments"];
 
@@ -307,6 +308,51 @@ export const FAULTS: ReadonlyArray<Fault> = [
     words: ["venv", "myprojectenv"],
     specs: ["pipeline-branches"],
     tests: "runs only production",
+  },
+  {
+    id: "ci-key-shell",
+    description: "The CI deploy keys go into authorized_keys without restrict and the forced command: each is a full shell",
+    where: "authorized keys",
+    inject: { file: onFile(AUTHORIZED_KEYS, (t) => t.replace(/^restrict,command="[^"]*" /gm, "")) },
+    words: ["bash", "126"],
+    specs: ["isolation"],
+    tests: "dev deploy key",
+  },
+  {
+    id: "sudo-other-environment",
+    description: "sudoers lets dev's user restart prod's gunicorn too",
+    where: "sudoers",
+    inject: { file: onFile(SUDOERS, (t) => `${t}my-awesome-project-dev ALL=(root) NOPASSWD: GUNICORN_MYPROJECT_PROD\n`) },
+    words: ["restart gunicorn@prod", "succeeded"],
+    specs: ["isolation"],
+    tests: "code on a dev branch",
+  },
+  {
+    id: "forwarded-proto-overwritten",
+    description: "nginx sends its own scheme as X-Forwarded-Proto even from the trusted TLS proxy (Debian's proxy_params): HTTPS sites redirect forever",
+    where: "nginx site",
+    // Only sites behind a trusted proxy have the variable; the others already send $scheme.
+    inject: { file: onFile(SITE, (t) => t.replace(/proxy_set_header X-Forwarded-Proto \$\w+_forwarded_proto;/, "proxy_set_header X-Forwarded-Proto $scheme;")) },
+    words: ["through the TLS proxy", "301"],
+    specs: ["recipe-config"],
+  },
+  {
+    id: "rollback-by-name",
+    description: "Rollback goes to the release before the live one by name, not by history: back onto a release already rolled back from",
+    where: "release tool",
+    inject: { file: replaceIn("rollback-by-name", RELEASE_TOOL_LIBRARY, 'if any(e["event"] == "live" and e["release"] == live for e in history):', "if False:") },
+    words: ["R6", "rolled back from"],
+    specs: ["kill-loop"],
+    tests: "R6",
+  },
+  {
+    id: "step-outlives-connection",
+    description: "A step of a killed job goes on running on the server (no watchdog on its ssh connection)",
+    where: "release tool",
+    inject: { file: replaceIn("step-outlives-connection", RELEASE_TOOL, "state.die_with_connection()", "pass") },
+    words: ["outlived its ssh connection"],
+    specs: ["kill-loop"],
+    tests: "killed alone",
   },
 ];
 

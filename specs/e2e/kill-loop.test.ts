@@ -151,6 +151,6 @@ describe("deploys that overlap, and rollbacks by history, under traffic on prod"
     const back = await data.rollback("prod", { traffic: SPEC_TRAFFIC });
     expect(back.result.status, jobLogs(back.result)).toBe("success");
     expectNoFailedRequests(back.traffic!, "prod", "the rollback from R7");
-    expect(back.traffic!.commits).toEqual([r7, r5]);
+    expect(back.traffic!.commits, back.traffic!.commits.includes(r6) ? "the rollback from R7 went to R6, a release rolled back from before, not to R5" : "").toEqual([r7, r5]);
   });
 });
