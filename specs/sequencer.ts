@@ -13,6 +13,15 @@ export const SETUP_SPEC = "specs/e2e/setup.test.ts";
  * Every file runs in exactly one shard, except the global setup's check, which runs in each.
  */
 export class WeightedSequencer extends BaseSequencer {
+  /**
+   * The heaviest files first, by the same measured weights, so that the longest (a kill loop, the
+   * deploys under traffic) never start last on a fresh clone, where vitest has no timings cached.
+   */
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const weight = (f: TestSpecification) => WEIGHTS[relative(this.ctx.config.root, f.moduleId)] ?? 1;
+    return [...files].sort((a, b) => weight(b) - weight(a));
+  }
+
   override async shard(files: TestSpecification[]): Promise<TestSpecification[]> {
     const { index, count } = this.ctx.config.shard!;
     const path = (f: TestSpecification) => relative(this.ctx.config.root, f.moduleId);

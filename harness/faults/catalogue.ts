@@ -342,7 +342,7 @@ export const FAULTS: ReadonlyArray<Fault> = [
     where: "release tool",
     inject: { file: replaceIn("rollback-by-name", RELEASE_TOOL_LIBRARY, 'if any(e["event"] == "live" and e["release"] == live for e in history):', "if False:") },
     words: ["R6", "rolled back from"],
-    specs: ["kill-loop"],
+    specs: ["kill-loop-switch"],
     tests: "R6",
   },
   {
