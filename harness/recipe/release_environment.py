@@ -186,7 +186,13 @@ class Environment:
                     yield
                     return
             if time.monotonic() >= deadline:
-                raise Failure(f"{self.name}: {purpose} waited {self.lock_wait:.0f} s for the deploy of {holder['release']}, which still holds the environment; see {PROG} {self.name} list", 5)
+                since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(holder.get("since", 0)))
+                commit = self.meta(holder["release"]).get("commit", "?")[:8] if os.path.isdir(os.path.join(self.releases, holder["release"])) else "?"
+                raise Failure(
+                    f"{self.name}: {purpose} waited {self.lock_wait:.0f} s for the deploy of {holder['release']} (commit {commit}, pid {holder.get('pid', '?')}, "
+                    f"holding since {since}), which still holds the environment; see {PROG} {self.name} list",
+                    5,
+                )
             if not said:
                 say(f"{self.name}: {purpose} waits for the deploy of {holder['release']}")
                 said = True

@@ -64,13 +64,13 @@ export class ToolScratch {
   }
 
   /** The tool's config: the table's, with the fake nginx's port and Django helper, and short waits. */
-  writeConfig(port: number, serveSeconds = 0.6): void {
+  writeConfig(port: number, serveSeconds = 0.6, extra: Record<string, unknown> = {}): void {
     const project = { appDir: "", requirements: "requirements.txt", health: "/", host: "localhost", staticUrl: "/static/", mediaUrl: "/media/" };
     const config = JSON.parse(releaseToolConfig({ ...DEFAULT_CONFIG, deployUser: "u" }, this.envs, project)) as { django: string; envs: Record<string, { port: number }> };
     config.django = join(this.root, "fake-django.py");
     for (const e of Object.values(config.envs)) e.port = port;
     // Short waits for a deploy's hold: a test's deploy that never reached verify is abandoned at once.
-    writeFileSync(this.configPath, JSON.stringify({ ...config, serveSeconds, lockGraceSeconds: 0.2, lockWaitSeconds: 5 }));
+    writeFileSync(this.configPath, JSON.stringify({ ...config, serveSeconds, lockGraceSeconds: 0.2, lockWaitSeconds: 5, ...extra }));
   }
 
   /** Starts the stand-in for nginx, on loopback, and points the config at it. */
@@ -82,7 +82,11 @@ export class ToolScratch {
       res.end(live ? `release ${live}` : "no live release");
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
-    this.writeConfig((this.server.address() as { port: number }).port);
+    this.writeConfig(this.nginxPort);
+  }
+
+  get nginxPort(): number {
+    return (this.server!.address() as { port: number }).port;
   }
 
   liveRelease(env = this.prod): string | undefined {

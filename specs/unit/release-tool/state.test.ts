@@ -119,6 +119,21 @@ describe("one deploy at a time, and what a killed one leaves", () => {
     step.kill();
   });
 
+  it("`new` waits a bounded time for a deploy that goes on working, then fails naming it: its release, commit, pid and since when", async () => {
+    s.writeConfig(s.nginxPort, 0.6, { lockWaitSeconds: 0.5 });
+    const first = (await s.run("prod", "new", "a".repeat(40))).stdout.trim();
+    const name = first.split("/").at(-1)!;
+    const step = spawn(PYTHON, ["-c", `import fcntl,os,time; fd=os.open(${JSON.stringify(join(first, ".release-active"))}, os.O_RDWR|os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print("held", flush=True); time.sleep(5)`]);
+    await new Promise((r) => step.stdout.once("data", r));
+    try {
+      const second = await s.run("prod", "new", "b".repeat(40));
+      expect(second.code).toBe(5);
+      expect(second.stderr).toMatch(new RegExp(`prod: a deploy waited 0 s for the deploy of ${name} \\(commit aaaaaaaa, pid \\d+, holding since \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d UTC\\), which still holds the environment`));
+    } finally {
+      step.kill();
+    }
+  });
+
   it("a deploy abandoned by a killed job is taken over: its unfinished release removed, the hold moved", async () => {
     await deployed();
     const killed = (await s.run("prod", "new", "a".repeat(40))).stdout.trim();
