@@ -22,7 +22,7 @@ const [dev, , prod] = s.envs as [typeof s.prod, typeof s.prod, typeof s.prod];
 
 function ssh(command: string | undefined, ...allowed: string[]) {
   const r = spawnSync(PYTHON, [dispatcher, ...(allowed.length ? allowed : ["dev"])], {
-    env: { PATH: process.env.PATH, RELEASE_TOOL: fakeTool, RELEASE_RRSYNC: fakeRrsync, RELEASE_TOOL_CONFIG: s.configPath, RELEASE_TOOL_LIB: s.lib, ...(command === undefined ? {} : { SSH_ORIGINAL_COMMAND: command }) },
+    env: { PATH: process.env.PATH, COVERAGE_PROCESS_START: process.env.COVERAGE_PROCESS_START ?? "", RELEASE_TOOL: fakeTool, RELEASE_RRSYNC: fakeRrsync, RELEASE_TOOL_CONFIG: s.configPath, RELEASE_TOOL_LIB: s.lib, ...(command === undefined ? {} : { SSH_ORIGINAL_COMMAND: command }) },
     encoding: "utf8",
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -1,7 +1,8 @@
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { PYTHON } from "./scratch.ts";
@@ -30,8 +31,19 @@ def call_command(name, **options):
     if how == "exit": sys.exit(1)
     if how == "crash": raise RuntimeError(f"{name} crashed")
 `,
-  "django/db/__init__.py": "import os\nconnection = object()\nclass _Connection:\n    vendor = os.environ.get('VENDOR', 'postgresql')\nconnections = {'default': _Connection()}\n",
-  "django/conf/__init__.py": "import os\nclass _Settings:\n    STATIC_URL = os.environ.get('STATIC_URL', '/static/')\n    STATIC_ROOT = os.environ.get('STATIC_ROOT', '')\n    MEDIA_URL = os.environ.get('MEDIA_URL', '/media/')\n    MEDIA_ROOT = os.environ.get('MEDIA_ROOT', '')\n    SILENCED_SYSTEM_CHECKS = ['own.W001']\nsettings = _Settings()\n",
+  "django/db/__init__.py": `import os
+class _Cursor:
+    def __enter__(self): return self
+    def __exit__(self, *a): return False
+    def execute(self, sql): self.sql = sql
+    def fetchone(self): return ("shop_prod", "shop_prod") if "current_database" in self.sql else (1, 1)
+class _Connection:
+    vendor = os.environ.get('VENDOR', 'postgresql')
+    def cursor(self): return _Cursor()
+connection = _Connection()
+connections = {'default': connection}
+`,
+  "django/conf/__init__.py": "import os\nclass _Settings:\n    STATIC_URL = os.environ.get('STATIC_URL', '/static/')\n    STATIC_ROOT = os.environ.get('STATIC_ROOT', '')\n    MEDIA_URL = os.environ.get('MEDIA_URL', '/media/')\n    MEDIA_ROOT = os.environ.get('MEDIA_ROOT', '')\n    SILENCED_SYSTEM_CHECKS = ['own.W001']\n    DEBUG = os.environ.get('DEBUG') == '1'\nsettings = _Settings()\n",
   "django/db/migrations/__init__.py": "",
   "django/db/migrations/loader.py": `class MigrationLoader:
     def __init__(self, connection, ignore_no_migrations=False):
@@ -153,6 +165,56 @@ describe("release-django.py migrations", () => {
 });
 
 describe("the step table", () => {
+  it("reports what the release's Django connects to, DEBUG and its unapplied migrations, as one JSON line (the tool's facts)", () => {
+    const r = call("facts", [], { DJANGO_SETTINGS_MODULE: "shop.settings", DEBUG: "1", STATIC_ROOT: "/x/static" });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ vendor: "postgresql", database: "shop_prod", user: "shop_prod", debug: true, unapplied: ["notes.0002_note_pinned"], static_root: "/x/static", settings: "shop.settings" });
+  });
+
+  it("refuses to collect outside a release, and replaces an old media link but warns about a media directory of the release's own", () => {
+    const outside = mkdtempSync(join(tmpdir(), "ddt-not-a-release-"));
+    try {
+      const r = spawnSync(PYTHON, ["-c", `import runpy, sys\nsys.path.insert(0, ${JSON.stringify(root)})\nrunpy.run_path(${JSON.stringify(HELPER)})["release_root"]()`], { encoding: "utf8", cwd: outside });
+      expect(r.stderr).toContain(`${outside} is not inside a release (no .release.json above it)`);
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+    }
+    const shared = join(root, "shared-media");
+    mkdirSync(shared, { recursive: true });
+    const link = join(release, "app", "media-old");
+    rmSync(link, { recursive: true, force: true });
+    symlinkSync("/nowhere", link);
+    const env = { STATIC_ROOT: join(release, "app", "static"), MEDIA_ROOT: link, RELEASE_MEDIA: shared };
+    mkdirSync(join(release, "app", "static", "css"), { recursive: true });
+    writeFileSync(join(release, "app", "static", "css", "site.css"), "body {}\n");
+    expect(prepare(["collectstatic"], { env }).code).toBe(0);
+    // What collectstatic left, with each file's digest: the checklist asks nginx for these.
+    expect(JSON.parse(readFileSync(join(release, ".release-static.json"), "utf8"))).toEqual({ "css/site.css": createHash("sha256").update("body {}\n").digest("hex") });
+    expect(readlinkSync(link)).toBe(relative(dirname(link), shared));
+    const dir = join(release, "app", "media-dir");
+    mkdirSync(dir, { recursive: true });
+    const warned = prepare(["collectstatic"], { env: { ...env, MEDIA_ROOT: dir } });
+    expect(warned.stderr).toContain(`warning: MEDIA_ROOT ${dir} is a directory of the release: uploads saved there are lost at the next deploy`);
+  });
+
+  it("stops at a crash point inside Django when the environment names it, saying where", async () => {
+    const envRoot = mkdtempSync(join(tmpdir(), "ddt-crash-"));
+    // Another point named: it runs on.
+    writeFileSync(join(envRoot, ".release-crash-point"), "collectstatic:start");
+    expect(prepare(["check"], { env: { RELEASE_ROOT: envRoot } }).code).toBe(0);
+    writeFileSync(join(envRoot, ".release-crash-point"), "migrate:start");
+    const code = `import runpy, sys\nsys.path.insert(0, ${JSON.stringify(root)})\nrunpy.run_path(${JSON.stringify(HELPER)})["prepare"]("t", "prod", "shop", False, ["check", "migrate"], False, 100)`;
+    const child = spawn(PYTHON, ["-c", code], { cwd: join(release, "app"), env: { ...process.env, RELEASE_ROOT: envRoot, RELEASE_WSGI: "shop.wsgi:application" } });
+    try {
+      const reached = join(envRoot, ".release-crash-point.reached");
+      for (let i = 0; i < 100 && !existsSync(reached); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(readFileSync(reached, "utf8")).toMatch(new RegExp(`^migrate:start ${child.pid} \\d+\\n$`));
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(envRoot, { recursive: true, force: true });
+    }
+  });
+
   it("names each Django step release-django.py runs, and nothing else runs as one", () => {
     const code = `import runpy, sys, json\nsys.path.insert(0, ${JSON.stringify(root)})\nprint(json.dumps(sorted(runpy.run_path(${JSON.stringify(HELPER)})["STEPS"])))`;
     const steps = JSON.parse(spawnSync(PYTHON, ["-c", code], { encoding: "utf8" }).stdout) as string[];

@@ -116,7 +116,8 @@ export class ToolScratch {
     const venv = join(env.venvs, "fake");
     if (!existsSync(venv)) {
       mkdirSync(join(venv, "bin"), { recursive: true });
-      symlinkSync(PYTHON, join(venv, "bin", "python"));
+      // A script, not a link: a link to a venv's interpreter loses that venv (npm run coverage:tool's).
+      writeFileSync(join(venv, "bin", "python"), `#!/bin/sh\nexec ${PYTHON} "$@"\n`, { mode: 0o755 });
     }
     symlinkSync("../../venvs/fake", join(path, "myprojectenv"));
     if (opts.ready ?? true) writeFileSync(join(path, ".release-ready"), "");
@@ -159,7 +160,8 @@ export class ToolScratch {
 
   async dispose(): Promise<void> {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    rmSync(this.root, { recursive: true, force: true });
+    // npm run coverage:tool reads the copies' sources after the run, and removes them itself.
+    if (!process.env.COVERAGE_PROCESS_START) rmSync(this.root, { recursive: true, force: true });
   }
 }
 
@@ -167,7 +169,7 @@ export class ToolScratch {
  * The host's python3 itself, not a version manager's shim on PATH (pyenv's re-executes through a
  * shell script: about half of each of the tool's runs here).
  */
-export const PYTHON = execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim();
+export const PYTHON = process.env.TESTBED_TOOL_PYTHON ?? execFileSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).trim();
 
 /** systemctl and sudo: log the call; `is-active` answers from FAKE_ACTIVE; sudo runs nothing. */
 const FAKE_COMMAND = (name: string) => `#!/bin/sh
@@ -200,4 +202,9 @@ def unapplied_migrations():
 def missing_migrations():
     for m in fake.get("missing", []):
         print(f"missing-migration {m}")
+
+def facts():
+    if fake.get("factsFail"):
+        sys.exit(1)
+    print(json.dumps({"vendor": "postgresql", "database": "u_prod", "user": "u_prod", "debug": False, "unapplied": fake.get("unapplied", []), "static_root": "", "settings": "myproject.settings"}))
 `;

@@ -18,6 +18,13 @@ const root = () => join(s.prod.releases, "..");
 const ready = (release: string) => existsSync(join(s.prod.releases, release, ".release-ready"));
 const history = () => (existsSync(join(root(), ".release-history.jsonl")) ? readFileSync(join(root(), ".release-history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { event: string; release: string }) : []);
 const holder = () => (existsSync(join(root(), ".release-deploy.json")) ? (JSON.parse(readFileSync(join(root(), ".release-deploy.json"), "utf8")) as { release: string }).release : undefined);
+/** A process working on a release (its activity lock held) until killed: a deploy's step in progress. */
+async function working(release: string, seconds = 10) {
+  const step = spawn(PYTHON, ["-c", `import fcntl,os,time; fd=os.open(${JSON.stringify(join(release, ".release-active"))}, os.O_RDWR|os.O_CREAT); fcntl.flock(fd, fcntl.LOCK_EX); print("held", flush=True); time.sleep(${seconds})`]);
+  await new Promise((r) => step.stdout.once("data", r));
+  return step;
+}
+
 /** A release through the tool's own switch, as a deploy makes it live: it served, so it is ready. */
 async function deployed(fake = {}): Promise<string> {
   const r = s.release(fake, { ready: false });
@@ -151,8 +158,9 @@ describe("one deploy at a time, and what a killed one leaves", () => {
     const old = (await s.run("prod", "new", "a".repeat(40))).stdout.trim();
     const newer = s.release({}, { ready: false });
     writeFileSync(join(root(), ".release-deploy.json"), JSON.stringify({ release: newer }));
-    utimesSync(join(s.prod.releases, newer, ".release.json"), new Date(), new Date());
+    const step = await working(join(s.prod.releases, newer));
     const r = await s.run("prod", "switch", old.split("/").at(-1)!);
+    step.kill();
     expect(r.code).toBe(5);
     expect(r.stderr).toContain(`is not the release being deployed (${newer} holds the environment)`);
   });
