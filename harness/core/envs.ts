@@ -166,7 +166,8 @@ export function validateConfig(c: DeploymentConfig): void {
     throw new Error(`project "${c.project}": not a valid Python package name`);
   }
   for (const cidr of c.trustedProxies ?? []) {
-    if (!/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$|^[0-9a-f:]+(\/\d{1,3})?$/i.test(cidr)) {
+    // IPv4, or IPv6 (hex digits and at least one colon), each with an optional prefix length.
+    if (!/^(\d{1,3}\.){3}\d{1,3}(\/\d{1,2})?$|^(?=[0-9a-f]*:)[0-9a-f:]+(\/\d{1,3})?$/i.test(cidr)) {
       throw new Error(`trusted proxy "${cidr}": not an IP address or CIDR (e.g. 10.0.0.0/8)`);
     }
   }

@@ -30,3 +30,13 @@ describe("shards by measured time", () => {
     expect(() => assignShards(files, {}, 0)).toThrow(/--shard=i\/n with n ≥ 1/);
   });
 });
+
+describe("shard order", () => {
+  it("breaks equal weights by name, whatever order the files come in, and lists each shard's files sorted", async () => {
+    const { assignShards } = await import("./shards.ts");
+    const files = ["d", "b", "a", "c"];
+    expect(assignShards(files, {}, 2)).toEqual([["a", "c"], ["b", "d"]]);
+    expect(assignShards([...files].reverse(), {}, 2)).toEqual([["a", "c"], ["b", "d"]]);
+    expect(assignShards(["z", "y"], { z: 5, y: 5 }, 1)).toEqual([["y", "z"]]);
+  });
+});

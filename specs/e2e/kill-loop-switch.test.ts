@@ -1,6 +1,6 @@
 import { describe, expect } from "vitest";
 import { touchFile } from "../../harness/project/changes.ts";
-import { killedAt } from "./kill.ts";
+import { killLoop } from "./kill.ts";
 import { expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC } from "./support.ts";
 
 // A deploy killed at each step boundary, and inside venv, prepare (before migrate) and switch:
@@ -15,11 +15,7 @@ const POINTS = [
   ["verify:start", "between switch and verify"],
 ] as const;
 
-describe("deploys killed at the switch, inside it and before verify, under traffic on prod", () => {
-  for (const [point, where] of POINTS) {
-    onTestbed(shared, `killed ${where} (${point}): prod serves with 0 failed requests, the next deploy succeeds, and a rollback goes to the release live before it`, (s) => killedAt(s, point));
-  }
-});
+killLoop(shared, "deploys killed at the switch, inside it and before verify, under traffic on prod", POINTS);
 
 describe("deploys that overlap, and rollbacks by history, under traffic on prod", () => {
   onTestbed(shared, "two deploys started together: one waits for the other, both land, in order, with 0 failed requests", async ({ tb, data }) => {

@@ -3,7 +3,7 @@ import { waitFor } from "../../harness/core/deadline.ts";
 import { docker } from "../../harness/docker/client.ts";
 import { touchFile } from "../../harness/project/changes.ts";
 import { sh } from "../../harness/shell/quote.ts";
-import { jobContainers, killedAt } from "./kill.ts";
+import { jobContainers, killLoop } from "./kill.ts";
 import { jobLogs, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
 
 // A deploy killed at each step boundary, and inside venv, prepare (before migrate) and switch:
@@ -19,11 +19,7 @@ const POINTS = [
   ["migrate:start", "inside prepare: check and collectstatic done, migrate not"],
 ] as const;
 
-describe("deploys killed at the step boundaries before the switch and inside venv and prepare, under traffic on prod", () => {
-  for (const [point, where] of POINTS) {
-    onTestbed(shared, `killed ${where} (${point}): prod serves with 0 failed requests, the next deploy succeeds, and a rollback goes to the release live before it`, (s) => killedAt(s, point));
-  }
-});
+killLoop(shared, "deploys killed at the step boundaries before the switch and inside venv and prepare, under traffic on prod", POINTS);
 
 describe("a job killed alone, its step left running on the server", () => {
   onTestbed(shared, "the step dies with the job's ssh connection, and the next deploy goes ahead at once", async (s) => {

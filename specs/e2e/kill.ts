@@ -1,4 +1,4 @@
-import { expect } from "vitest";
+import { describe, expect } from "vitest";
 import { waitFor } from "../../harness/core/deadline.ts";
 import { docker } from "../../harness/docker/client.ts";
 import { LABEL } from "../../harness/docker/labels.ts";
@@ -6,7 +6,7 @@ import { addRequirement, combine, touchFile } from "../../harness/project/change
 import type { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { expectChecklistPasses } from "./checks.ts";
-import { expectNoFailedRequests, jobLogs, servedCommit, SPEC_TRAFFIC, type Shared } from "./support.ts";
+import { expectNoFailedRequests, jobLogs, onTestbed, servedCommit, SPEC_TRAFFIC, type Shared } from "./support.ts";
 
 // A deploy killed at one of the release tool's crash points (release_state.py), under traffic: the
 // job's container and its process group on the server get SIGKILL. The environment keeps serving
@@ -71,4 +71,13 @@ export async function killedAt(s: S, point: string): Promise<void> {
       const back = await data.rollback("prod");
       expect(back.result.status, jobLogs(back.result)).toBe("success");
       expect(await servedCommit(tb, "prod", data.project.health), `the rollback after the deploy killed at ${point}`).toBe(afterKill === commit ? commit : before);
+}
+
+/** One test a crash point: [point, where it is in words]. */
+export function killLoop(shared: () => S, title: string, points: ReadonlyArray<readonly [point: string, where: string]>): void {
+  describe(title, () => {
+    for (const [point, where] of points) {
+      onTestbed(shared, `killed ${where} (${point}): prod serves with 0 failed requests, the next deploy succeeds, and a rollback goes to the release live before it`, (s) => killedAt(s, point));
+    }
+  });
 }
