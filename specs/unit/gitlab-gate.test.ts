@@ -48,4 +48,11 @@ describe("the project's own .gitlab-ci.yml (the regression gate)", () => {
     expect(job.services[0].name).toMatch(/dind/);
     expect(job.artifacts.paths).toContain("reports/");
   });
+  it("runs mutation testing of the pure modules on scheduled pipelines only, keeping its report", async () => {
+    const gate = parse(await readFile(join(PROJECT_ROOT, ".gitlab-ci.yml"), "utf8")) as Record<string, { rules?: unknown; script?: string[]; artifacts?: { paths?: string[] } }>;
+    const job = gate.mutate!;
+    expect(job.rules).toEqual([{ if: '$CI_PIPELINE_SOURCE == "schedule"' }]);
+    expect(job.script).toContain("npm run mutate");
+    expect(job.artifacts?.paths).toEqual(["reports/mutation/"]);
+  });
 });
