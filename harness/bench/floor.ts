@@ -21,6 +21,9 @@ import { parsePythonTarget, PYTHON_TARGET_PROBE, type PythonTarget } from "../im
  * site answers), done by plain engine calls and one shell script per server, with no harness,
  * ssh, job containers or checks in between. Returns its wall time.
  */
+// The floor runs every environment as the seed's one user: the least work a deployment can do.
+const FLOOR_CONFIG = { ...DEFAULT_CONFIG, isolation: "shared" as const };
+
 export async function floorRun(
   images: { appserver: string; dbserver: string },
   projectDir: string,
@@ -92,9 +95,9 @@ export async function floorRun(
       until,
       `adduser --disabled-password --gecos '' ${u} >/dev/null && chmod 711 /home/${u}`,
       heredoc("/etc/systemd/system/gunicorn.target", gunicornTarget()),
-      heredoc("/etc/systemd/system/gunicorn@.service", gunicornTemplate(DEFAULT_CONFIG, project)),
+      heredoc("/etc/systemd/system/gunicorn@.service", gunicornTemplate(FLOOR_CONFIG, project)),
       `mkdir -p ${releaseLibraryDir(DEFAULT_CONFIG)} && ` + heredoc(releaseWsgiPath(DEFAULT_CONFIG), releaseWsgiSource()),
-      heredoc("/etc/systemd/system/gunicorn@.socket", gunicornSocket(DEFAULT_CONFIG)),
+      heredoc("/etc/systemd/system/gunicorn@.socket", gunicornSocket(FLOOR_CONFIG)),
       ...envs.map((e) => heredoc(`/etc/nginx/sites-enabled/${e.site}`, nginxSite(e, project))),
       ...envs.map((e) => `mkdir -p ${e.releases} ${e.venvs} && ` + heredoc(e.envFile, envFile(e, secrets, "mydatabaseserver", ["127.0.0.1", "localhost", "myappserver"], project))),
       // The release layout at its simplest: one release, its venv, and the live link.
