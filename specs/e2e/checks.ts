@@ -142,11 +142,14 @@ export async function expectChecklistPasses(tb: StartedTestbed, name: EnvName): 
   expect(failedIds(report), reportTable(report)).toEqual([]);
 }
 
-/** Everything at once, for specs that deploy and then check an environment. */
+/**
+ * Everything at once, for specs that deploy and then check an environment. The checklist already
+ * asserts what expectServedFromOwnDatabase does (nginx answers, the live release serves and is
+ * ready, its Django's database and role, no unapplied migration), with one Django start fewer.
+ */
 export async function expectDeployed(tb: StartedTestbed, name: EnvName, repoDir: string, project: DjangoProject): Promise<void> {
   await expectChecklistPasses(tb, name);
   await expectGunicornSocket(tb, name);
-  await expectServedFromOwnDatabase(tb, name, project);
   await expectStaticBytes(tb, name, repoDir, project);
   await expectMigrations(tb, name, repoDir, project);
 }
