@@ -9,6 +9,7 @@ import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
 import { formatDuration, silentLogger, type Logger } from "../core/log.ts";
 import { StartedWhenRunning } from "../testbed/systemd-container.ts";
 import { jobScript } from "./job-script.ts";
+import { goDuration, parseJobTimeout } from "./timeout.ts";
 import { jobWhen, type JobSelection, type Variables } from "./rules.ts";
 import type { GitRepo } from "./repo.ts";
 
@@ -70,6 +71,7 @@ type JobDef = JobSelection & {
   after_script?: string[];
   resource_group?: string;
   environment?: string | { name: string };
+  timeout?: string | number;
 };
 
 /** The environment a job deploys to (`environment:` or `environment: name:`), variables expanded. */
@@ -161,12 +163,24 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
   if (unplayable.length) {
     throw new Error(`pipeline on ${run.branch}: no job ${unplayable.join(", ")} to run (its rules do not select it for this branch, or it does not exist)`);
   }
+  // Each job's timeout, read before any job runs, as GitLab refuses a pipeline it cannot read. Its own
+  // default is the project's timeout (1 h unless set): a job that hangs ends there.
+  const timeouts = new Map(
+    selected.map(({ name, job }) => {
+      try {
+        return [name, parseJobTimeout(job.timeout ?? (doc.default as { timeout?: string | number } | undefined)?.timeout ?? "1h")];
+      } catch (err) {
+        throw new Error(`pipeline on ${run.branch}, job ${name}: ${(err as Error).message}`);
+      }
+    }),
+  );
   log.info(`pipeline on ${run.branch} (${sha.slice(0, 8)}): ${selected.length ? selected.map((j) => j.name).join(", ") : "no jobs"}`);
 
   const results: JobResult[] = [];
-  let failed = false;
+  // As GitLab: a failed job lets the rest of its stage run (one after the other here) and skips the later stages.
+  let failedStage: string | undefined;
   for (const { name, job, stage } of selected) {
-    if (failed) {
+    if (failedStage !== undefined && failedStage !== stage) {
       results.push({ name, stage, status: "skipped", exitCode: null, durationMs: 0, startMs: 0, startedAt: 0, finishedAt: 0, log: "" });
       continue;
     }
@@ -174,11 +188,11 @@ export async function runPipeline(run: PipelineRun): Promise<PipelineResult> {
     const user = userFor(environment);
     const vars: Variables = { ...predefined, ...varValues(doc.variables as Record<string, unknown>), ...varValues(job.variables), ...plain(user), CI_JOB_NAME: name, CI_JOB_STAGE: stage, ...(environment ? { CI_ENVIRONMENT_NAME: environment } : {}) };
     const group = job.resource_group ? `${run.testbedId}/${expand(job.resource_group, vars)}` : undefined;
-    const result = await inResourceGroup(group, () => runJob({ run, name, stage, job, vars, projectDir, sha, user, log }));
+    const result = await inResourceGroup(group, () => runJob({ run, name, stage, job, vars, projectDir, sha, user, log, timeoutMs: timeouts.get(name)! }));
     results.push(result);
-    failed = result.status === "failed";
+    if (result.status === "failed") failedStage ??= stage;
   }
-  return { status: failed ? "failed" : "success", jobs: results };
+  return { status: failedStage === undefined ? "success" : "failed", jobs: results };
 }
 
 async function runJob(a: {
@@ -191,14 +205,15 @@ async function runJob(a: {
   sha: string;
   user: Record<string, VariableValue>;
   log: Logger;
+  timeoutMs: number;
 }): Promise<JobResult> {
   const started = Date.now();
   const rawImage = typeof a.job.image === "object" ? a.job.image.name : (a.job.image ?? "");
   const image = expand(rawImage, a.vars);
   const header = [`Running with django-deploy-testbed (docker executor)`, `Using docker image ${image} ...`];
   let startMs = 0;
-  const finish = (status: JobResult["status"], exitCode: number | null, body: string): JobResult => {
-    const tail = status === "success" ? "Job succeeded" : `ERROR: Job failed: exit code ${exitCode}`;
+  const finish = (status: JobResult["status"], exitCode: number | null, body: string, why = `exit code ${exitCode}`): JobResult => {
+    const tail = status === "success" ? "Job succeeded" : `ERROR: Job failed: ${why}`;
     const finishedAt = Date.now();
     const result = { name: a.name, stage: a.stage, status, exitCode, durationMs: finishedAt - started, startMs, startedAt: started, finishedAt, log: `${header.join("\n")}\n${body}${tail}\n` };
     a.log.info(`job ${a.name}: ${status} in ${formatDuration(result.durationMs)}`);
@@ -225,8 +240,17 @@ async function runJob(a: {
     let body = `Getting source from Git repository\nChecking out ${a.sha.slice(0, 8)} as ${a.run.branch}...\n\nExecuting "step_script" stage of the job script\n`;
     // The job's own shell: its exit code is the job's status, so a failure is a result, not an error.
     const shell = new DockerExecRunner(container.getId(), `job ${a.name} (docker exec)`);
-    const main = await shell.run(jobScript([...(a.job.before_script ?? []), ...(a.job.script ?? [])], a.projectDir), { allowFailure: true });
+    // The job's timeout, counted from its script's start (GitLab's also counts the image pull, which
+    // this engine never does): when it passes, the job's container is killed with everything in it
+    // (a hung ssh, a sleep), and the job fails with GitLab Runner's words. after_script does not run.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void docker().getContainer(container.getId()).kill().catch(() => undefined);
+    }, a.timeoutMs);
+    const main = await shell.run(jobScript([...(a.job.before_script ?? []), ...(a.job.script ?? [])], a.projectDir), { allowFailure: true }).finally(() => clearTimeout(timer));
     body += main.output;
+    if (timedOut) return finish("failed", null, `${body}\n`, `execution took longer than ${goDuration(a.timeoutMs)} seconds`);
     if (a.job.after_script?.length) {
       // after_script runs in its own shell, whatever happened, and cannot change the job's status.
       const after = await shell.run(jobScript(a.job.after_script, a.projectDir), { allowFailure: true });

@@ -32,6 +32,14 @@ describe("job script", () => {
     expect(t[0]!.ms).toBeGreaterThanOrEqual(490);
     expect(t[1]!.ms).toBeLessThan(t[0]!.ms);
   });
+
+  it("times the command that fails the job too, and keeps the job's exit status", () => {
+    const r = bash(jobScript(["true", "sleep 0.3; exit 7", "echo never"], "/"));
+    expect(r.code).toBe(7);
+    const t = commandTimings(r.out);
+    expect(t.map((x) => x.command)).toEqual(["true", "sleep 0.3; exit 7"]);
+    expect(t[1]!.ms).toBeGreaterThanOrEqual(290);
+  });
 });
 
 describe("telling lines of a job log", () => {

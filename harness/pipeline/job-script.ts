@@ -6,7 +6,9 @@ import { sh } from "../shell/quote.ts";
  * time, so durations can be read back from the log.
  */
 export function jobScript(commands: string[], projectDir: string): string {
-  const lines = ["set -eo pipefail", sh`cd ${projectDir}`];
+  // The end mark is printed on exit, so the command that fails a job has its duration too (the
+  // trap keeps the job's exit status).
+  const lines = ["set -eo pipefail", `trap 'printf "section_end:%s:steps\\r\\033[0K" "$(date +%s.%N)"' EXIT`, sh`cd ${projectDir}`];
   commands.forEach((command, i) => {
     const first = command.split("\n")[0]!;
     const shown = command.includes("\n") ? `${first} # collapsed multi-line command` : first;
@@ -14,7 +16,6 @@ export function jobScript(commands: string[], projectDir: string): string {
     lines.push(sh`printf '\\033[32;1m$ %s\\033[0;m\\n' ${shown}`);
     lines.push(command);
   });
-  lines.push(`printf 'section_end:%s:steps\\r\\033[0K' "$(date +%s.%N)"`);
   return lines.join("\n") + "\n";
 }
 

@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../core/paths.ts";
-import { addMigration, addRequirement, addStaticFile, appendToSettings, combine, failingMigration, settingsFile, sqlMigration, touchFile } from "./changes.ts";
+import { addMigration, addRequirement, addStaticFile, appendToSettings, combine, failingMigration, modelWithoutMigration, settingsFile, sqlMigration, touchFile } from "./changes.ts";
 import { loadProject } from "./detect.ts";
 
 const fixture = (name: string) => join(PROJECT_ROOT, "fixtures", name);
@@ -49,6 +49,25 @@ describe("changes any Django project can be given, computed from its model", () 
       }
       expect(failingMigration(dir, project).message).toBe("RuntimeError: boom: this migration always fails");
       expect(Object.values(failingMigration(dir, project).changes.write!)[0]).toContain('raise RuntimeError("boom: this migration always fails")');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it("adds a model without its migration to the app with migrations, in Python that compiles", () => {
+    const root = mkdtempSync(join(tmpdir(), "ddt-changes-"));
+    try {
+      for (const name of ["myproject", "blog-subdir", "wiki-pyproject"]) {
+        const { dir, project } = at(name);
+        const m = modelWithoutMigration(dir, project);
+        const [[path, text]] = Object.entries(m.changes.write!) as [[string, string]];
+        expect(path.endsWith(`${m.app}/models.py`), path).toBe(true);
+        expect(text).toMatch(/\nclass TestbedUnmigrated\(testbed_models\.Model\):\n    name = testbed_models\.CharField\(max_length=40\)\n$/);
+        if (existsSync(join(dir, path))) expect(text.startsWith(readFileSync(join(dir, path), "utf8").trimEnd()), `${name}: the app's own models are kept`).toBe(true);
+        mkdirSync(dirname(join(root, name, path)), { recursive: true });
+        writeFileSync(join(root, name, path), text);
+        execFileSync("python3", ["-m", "py_compile", join(root, name, path)]);
+      }
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -65,6 +65,19 @@ export function failingMigration(dir: string, project: DjangoProject): AddedMigr
   return { ...m, message };
 }
 
+/**
+ * A model added to the app with migrations, with no migration for it: what `makemigrations --check`
+ * exists to stop. Appended to the app's models.py (made, importing Django's models, if it has none).
+ */
+export function modelWithoutMigration(dir: string, project: DjangoProject, model = "TestbedUnmigrated"): { changes: FixtureChanges; app: string; model: string } {
+  const app = appWithMigrations(dir, project);
+  const file = join(app.dir, "models.py");
+  const before = existsSync(file) ? readFileSync(file, "utf8").trimEnd() : "from django.db import models";
+  // Its own import, under another name: the models.py may import Django's models as anything, or not at all.
+  const added = `from django.db import models as testbed_models\n\n\nclass ${model}(testbed_models.Model):\n    name = testbed_models.CharField(max_length=40)\n`;
+  return { changes: { write: { [rel(dir, file)]: `${before}\n\n\n${added}` } }, app: app.label, model };
+}
+
 /** A migration that runs SQL (and its reverse), touching no model of the project's. */
 export function sqlMigration(dir: string, project: DjangoProject, slug: string, sql: string, reverse: string): AddedMigration {
   return addMigration(dir, project, slug, `migrations.RunSQL(${JSON.stringify(sql)}, ${JSON.stringify(reverse)})`);

@@ -1,12 +1,13 @@
-import { stringify } from "yaml";
-import { runPipeline, type PipelineResult, type VariableValue } from "../../harness/pipeline/executor.ts";
-import { pipelineObject, setupScript } from "../../harness/pipeline/generate.ts";
+import type { PipelineResult } from "../../harness/pipeline/executor.ts";
 import { describe, expect } from "vitest";
 import type { EnvName } from "../../harness/core/envs.ts";
 import { expectDeployed, expectNoKeyIn, mainPids, releaseCommandsRan } from "./checks.ts";
-import { deployUnderTraffic, expectNoFailedRequests, jobLogs, log, onTestbed, pipelineTestbed, sampleProject, servedCommit } from "./support.ts";
+import { deployUnderTraffic, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
 import { generateKeyPair } from "../../harness/testbed/keys.ts";
-import { failingMigration } from "../../harness/project/changes.ts";
+import { failingMigration, modelWithoutMigration, touchFile } from "../../harness/project/changes.ts";
+import { LABEL } from "../../harness/docker/labels.ts";
+import { docker } from "../../harness/docker/client.ts";
+import { waitFor } from "../../harness/core/deadline.ts";
 import { releaseToolName } from "../../harness/recipe/release.ts";
 
 const shared = pipelineTestbed();
@@ -103,63 +104,26 @@ describe("pipelines that must fail", () => {
       await s.data.repo.git("revert", "--no-edit", "HEAD");
     }
   });
-});
-
-describe("keys and host keys as people paste them into CI/CD variables", () => {
-  // One job in prod's environment (its scoped key), as prod's user: the generated pipeline's ssh
-  // setup, then one command the key's forced command allows (the release tool's read-only `current`).
-  const pipeline = (s: ReturnType<typeof shared>) =>
-    stringify({
-      stages: ["deploy"],
-      variables: pipelineObject({ config: s.tb.config }).variables,
-      check: {
-        stage: "deploy",
-        image: "$DEPLOY_IMAGE",
-        environment: { name: "prod" },
-        variables: { DEPLOY_USER: s.tb.env("prod").user },
-        before_script: setupScript(),
-        script: [`ssh deploy-target ${releaseToolName(s.tb.config)} prod current`, "echo connected over ssh"],
-      },
-    });
-  const runWith = (s: ReturnType<typeof shared>, variables: Record<string, VariableValue>) =>
-    runPipeline({ pipeline: pipeline(s), repo: s.data.repo, branch: s.tb.config.defaultBranch, defaultBranch: s.tb.config.defaultBranch, variables: s.data.variables, environmentVariables: s.data.environmentVariables, pipelineVariables: variables, network: s.tb.network, testbedId: s.tb.id, log, hooks: s.tb.hooks });
-
-  onTestbed(shared, "CRLF line endings, blank lines around, no final newline, as File or plain variables: each connects, and no line of the key is logged", async (s) => {
-    const key = s.data.keyFor("prod").private;
-    const hosts = s.data.variables.SSH_KNOWN_HOSTS as string;
-    const variants: Record<string, Record<string, VariableValue>> = {
-      "plain key, CRLF, no final newline": { SSH_PRIVATE_KEY: key.replace(/\n/g, "\r\n").trimEnd() },
-      "File key, blank lines around": { SSH_PRIVATE_KEY: { value: `\n\n${key}\n\n`, file: true } },
-      "File key, no final newline": { SSH_PRIVATE_KEY: { value: key.trimEnd(), file: true } },
-      "known_hosts, CRLF and blank lines, as a File": { SSH_KNOWN_HOSTS: { value: `\r\n${hosts}\r\n\r\n`, file: true } },
-    };
-    for (const [what, variables] of Object.entries(variants)) {
-      const r = await runWith(s, variables);
+  onTestbed(shared, "--check-migrations: a model changed without its migration stops the deploy at check, naming the app and model; nothing goes live", async (s) => {
+    const branch = s.tb.config.defaultBranch;
+    const served = await servedCommit(s.tb, "prod");
+    const change = modelWithoutMigration(s.data.repo.dir, s.data.project);
+    const tool = releaseToolName(s.tb.config);
+    await s.data.repo.commit(branch, "A model without its migration", change.changes);
+    try {
+      const { result: r } = await s.data.deploy({ branch }, { pipeline: { checkMigrations: true } });
       const logs = jobLogs(r);
-      expect(r.status, `${what}\n${logs}`).toBe("success");
-      expect(logs, what).toContain("connected over ssh");
-      expectNoKeyIn(logs, key);
+      expect(r.status, logs).toBe("failed");
+      expect(logs).toContain(`$ ssh deploy-target ${tool} prod prepare "$RELEASE" check collectstatic migrate --migrations\n`);
+      expect(logs).toContain(`Migrations for '${change.app}':`);
+      expect(logs).toMatch(new RegExp(`Create model ${change.model}`));
+      expect(logs).toContain(`${tool}: prod: check failed`);
+      expect(releaseCommandsRan(logs, "prod", tool).map(([step]) => step)).not.toContain("switch");
+      expect(logs).not.toContain("prod: collectstatic done in");
+      expect(await servedCommit(s.tb, "prod")).toBe(served);
+    } finally {
+      await s.data.repo.git("revert", "--no-edit", "HEAD");
     }
-  });
-
-  onTestbed(shared, "a port that refuses fails the job as fast as a job that connects, naming the host and port", async (s) => {
-    // Measured against a job that connects, in the same run on the same machine, not against a figure.
-    const good = await runWith(s, {});
-    expect(good.status, jobLogs(good)).toBe("success");
-    const r = await runWith(s, { DEPLOY_PORT: "2" });
-    const logs = jobLogs(r);
-    expect(r.status, logs).toBe("failed");
-    expect(logs).toMatch(/ssh: connect to host myappserver port 2: Connection refused/);
-    expect(r.jobs[0]!.durationMs, `the refused job took ${r.jobs[0]!.durationMs} ms, the one that connected ${good.jobs[0]!.durationMs} ms`).toBeLessThan(2 * good.jobs[0]!.durationMs);
-    expect(setupScript().join("\n")).toMatch(/ConnectTimeout 10\\n  ServerAliveInterval 15/);
-  });
-
-  onTestbed(shared, "an empty SSH_PRIVATE_KEY stops the job at once, saying which variable and where to set it", async (s) => {
-    const r = await runWith(s, { SSH_PRIVATE_KEY: "" });
-    const logs = jobLogs(r);
-    expect(r.status, logs).toBe("failed");
-    expect(logs).toContain("ERROR: the CI/CD variable SSH_PRIVATE_KEY is empty or not set; set it under Settings > CI/CD > Variables");
-    expect(logs).not.toContain("$ ssh deploy-target");
   });
 });
 
@@ -187,5 +151,31 @@ describe("overlapping deploys", () => {
     const overlap = `the second deploy job started ${first!.finishedAt - second!.startedAt} ms before the first finished (${first!.startedAt}–${first!.finishedAt} and ${second!.startedAt}–${second!.finishedAt}); deploys of one environment must run one after the other (resource_group)`;
     expect(second!.startedAt, overlap).toBeGreaterThanOrEqual(first!.finishedAt);
     for (const r of [a, b]) expect(r.status, jobLogs(r)).toBe("success");
+  });
+});
+
+describe("the rollback job", () => {
+  onTestbed(shared, "waits for a running deploy of its environment (one resource_group), then rolls back to the release before it and verifies that it serves", async (s) => {
+    const branch = s.tb.config.defaultBranch;
+    const before = await servedCommit(s.tb, "prod");
+    await s.data.repo.commit(branch, "A release to roll back from", touchFile("rollback-me.txt", "roll me back\n"));
+    try {
+      const deploying = s.data.deploy({ branch });
+      // The rollback is started once the deploy's job runs: from then on it holds prod's resource group.
+      const jobs = () => docker().listContainers({ filters: { label: [`${LABEL.testbed}=${s.tb.id}`, `${LABEL.kind}=job`] } });
+      await waitFor("the deploy job's container", async () => ((await jobs()).length > 0 ? true : undefined), { timeoutMs: 60_000 });
+      const [deploy, rollback] = await Promise.all([deploying, s.data.rollback("prod")]);
+      const [d, r] = [deploy.result.jobs[0]!, rollback.result.jobs[0]!];
+      expect(deploy.result.status, jobLogs(deploy.result)).toBe("success");
+      expect(r.startedAt, `the rollback job started ${d.finishedAt - r.startedAt} ms before the deploy job finished: one environment's jobs must run one after the other`).toBeGreaterThanOrEqual(d.finishedAt);
+      const logs = jobLogs(rollback.result);
+      expect(rollback.result.status, logs).toBe("success");
+      const tool = releaseToolName(s.tb.config);
+      expect(releaseCommandsRan(logs, "prod", tool).map(([step]) => step)).toEqual(["rollback", "verify"]);
+      expect(logs).toMatch(new RegExp(`${tool}: prod: \\S+ \\(${before.slice(0, 8)}\\) serves ${s.data.project.health.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} through nginx on port ${s.tb.env("prod").port}`));
+      expect(await servedCommit(s.tb, "prod")).toBe(before);
+    } finally {
+      await s.data.repo.git("revert", "--no-edit", "HEAD");
+    }
   });
 });

@@ -99,4 +99,52 @@ describe("pipeline executor", () => {
       await removeTestbeds({ testbed: id });
     }
   });
+
+  it("a job that outlives its timeout: is stopped there, fails with GitLab Runner's words, and leaves no container", async () => {
+    const id = `ddt-test-${randomBytes(3).toString("hex")}`;
+    const network = `${id}-net`;
+    await docker().createNetwork({ Name: network, Labels: labelsFor(id, "test") });
+    try {
+      await using repo = await GitRepo.fromDirectory(sampleProject());
+      const { runner } = await ensureImages({ log });
+      // The sleep is the yardstick: a job that ended long before it was stopped, whatever the machine's speed.
+      const sleep = 300;
+      const result = await runPipeline({
+        hooks: specHooks(),
+        pipeline: stringify({
+          stages: ["deploy", "after"],
+          hangs: { stage: "deploy", image: "$JOB_IMAGE", timeout: "3 seconds", script: ["echo started", `sleep ${sleep}`, "echo never reached"], after_script: ["echo after"] },
+          quick: { stage: "deploy", image: "$JOB_IMAGE", timeout: "1h 30m", script: ["echo within its time"] },
+          next: { stage: "after", image: "$JOB_IMAGE", script: ["echo too late"] },
+        }),
+        repo,
+        branch: "master",
+        defaultBranch: "master",
+        network,
+        testbedId: id,
+        variables: { JOB_IMAGE: runner },
+        log,
+      });
+      expect(result.jobs.map((j) => [j.name, j.status])).toEqual([
+        ["hangs", "failed"],
+        ["quick", "success"],
+        ["next", "skipped"],
+      ]);
+      const hangs = result.jobs[0]!;
+      const text = plainLog(hangs.log);
+      expect(text).toContain("$ echo started\nstarted\n$ sleep 300\n");
+      expect(text).not.toContain("never reached");
+      expect(text).toMatch(/ERROR: Job failed: execution took longer than 3s seconds\n$/);
+      expect(hangs.exitCode).toBeNull();
+      expect(hangs.durationMs - hangs.startMs, `the job ran ${hangs.durationMs - hangs.startMs} ms after its container started, with a 3 s timeout and a ${sleep} s sleep`).toBeLessThan(sleep * 1000 / 10);
+      expect(plainLog(result.jobs[1]!.log)).toMatch(/within its time\n[^]*Job succeeded\n$/);
+      expect((await listLabelled(id)).containers).toEqual([]);
+      // A timeout GitLab would not read stops the pipeline before any job, naming the job and the text.
+      await expect(
+        runPipeline({ pipeline: stringify({ odd: { image: "$JOB_IMAGE", timeout: "soon", script: ["true"] } }), repo, branch: "master", defaultBranch: "master", network, testbedId: id, variables: { JOB_IMAGE: runner }, log }),
+      ).rejects.toThrow(/job odd: timeout: "soon" is not a duration GitLab reads/);
+    } finally {
+      await removeTestbeds({ testbed: id });
+    }
+  });
 });
