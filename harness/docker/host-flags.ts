@@ -154,6 +154,6 @@ export function bootAdvice(flags: HostFlags): string {
   return (
     `Flags tried (row "${flags.row}", ${flags.verified}): ${flagWords(flags).join(", ")}. ` +
     `Try TESTBED_CGROUPNS=${other}; on an AppArmor host without it in the engine's SecurityOptions, apparmor=unconfined; ` +
-    `and see the README's table of hosts.`
+    `and see the table of hosts in docs/platforms.md.`
   );
 }
