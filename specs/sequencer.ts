@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
-import { assignShards } from "../harness/suite/shards.ts";
+import { assignShards, seededShuffle } from "../harness/suite/shards.ts";
 
 const WEIGHTS = (JSON.parse(readFileSync(new URL("./shard-weights.json", import.meta.url), "utf8")) as { seconds: Record<string, number> }).seconds;
 
@@ -18,6 +18,10 @@ export class WeightedSequencer extends BaseSequencer {
    * deploys under traffic) never start last on a fresh clone, where vitest has no timings cached.
    */
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    // `--sequence.shuffle`: vitest shuffles files only with its own sequencer, so this one does it,
+    // from the same seed (printed at the start), and the tests in each file are shuffled by vitest.
+    const { shuffle, seed } = this.ctx.config.sequence;
+    if (shuffle) return seededShuffle(files, seed);
     const weight = (f: TestSpecification) => WEIGHTS[relative(this.ctx.config.root, f.moduleId)] ?? 1;
     return [...files].sort((a, b) => weight(b) - weight(a));
   }

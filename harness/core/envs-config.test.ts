@@ -27,8 +27,9 @@ describe("deployment configuration", () => {
   });
 
   it("takes IPv4 and IPv6 addresses and CIDRs as trusted proxies, and nothing else", () => {
-    for (const ok of ["10.0.0.0/8", "192.168.1.5", "172.16.0.0/12", "::1", "fd00::/8", "FD00::1/128"]) expect(() => environments({ trustedProxies: [ok] }), ok).not.toThrow();
-    for (const bad of ["10.0.0/8", "1.2.3.4/", "1.2.3.4/123", "10.0.0.0/8;x", "abc", " 1.2.3.4", "x1.2.3.4", "1.2.3.4.5", "1234.1.1.1", "1.2.3.1234", "fd00::/1234", "::1 1"]) {
+    for (const ok of ["10.0.0.0/8", "192.168.1.5", "172.16.0.0/12", "::1", "fd00::/8", "FD00::1/128", "10.0.0.10/8", "192.168.100.200"]) expect(() => environments({ trustedProxies: [ok] }), ok).not.toThrow();
+    expect(() => environments({ trustedProxies: undefined }), "none given").not.toThrow();
+    for (const bad of ["10.0.0/8", "1.2.3.4/", "1.2.3.4/123", "10.0.0.0/8;x", "abc", " 1.2.3.4", "x1.2.3.4", "1.2.3.4.5", "1234.1.1.1", "1.2.3.1234", "fd00::/1234", "::1 1", "g::1", "x:fd00::1"]) {
       expect(() => environments({ trustedProxies: [bad] }), bad).toThrow(`trusted proxy "${bad}": not an IP address or CIDR (e.g. 10.0.0.0/8)`);
     }
   });

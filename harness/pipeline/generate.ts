@@ -76,8 +76,8 @@ export function setupScript(): string[] {
  * only `switch` touches what is live.
  */
 function deployScript(env: Environment, config: DeploymentConfig, checkMigrations: boolean, hooks: Hooks, appDir: string): string[] {
-  const onServer = (step: string, release: string | undefined, extra: ReadonlyArray<string | ReturnType<typeof raw>> = []) =>
-    `ssh deploy-target ${releaseCommand(config, env, step, release === undefined ? undefined : raw(release), extra)}`;
+  const onServer = (step: string, release: string, extra: ReadonlyArray<string | ReturnType<typeof raw>> = []) =>
+    `ssh deploy-target ${releaseCommand(config, env, step, raw(release), extra)}`;
   const excludes = uploadExcludes(appDir).map((e) => `--exclude=${e}`).join(" ");
   return [
     // A new, empty release directory; the code goes there, never into the live one.
@@ -126,7 +126,7 @@ function manual(selection: Record<string, unknown>): Record<string, unknown> {
   return { rules: rules.map((r) => (r.when === "never" ? r : { ...r, when: "manual" })), allow_failure: true };
 }
 
-function branchSelection(env: Environment, all: Environment[], style: RuleStyle, production: string | undefined): Record<string, unknown> {
+function branchSelection(env: Environment, all: Environment[], style: RuleStyle | undefined, production: string | undefined): Record<string, unknown> {
   const prod = production ? ciString(production) : "$CI_DEFAULT_BRANCH";
   const named = all.flatMap((e) => (e.branch.kind === "named" ? [e.branch.branch] : []));
   if (style === "only-except") {
@@ -157,7 +157,6 @@ export function pipelineObject(opts: PipelineOptions = {}): Record<string, unkno
   const config = { ...DEFAULT_CONFIG, ...opts.config };
   const all = environments(config);
   const envs = all.filter((e) => !opts.envs || opts.envs.includes(e.name));
-  const style = opts.style ?? "rules";
   const doc: Record<string, unknown> = {
     stages: opts.verify === false ? ["deploy"] : ["deploy", "verify"],
     variables: {
@@ -178,7 +177,7 @@ export function pipelineObject(opts: PipelineOptions = {}): Record<string, unkno
       resource_group: `deploy-${env.name}`,
       timeout: "15 minutes",
     };
-    const selection = branchSelection(env, all, style, opts.productionBranch);
+    const selection = branchSelection(env, all, opts.style, opts.productionBranch);
     // Per environment, each job logs in as its environment's user (with that environment's key).
     const user = config.isolation === "shared" ? {} : { variables: { DEPLOY_USER: env.user } };
     doc[env.job] = { ...common, ...user, ...selection, before_script: setupScript(), script: deployScript(env, config, opts.checkMigrations ?? false, opts.hooks ?? NO_HOOKS, opts.appDir ?? "") };

@@ -51,6 +51,37 @@ describe("rules:if expressions", () => {
   });
 });
 
+describe("rules:if, read token by token from where the last one ended", () => {
+  it("reads a /regex/ holding operator characters as one regex", () => {
+    expect(evaluateIf(`$B =~ /^(feature|fix)-/`, { B: "fix-1" })).toBe(true);
+    expect(evaluateIf(`$B =~ /a==b/`, { B: "xa==by" })).toBe(true);
+    expect(evaluateIf(`$B =~ /a==b/`, { B: "ab" })).toBe(false);
+  });
+
+  it("reads null before a regex later in the expression as null", () => {
+    expect(evaluateIf(`null != $X && $Y =~ /ok/`, { X: "1", Y: "ok" })).toBe(true);
+    expect(evaluateIf(`null != $X && $Y =~ /ok/`, { Y: "ok" })).toBe(false);
+  });
+
+  it("names the very text it cannot read, from where it stands", () => {
+    expect(() => evaluateIf(`$A == xnull`, {})).toThrow(`rules:if "$A == xnull": cannot read "xnull"`);
+  });
+
+  it("compares != as text, not as a pattern", () => {
+    expect(evaluateIf(`$X != "abc"`, { X: "xabcx" })).toBe(true);
+    expect(evaluateIf(`$X != "a.c"`, { X: "abc" })).toBe(true);
+    expect(evaluateIf(`$X == "a.c"`, { X: "abc" })).toBe(false);
+  });
+
+  it("takes a quoted pattern's slashes off only when it starts and ends with one", () => {
+    expect(evaluateIf(`$X =~ "/^v1/"`, { X: "v1.2" })).toBe(true);
+    // Not wrapped in slashes: the text is the pattern, slashes and all.
+    expect(evaluateIf(`$X =~ "/a/b"`, { X: "/a/b" })).toBe(true);
+    expect(evaluateIf(`$X =~ "x/a/"`, { X: "x/a/" })).toBe(true);
+    expect(evaluateIf(`$X =~ "x/a/"`, { X: "xa" })).toBe(false);
+  });
+});
+
 describe("only/except, as GitLab reads them", () => {
   it("names pipelines by kind: branches, tags, pushes, merge requests, schedules", () => {
     const on = (refs: string[], vars: Record<string, string>) => jobWhen({ only: refs }, vars);
@@ -70,6 +101,12 @@ describe("only/except, as GitLab reads them", () => {
     expect(jobWhen({ only: ["/^MA/"] }, push)).toBeUndefined();
     expect(jobWhen({ only: ["/ai/"] }, push)).toBe("on_success");
     expect(jobWhen({ only: ["feature"] }, mr)).toBeUndefined();
+    // A /regex/ only when the whole pattern is one: these are names, compared as they are.
+    expect(jobWhen({ only: ["release/v1/"] }, { ...push, CI_COMMIT_REF_NAME: "xv1x" })).toBeUndefined();
+    expect(jobWhen({ only: ["release/v1/"] }, { ...push, CI_COMMIT_REF_NAME: "release/v1/" })).toBe("on_success");
+    expect(jobWhen({ only: ["/a/1"] }, { ...push, CI_COMMIT_REF_NAME: "a" })).toBeUndefined();
+    // A pipeline without a ref name (none is set) matches no name and no pattern, not even /./.
+    expect(jobWhen({ only: ["/./"] }, { CI_PIPELINE_SOURCE: "push" })).toBeUndefined();
   });
 
   it("needs every key of a block to match (refs and variables), any variable of the list; an empty block matches nothing", () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, environments } from "../core/envs.ts";
 import { sampleProjectDir } from "../core/fixtures.ts";
 import { loadProject } from "../project/detect.ts";
@@ -11,7 +11,10 @@ const envs = environments();
 const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOm";
 
 describe("pg_hba's managed block", () => {
-  const block = pgHbaBlock(envs.slice(0, 1), "10.0.0.3");
+  let block: string;
+  beforeEach(() => {
+    block = pgHbaBlock(envs.slice(0, 1), "10.0.0.3");
+  });
   it("is the block's own lines, ending in a newline", () => {
     expect(block).toBe(`${HBA_BEGIN}\nhost    myproject_dev        myproject_dev        10.0.0.3/32    scram-sha-256\n${HBA_END}\n`);
   });
@@ -24,6 +27,9 @@ describe("pg_hba's managed block", () => {
     const old = pgHbaBlock(envs.slice(0, 1), "10.0.0.9");
     expect(withHbaBlock(`${old}host all all 0.0.0.0/0 reject\n`, block)).toBe(`${block}host all all 0.0.0.0/0 reject\n`);
     expect(withHbaBlock(`a\n${old}b\n`, block)).toBe(`a\n${block}b\n`);
+  });
+  it("keeps what follows its end marker on the same line, and the line break after it", () => {
+    expect(withHbaBlock(`${HBA_BEGIN}\nold\n${HBA_END} kept\nnext\n`, block)).toBe(`${block} kept\nnext\n`);
   });
   it("is appended, not spliced, when the markers are out of order", () => {
     const broken = `${HBA_END}\nx\n${HBA_BEGIN}\n`;
@@ -40,11 +46,16 @@ describe("authorized_keys lines", () => {
     for (const type of ["ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com"]) {
       expect(authorizedKeys(DEFAULT_CONFIG, ["dev"], { deploy: [], operator: [`  ${type}\tAAAAB3Nza== a person@laptop  `] })).toBe(`${type} AAAAB3Nza==\n`);
     }
+    // Several blanks between the fields, and the line break a pasted .pub file ends with.
+    expect(authorizedKeys(DEFAULT_CONFIG, ["dev"], { deploy: [], operator: [`ssh-ed25519 \t  AAAAB3Nza==  \t me`, `ssh-rsa AAAAB3Nza==\n`] })).toBe(`ssh-ed25519 AAAAB3Nza==\nssh-rsa AAAAB3Nza==\n`);
   });
   it("refuses other types, options of its own, and keys with a character of another kind", () => {
     for (const bad of ["ssh-dss AAAAB3", `from="10.0.0.1" ${ED}`, `x${ED}`, "ssh-ed25519 AAAA$(id)", "ssh-ed25519", `${ED}\nssh-rsa AAAA`]) {
       expect(() => authorizedKeys(DEFAULT_CONFIG, ["dev"], { deploy: [], operator: [bad] }), bad).toThrow(/not an OpenSSH public key line/);
     }
+    // The error quotes the line's start only: a private key pasted by mistake is not printed whole.
+    const pasted = `-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ`;
+    expect(() => authorizedKeys(DEFAULT_CONFIG, ["dev"], { deploy: [], operator: [pasted] })).toThrow(`not an OpenSSH public key line: ${JSON.stringify(pasted.slice(0, 40))}...`);
   });
 });
 

@@ -8,7 +8,7 @@ import type { DjangoProject } from "../project/detect.ts";
  * to https forever. From a trusted proxy the header passes; from anyone else, nginx's scheme.
  * Names are the site's own: every site's top level shares nginx's http block.
  */
-function forwardedProto(env: Environment, config: Pick<DeploymentConfig, "trustedProxies">): { top: string; variable: string } {
+function forwardedProto(env: Environment, config: Partial<Pick<DeploymentConfig, "trustedProxies">>): { top: string; variable: string } {
   const trusted = config.trustedProxies ?? [];
   if (!trusted.length) return { top: "", variable: "$scheme" };
   const id = env.site.replace(/[^A-Za-z0-9_]/g, "_");
@@ -27,7 +27,7 @@ map "$${id}_trusted_proxy:$http_x_forwarded_proto" $${id}_forwarded_proto {
   };
 }
 
-export function nginxSite(env: Environment, project: Pick<DjangoProject, "staticUrl" | "mediaUrl">, config: Pick<DeploymentConfig, "trustedProxies"> = { trustedProxies: [] }): string {
+export function nginxSite(env: Environment, project: Pick<DjangoProject, "staticUrl" | "mediaUrl">, config: Partial<Pick<DeploymentConfig, "trustedProxies">> = {}): string {
   const proto = forwardedProto(env, config);
   // collectstatic links `.static` in each release to the project's own STATIC_ROOT, wherever the
   // project puts it inside the release: /static/x is read from <live>/.static/x. Links are resolved

@@ -23,6 +23,8 @@ describe("the quoting template", () => {
     const inner = shText`cd ${"/srv/a b"} && ls`;
     expect(sh`bash -c ${inner.text}`).toBe(`bash -c 'cd '\\''/srv/a b'\\'' && ls'`);
     expect(sh`echo ${raw("$HOME")}`).toBe("echo $HOME");
+    expect(String(inner)).toBe("cd '/srv/a b' && ls");
+    expect(`${inner}`).toBe(inner.text);
     expect(argv(sh`bash -c ${sh`printf '%s\\0' ${"it's $x"}`}`)).toEqual(["it's $x"]);
   });
 
