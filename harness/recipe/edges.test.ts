@@ -31,6 +31,9 @@ describe("pg_hba's managed block", () => {
   it("keeps what follows its end marker on the same line, and the line break after it", () => {
     expect(withHbaBlock(`${HBA_BEGIN}\nold\n${HBA_END} kept\nnext\n`, block)).toBe(`${block} kept\nnext\n`);
   });
+  it("is appended when only its end marker is there", () => {
+    expect(withHbaBlock(`a\n${HBA_END}\n`, block)).toBe(`a\n${HBA_END}\n${block}`);
+  });
   it("is appended, not spliced, when the markers are out of order", () => {
     const broken = `${HBA_END}\nx\n${HBA_BEGIN}\n`;
     expect(withHbaBlock(broken, block)).toBe(`${broken}${block}`);
