@@ -13,7 +13,7 @@ import { sh } from "../../harness/shell/quote.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
 import { releaseToolName } from "../../harness/recipe/release.ts";
 import { expectNoKeyIn, readMarker, releaseCommandsRan, staticFilesToFetch, writeMarker } from "./checks.ts";
-import { deployUnderTraffic, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC, type Shared } from "./support.ts";
+import { deployUnderTraffic, withCommit, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC, type Shared } from "./support.ts";
 
 // Every deploy of this file goes to prod, under traffic, on one testbed. Each test makes the state
 // it needs (its own commits, its own data) and reads nothing another test left, so any one passes
@@ -168,9 +168,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
       const branch = s.tb.config.defaultBranch;
       const old = await served(s);
       const before = await releases(s);
-      await s.data.repo.commit(branch, what, change(s.data.repo.dir, s.data.project));
-      // Undone whatever the assertions find, so the next test deploys from a good commit.
-      try {
+      await withCommit(s, branch, what, change(s.data.repo.dir, s.data.project), async () => {
         const { result, traffic } = await deployUnderTraffic(s, branch);
         const logs = jobLogs(result);
         expect(result.status, logs).toBe("failed");
@@ -186,9 +184,7 @@ describe("releases under traffic on prod: requirements, broken releases, deploys
         expect(await releases(s)).toBe(before);
         expectNoFailedRequests(traffic, "prod", "the deploy");
         expect(traffic.commits).toEqual([old]);
-      } finally {
-        await s.data.repo.git("revert", "--no-edit", "HEAD");
-      }
+      });
     });
   }
 

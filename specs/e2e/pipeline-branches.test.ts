@@ -2,7 +2,7 @@ import type { PipelineResult } from "../../harness/pipeline/executor.ts";
 import { describe, expect } from "vitest";
 import type { EnvName } from "../../harness/core/envs.ts";
 import { expectDeployed, expectNoKeyIn, mainPids, releaseCommandsRan } from "./checks.ts";
-import { deployUnderTraffic, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
+import { deployUnderTraffic, withCommit, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
 import { generateKeyPair } from "../../harness/testbed/keys.ts";
 import { failingMigration, modelWithoutMigration, touchFile } from "../../harness/project/changes.ts";
 import { LABEL } from "../../harness/docker/labels.ts";
@@ -80,8 +80,7 @@ describe("pipelines that must fail", () => {
     const served = await servedCommit(s.tb, "prod");
     const failing = failingMigration(s.data.repo.dir, s.data.project);
     const tool = releaseToolName(s.tb.config);
-    await s.data.repo.commit(branch, "A migration that fails", failing.changes);
-    try {
+    await withCommit(s, branch, "A migration that fails", failing.changes, async () => {
       const { result: r, traffic } = await deployUnderTraffic(s, branch);
       const logs = jobLogs(r);
       expect(r.status, logs).toBe("failed");
@@ -99,18 +98,14 @@ describe("pipelines that must fail", () => {
       expectNoFailedRequests(traffic, "prod", "the deploy");
       expect(traffic.commits).toEqual([served]);
       expect(await servedCommit(s.tb, "prod")).toBe(served);
-    } finally {
-      // The default branch goes back to the last good commit, whatever the assertions find.
-      await s.data.repo.git("revert", "--no-edit", "HEAD");
-    }
+    });
   });
   onTestbed(shared, "--check-migrations: a model changed without its migration stops the deploy at check, naming the app and model; nothing goes live", async (s) => {
     const branch = s.tb.config.defaultBranch;
     const served = await servedCommit(s.tb, "prod");
     const change = modelWithoutMigration(s.data.repo.dir, s.data.project);
     const tool = releaseToolName(s.tb.config);
-    await s.data.repo.commit(branch, "A model without its migration", change.changes);
-    try {
+    await withCommit(s, branch, "A model without its migration", change.changes, async () => {
       const { result: r } = await s.data.deploy({ branch }, { pipeline: { checkMigrations: true } });
       const logs = jobLogs(r);
       expect(r.status, logs).toBe("failed");
@@ -121,9 +116,7 @@ describe("pipelines that must fail", () => {
       expect(releaseCommandsRan(logs, "prod", tool).map(([step]) => step)).not.toContain("switch");
       expect(logs).not.toContain("prod: collectstatic done in");
       expect(await servedCommit(s.tb, "prod")).toBe(served);
-    } finally {
-      await s.data.repo.git("revert", "--no-edit", "HEAD");
-    }
+    });
   });
 });
 
@@ -158,8 +151,7 @@ describe("the rollback job", () => {
   onTestbed(shared, "waits for a running deploy of its environment (one resource_group), then rolls back to the release before it and verifies that it serves", async (s) => {
     const branch = s.tb.config.defaultBranch;
     const before = await servedCommit(s.tb, "prod");
-    await s.data.repo.commit(branch, "A release to roll back from", touchFile("rollback-me.txt", "roll me back\n"));
-    try {
+    await withCommit(s, branch, "A release to roll back from", touchFile("rollback-me.txt", "roll me back\n"), async () => {
       const deploying = s.data.deploy({ branch });
       // The rollback is started once the deploy's job runs: from then on it holds prod's resource group.
       const jobs = () => docker().listContainers({ filters: { label: [`${LABEL.testbed}=${s.tb.id}`, `${LABEL.kind}=job`] } });
@@ -174,8 +166,6 @@ describe("the rollback job", () => {
       expect(releaseCommandsRan(logs, "prod", tool).map(([step]) => step)).toEqual(["rollback", "verify"]);
       expect(logs).toMatch(new RegExp(`${tool}: prod: \\S+ \\(${before.slice(0, 8)}\\) serves ${s.data.project.health.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} through nginx on port ${s.tb.env("prod").port}`));
       expect(await servedCommit(s.tb, "prod")).toBe(before);
-    } finally {
-      await s.data.repo.git("revert", "--no-edit", "HEAD");
-    }
+    });
   });
 });

@@ -10,6 +10,7 @@ import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
 import type { PipelineResult } from "../../harness/pipeline/executor.ts";
 import { plainLog, tellingLines } from "../../harness/pipeline/job-script.ts";
 import { PipelineDeployment, type DeployOptions } from "../../harness/pipeline/deployment.ts";
+import type { FixtureChanges } from "../../harness/core/fixtures.ts";
 import type { EnvName } from "../../harness/core/envs.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { expect } from "vitest";
@@ -113,6 +114,19 @@ export function jobLogs(result: PipelineResult): string {
 
 /** Traffic in specs: steady, so that deploys under it keep the cores they need. */
 export const SPEC_TRAFFIC = STEADY_TRAFFIC;
+
+/**
+ * Commits `changes` to `branch` of the deployment's repository, runs `fn`, and reverts that commit
+ * whatever `fn` finds, so the next test deploys from a good commit.
+ */
+export async function withCommit<R>(s: Shared<PipelineDeployment>, branch: string, message: string, changes: FixtureChanges, fn: () => Promise<R>): Promise<R> {
+  await s.data.repo.commit(branch, message, changes);
+  try {
+    return await fn();
+  } finally {
+    await s.data.repo.git("revert", "--no-edit", "HEAD");
+  }
+}
 
 /** Deploys `branch` through the pipeline while the traffic probe runs on its environment; logs the probe's line. */
 export async function deployUnderTraffic(s: Shared<PipelineDeployment>, branch: string, opts: Omit<DeployOptions, "traffic"> = {}) {
