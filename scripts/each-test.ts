@@ -3,8 +3,12 @@
 // side (default 2, as the suite's own workers). A test that passes only after another test of its
 // file made some state for it fails here. Prints one line per test and a summary; exits 1 if any
 // test failed alone.
-import { spawn, spawnSync } from "node:child_process";
-import { relative } from "node:path";
+import { spawnSync } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { caseCounts, junitCases } from "../harness/faults/verdict.ts";
+import { runVitest } from "../harness/faults/vitest.ts";
 
 interface Listed {
   name: string;
@@ -12,16 +16,6 @@ interface Listed {
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-function vitestRun(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("npx", ["vitest", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.on("close", (code) => resolve({ code, out: out.replace(/\x1b\[[0-9;]*m/g, "") }));
-  });
-}
 
 const args = process.argv.slice(2).filter((a) => a !== "--");
 const jobsAt = args.indexOf("--jobs");
@@ -42,21 +36,27 @@ const started = Date.now();
 let next = 0;
 let done = 0;
 
+const dir = await mkdtemp(join(tmpdir(), "ddt-each-test-"));
+
 async function worker(): Promise<void> {
   while (next < tests.length) {
-    const t = tests[next++]!;
+    const index = next++;
+    const t = tests[index]!;
     const file = relative(process.cwd(), t.file);
     const t0 = Date.now();
+    // The same child vitest the fault runner uses, one worker, its JUnit report read back.
     // vitest's full name joins the describe blocks and the title with spaces; the list's with " > ".
-    const r = await vitestRun(["run", "--project", "e2e", file, "-t", `^${escape(t.name.split(" > ").join(" "))}$`]);
-    const passed = /Tests\s+(\d+) passed/.exec(r.out);
+    const junitPath = join(dir, `${index}.xml`);
+    const code = await runVitest({ files: [file], testFilter: `^${escape(t.name.split(" > ").join(" "))}$`, env: {}, junitPath, maxWorkers: 1 });
+    const counts = caseCounts(junitCases(await readFile(junitPath, "utf8").catch(() => "")));
     // Exactly one test ran and passed: a pattern that matched nothing or two would prove nothing.
-    const ok = r.code === 0 && passed !== null && Number(passed[1]) === 1 && !/Tests\s+.*failed/.test(r.out);
+    const ok = code === 0 && counts.passed === 1 && counts.failed === 0;
     done++;
     console.log(`${ok ? "✓" : "✗"} [${done}/${tests.length}] ${file} > ${t.name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     if (!ok) {
       failed.push(`${file} > ${t.name}`);
-      console.log(r.out.split("\n").slice(-80).join("\n"));
+      const out = await readFile(junitPath.replace(/\.xml$/, ".log"), "utf8").catch(() => "(no output)");
+      console.log(out.replace(/\x1b\[[0-9;]*m/g, "").split("\n").slice(-80).join("\n"));
     }
   }
 }
@@ -64,4 +64,5 @@ async function worker(): Promise<void> {
 await Promise.all(Array.from({ length: Math.min(jobs, tests.length) }, worker));
 console.log(`each-test: ${tests.length - failed.length} of ${tests.length} passed alone, ${jobs} side by side, in ${((Date.now() - started) / 60000).toFixed(1)} min`);
 for (const f of failed) console.log(`  failed alone: ${f}`);
+await rm(dir, { recursive: true, force: true });
 process.exit(failed.length ? 1 : 0);
