@@ -33,12 +33,27 @@ const took = (jobLog: string, start: string) => {
   return t.ms;
 };
 
-/** The logins sshd accepted for `user` after `cursor` (a journal cursor taken before). */
-async function acceptedLogins(tb: StartedTestbed, user: string, cursor: string): Promise<string[]> {
-  const r = await tb.app.exec.run(sh`journalctl -q -o cat --after-cursor=${cursor} _COMM=sshd`);
-  return r.stdout.split("\n").filter((l) => l.startsWith(`Accepted publickey for ${user} `));
+/**
+ * The logins sshd accepted for `user` since `since` (the app server's clock, in seconds), and
+ * sshd's lines since then for a failure message.
+ *
+ * Read by each entry's own time, not `--after-cursor`: the server starts with the snapshot's
+ * journal files beside new ones, and the cursor taken before a job named an old entry (i=138 of
+ * a file already past 200) after which nothing sorted: 0 logins for a job that had logged in, and
+ * a marker logged later never found. And journald
+ * reads the syslog socket in the background, so a marker is sent down that same socket after the
+ * job and the count waits until journald has it: every line sshd wrote before it is then in too.
+ */
+async function acceptedLogins(tb: StartedTestbed, user: string, since: number): Promise<{ logins: string[]; sshd: string }> {
+  const marker = `ddt-after-job-${Date.now()}`;
+  await tb.app.exec.run(sh`logger -t ddt-marker ${marker}`);
+  await tb.app.exec.run(sh`for i in $(seq 300); do journalctl -q -o cat -t ddt-marker | grep -qxF ${marker} && exit 0; sleep 0.1; done; echo "journald had not logged ${marker} after 30 s" >&2; exit 1`);
+  const lines = (await tb.app.exec.run("journalctl -q -o short-unix _COMM=sshd")).stdout.split("\n");
+  const recent = lines.map((l) => l.match(/^(\d+\.\d+) \S+ sshd\[\d+\]: (.*)$/)).filter((m) => m !== null && Number(m[1]) >= since).map((m) => m![2]!);
+  return { logins: recent.filter((l) => l.startsWith(`Accepted publickey for ${user} `)), sshd: recent.join("\n") };
 }
-const journalCursor = async (tb: StartedTestbed) => (await tb.app.exec.run("journalctl -q -n 0 --show-cursor")).stdout.match(/-- cursor: (\S+)/)![1]!;
+/** The app server's clock now, in seconds (with microseconds), as the journal stamps entries. */
+const serverNow = async (tb: StartedTestbed) => Number((await tb.app.exec.run("date +%s.%6N")).stdout.trim());
 
 describe("the job's ssh setup, as people paste keys and host keys into CI/CD variables", () => {
   onTestbed(shared, "CRLF line endings, blank lines around, no final newline, as File or plain variables: each connects, and no line of the key is logged", async (s) => {
@@ -80,14 +95,14 @@ describe("the job's ssh setup, as people paste keys and host keys into CI/CD var
 describe("what each ssh option does in a job", () => {
   onTestbed(shared, "a deploy job logs in once (ControlMaster), however many ssh and rsync commands it runs: sshd's own log counts the logins", async (s) => {
     const user = s.tb.env("prod").user;
-    const cursor = await journalCursor(s.tb);
+    const since = await serverNow(s.tb);
     const { result } = await s.data.deploy({ env: "prod" });
     const logs = jobLogs(result);
     expect(result.status, logs).toBe("success");
     const commands = plainLog(result.jobs[0]!.log).split("\n").filter((l) => l.startsWith("$ ") && l.includes("deploy-target"));
     expect(commands.length, `the deploy job ran ${commands.length} commands over ssh:\n${commands.join("\n")}`).toBeGreaterThanOrEqual(4);
-    const logins = await acceptedLogins(s.tb, user, cursor);
-    expect(logins, `sshd accepted ${logins.length} logins for ${user} during one deploy job of ${commands.length} ssh commands; ControlMaster shares one`).toHaveLength(1);
+    const { logins, sshd } = await acceptedLogins(s.tb, user, since);
+    expect(logins, `sshd accepted ${logins.length} logins for ${user} during one deploy job of ${commands.length} ssh commands; ControlMaster shares one. sshd's lines since the job began:\n${sshd}`).toHaveLength(1);
   });
 
   onTestbed(shared, "BatchMode: a key with a passphrase fails at once, even on a terminal, instead of waiting for someone to type it", async (s) => {
