@@ -39,6 +39,16 @@ describe("the snapshot key", () => {
     write("harness/recipe/generators.test.ts", "// a spec, changed\n");
     expect(await key()).toBe(before);
   });
+
+  it("does not change when python3 writes its byte-code cache beside the release tool", async () => {
+    const before = await key();
+    write("harness/recipe/__pycache__/release_state.cpython-311.pyc", `${Date.now()}`);
+    write("fixtures/myproject/__pycache__/manage.cpython-311.pyc", `${Date.now()}`);
+    expect(await key()).toBe(before);
+    // Only the cache directory is left out: a module whose name merely contains it counts.
+    write("harness/recipe/__pycache__.py", "# a module\n");
+    expect(await key()).not.toBe(before);
+  });
 });
 
 describe("a snapshot's saved secrets", () => {
