@@ -263,17 +263,9 @@ def step_rollback(env, args):
 def step_facts(env, args):
     """Read-only facts of the environment, one JSON object: the live release and whether it is
     complete, and what its Django connects to (or why it could not say). Changes nothing."""
-    live = env.current()
-    facts = {"environment": env.name, "live": live, "commit": None, "ready": False, "django": None}
-    if live:
-        facts["commit"] = env.meta(live).get("commit")
-        facts["ready"] = os.path.exists(os.path.join(env.releases, live, READY))
-        try:
-            out = env.django(os.path.join(env.releases, live), "facts", capture=True)
-            facts["django"] = json.loads(out.strip().splitlines()[-1])
-        except (Failure, ValueError, IndexError) as e:
-            facts["django"] = {"error": str(e)}
-    print(json.dumps(facts))
+    import release_checklist
+
+    print(json.dumps(release_checklist.live_facts(env)))
 
 
 def step_checklist(env, args):

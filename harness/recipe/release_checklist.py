@@ -52,17 +52,33 @@ def _static_files(release):
     return [{"path": p, "sha256": files[p]} for p in order[:STATIC_SAMPLE]]
 
 
+def live_facts(env):
+    """The live release, whether it is complete, and what its Django connects to (or why it could
+    not say): the tool's `facts` command prints this, and the checklist's facts start from it."""
+    live = env.current()
+    facts = {"environment": env.name, "live": live, "commit": None, "ready": False, "django": None}
+    if live:
+        path = os.path.join(env.releases, live)
+        facts["commit"] = env.meta(live).get("commit")
+        facts["ready"] = os.path.exists(os.path.join(path, READY))
+        try:
+            out = env.django(path, "facts", capture=True)
+            facts["django"] = json.loads(out.strip().splitlines()[-1])
+        except (Failure, ValueError, IndexError) as err:
+            facts["django"] = {"error": str(err)}
+    return facts
+
+
 def server_facts(env, config):
     """Everything the server checks read, gathered once; no check reads the server again."""
     e = config["envs"][env.name]
-    live = env.current()
-    path = os.path.join(env.releases, live) if live else None
-    facts = {"environment": env.name, "user": e.get("user"), "live": live, "commit": env.meta(live).get("commit") if live else None}
+    facts = {**live_facts(env), "user": e.get("user")}
+    path = os.path.join(env.releases, facts["live"]) if facts["live"] else None
     facts["units"] = {u: _run("systemctl", "show", "-p", "ActiveState", "-p", "SubState", "--value", u)[1].split("\n") for u in (f"{env.unit}.service", f"{env.unit}.socket")}
     facts["socket"] = _stat(e["socket"]) if e.get("socket") else {"exists": False, "error": "not in the tool's config"}
     facts["env_file"] = _stat(env.env_file)
     facts["release"] = {
-        "ready": bool(path) and os.path.exists(os.path.join(path, READY)),
+        "ready": facts["ready"],
         "venv": bool(path) and os.path.exists(os.path.join(path, f"{env.project}env", "bin", "python")),
         "static": bool(path) and os.path.isdir(os.path.join(path, ".static")),
     }
@@ -74,11 +90,6 @@ def server_facts(env, config):
         for name, o in config["envs"].items()
         if name != env.name
     }
-    try:
-        out = env.django(path, "facts", capture=True) if path else ""
-        facts["django"] = json.loads(out.strip().splitlines()[-1]) if path else None
-    except (Failure, ValueError, IndexError) as err:
-        facts["django"] = {"error": str(err)}
     return facts
 
 
