@@ -11,7 +11,8 @@ import { appliedMigrations } from "../../harness/probes/postgres.ts";
 import { trafficLine, type TrafficReport } from "../../harness/probes/traffic.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
-import { releaseToolName } from "../../harness/recipe/release.ts";
+import { releaseToolName, releaseToolPath } from "../../harness/recipe/release.ts";
+import { RELEASES_KEPT } from "../../harness/core/envs.ts";
 import { expectNoKeyIn, readMarker, releaseCommandsRan, staticFilesToFetch, writeMarker } from "./checks.ts";
 import { deployUnderTraffic, withCommit, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC, type Shared } from "./support.ts";
 
@@ -23,6 +24,12 @@ const shared = pipelineTestbed();
 type S = Shared<PipelineDeployment>;
 
 const releases = (s: S) => s.tb.app.exec.run(sh`ls ${s.tb.env("prod").releases}`).then((r) => r.stdout);
+/** prod's releases as the release tool lists them: each name with its status (live, ready, bad, unfinished). */
+const listed = async (s: S) =>
+  (await s.tb.app.exec.run(sh`${releaseToolPath(s.tb.config)} prod list`, { as: s.tb.env("prod").user })).stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => ({ name: line.split(/\s+/)[0]!, status: line.split(/\s+/).at(-1)! }));
 const venvs = (s: S) => s.tb.app.exec.run(sh`ls ${s.tb.env("prod").venvs}`).then((r) => r.stdout);
 const served = (s: S) => servedCommit(s.tb, "prod", s.data.project.health);
 const tool = (s: S) => releaseToolName(s.tb.config);
@@ -49,7 +56,9 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
     const before = await served(s);
     const marker = `written before the deploy ${Date.now()}`;
     await writeMarker(tb, "prod", marker);
-    const kept = (await releases(s)).trim().split("\n").length;
+    const beforeList = await listed(s);
+    const good = beforeList.filter((r) => r.status === "live" || r.status === "ready").map((r) => r.name);
+    const previous = beforeList.find((r) => r.status === "live")!.name;
     const shipped = (await staticFilesToFetch(tb, "prod", data.repo.dir, data.project.staticUrl)).find((f) => f.shipped);
     if (!shipped) throw new Error(`${data.repo.dir}: the project ships no static file of its own to put a new one beside`);
     const badge = addStaticFile({ path: shipped.what, url: shipped.url }, `badge-${Date.now()}.svg`, BADGE);
@@ -62,11 +71,13 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
 
     expect((await httpGet(tb.url("prod", badge.url))).text).toBe(BADGE);
     expect(await readMarker(tb, "prod", marker)).toHaveLength(1);
-    // The live path is a link to the newest release; the earlier ones are kept for rollbacks.
+    // The live path is a link to the newest release. Kept for rollbacks: the newest good releases
+    // (RELEASES_KEPT with the new one) and the one live before it; a release that failed or was
+    // rolled back from (another test's, in some orders) is pruned first.
     const live = (await tb.app.exec.run(sh`readlink ${prod.dir}`)).stdout.trim();
     const now = (await releases(s)).trim().split("\n");
-    expect(now).toHaveLength(Math.min(kept + 1, 5));
     expect(live).toBe(`releases/${now.at(-1)}`);
+    expect(now, `before the deploy: ${beforeList.map((r) => `${r.name} ${r.status}`).join(", ")}`).toEqual([...new Set([...[...good, basename(live)].slice(-RELEASES_KEPT), previous])].sort());
     expect(live).toMatch(new RegExp(`-${commit.slice(0, 8)}$`));
   });
 
