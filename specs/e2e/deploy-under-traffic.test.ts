@@ -29,7 +29,10 @@ const listed = async (s: S) =>
   (await s.tb.app.exec.run(sh`${releaseToolPath(s.tb.config)} prod list`, { as: s.tb.env("prod").user })).stdout
     .split("\n")
     .filter(Boolean)
-    .map((line) => ({ name: line.split(/\s+/)[0]!, status: line.split(/\s+/).at(-1)! }));
+    .map((line) => {
+      const [name, , status] = line.split(/\s+/);
+      return { name: name!, status: status! };
+    });
 const venvs = (s: S) => s.tb.app.exec.run(sh`ls ${s.tb.env("prod").venvs}`).then((r) => r.stdout);
 const served = (s: S) => servedCommit(s.tb, "prod", s.data.project.health);
 const tool = (s: S) => releaseToolName(s.tb.config);

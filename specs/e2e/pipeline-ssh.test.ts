@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import { describe, expect } from "vitest";
+import { waitFor } from "../../harness/core/deadline.ts";
 import { runPipeline, type VariableValue } from "../../harness/pipeline/executor.ts";
 import { pipelineObject, setupScript } from "../../harness/pipeline/generate.ts";
 import { commandTimings, plainLog } from "../../harness/pipeline/job-script.ts";
@@ -40,14 +41,14 @@ const took = (jobLog: string, start: string) => {
  * Read by each entry's own time, not `--after-cursor`: the server starts with the snapshot's
  * journal files beside new ones, and the cursor taken before a job named an old entry (i=138 of
  * a file already past 200) after which nothing sorted: 0 logins for a job that had logged in, and
- * a marker logged later never found. And journald
- * reads the syslog socket in the background, so a marker is sent down that same socket after the
- * job and the count waits until journald has it: every line sshd wrote before it is then in too.
+ * a marker logged later never found. And journald reads the syslog socket in the background, so a
+ * marker goes down that same socket after the job and the count waits until journald has it:
+ * every line sshd wrote before it is then in the journal too.
  */
 async function acceptedLogins(tb: StartedTestbed, user: string, since: number): Promise<{ logins: string[]; sshd: string }> {
   const marker = `ddt-after-job-${Date.now()}`;
   await tb.app.exec.run(sh`logger -t ddt-marker ${marker}`);
-  await tb.app.exec.run(sh`for i in $(seq 300); do journalctl -q -o cat -t ddt-marker | grep -qxF ${marker} && exit 0; sleep 0.1; done; echo "journald had not logged ${marker} after 30 s" >&2; exit 1`);
+  await waitFor(`journald never logged the marker ${marker}`, async () => ((await tb.app.exec.run("journalctl -q -o cat -t ddt-marker")).stdout.split("\n").includes(marker) ? true : undefined), { timeoutMs: 30_000 });
   const lines = (await tb.app.exec.run("journalctl -q -o short-unix _COMM=sshd")).stdout.split("\n");
   const recent = lines.map((l) => l.match(/^(\d+\.\d+) \S+ sshd\[\d+\]: (.*)$/)).filter((m) => m !== null && Number(m[1]) >= since).map((m) => m![2]!);
   return { logins: recent.filter((l) => l.startsWith(`Accepted publickey for ${user} `)), sshd: recent.join("\n") };
