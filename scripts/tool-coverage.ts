@@ -14,6 +14,8 @@ const OUT = join(PROJECT_ROOT, "reports", "tool-coverage");
 const FILES: Record<string, string> = {
   "myproject-release": "release-tool.py",
   "release_environment.py": "release_environment.py",
+  "release_common.py": "release_common.py",
+  "release_takeover.py": "release_takeover.py",
   "release_state.py": "release_state.py",
   "release-django.py": "release-django.py",
   "myproject-release-ssh": "release-ssh.py",

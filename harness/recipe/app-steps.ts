@@ -7,7 +7,7 @@ import { allowedHosts, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
 import { secretsOf } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
-import { releaseStatePath, releaseStateSource, releaseChecklistPath, releaseChecklistSource, releaseDispatcherPath, releaseDispatcherSource, releaseDjangoPath, releaseDjangoSource, releaseLibraryDir, releaseLibraryPath, releaseLibrarySource, releaseToolSource, releaseWsgiPath, releaseWsgiSource, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
+import { RELEASE_LIBRARY, releaseDispatcherPath, releaseDispatcherSource, releaseDjangoPath, releaseDjangoSource, releaseLibraryDir, releaseLibraryModulePath, releaseLibraryModuleSource, releaseToolSource, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
 import { sudoersRule } from "./sudoers.ts";
 import { authorizedKeys, NO_KEYS } from "./ssh-keys.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate, gunicornCommands } from "./units.ts";
@@ -113,10 +113,7 @@ export const appSteps: Step<RecipeContext>[] = [
       await Promise.all([
         app.writeFile(releaseToolPath(tb.config), releaseToolSource(), "755"),
         app.writeFile(releaseDispatcherPath(tb.config), releaseDispatcherSource(), "755"),
-        app.writeFile(releaseLibraryPath(tb.config), releaseLibrarySource(), "644"),
-        app.writeFile(releaseWsgiPath(tb.config), releaseWsgiSource(), "644"),
-        app.writeFile(releaseChecklistPath(tb.config), releaseChecklistSource(), "644"),
-        app.writeFile(releaseStatePath(tb.config), releaseStateSource(), "644"),
+        ...RELEASE_LIBRARY.map((module) => app.writeFile(releaseLibraryModulePath(tb.config, module), releaseLibraryModuleSource(module), "644")),
         app.writeFile(releaseDjangoPath(tb.config), releaseDjangoSource(), "644"),
         app.writeFile(releaseToolConfigPath(tb.config), releaseToolConfig(tb.config, tb.envs, facts), "644"),
       ]);

@@ -13,17 +13,22 @@ import { gunicornCommands } from "./units.ts";
  */
 const source = (file: string) => readFileSync(fileURLToPath(new URL(file, import.meta.url)), "utf8");
 export const releaseToolSource = () => source("./release-tool.py");
-export const releaseLibrarySource = () => source("./release_environment.py");
-/** gunicorn's entry point: the project's application, each answer naming its release. */
-export const releaseWsgiSource = () => source("./release_wsgi.py");
+export const releaseLibrarySource = () => releaseLibraryModuleSource("release_environment.py");
+/**
+ * The tool's library, installed as one directory it imports from: an environment's releases
+ * (release_environment.py), what every part shares (release_common.py), the hold and the takeover
+ * from a killed deploy (release_takeover.py), the lock, history and crash points (release_state.py),
+ * the checklist's server side (release_checklist.py) and gunicorn's entry point, each answer naming
+ * its release (release_wsgi.py).
+ */
+export const RELEASE_LIBRARY = ["release_environment.py", "release_common.py", "release_takeover.py", "release_state.py", "release_checklist.py", "release_wsgi.py"] as const;
+export type ReleaseLibraryModule = (typeof RELEASE_LIBRARY)[number];
+export const releaseLibraryModuleSource = (module: ReleaseLibraryModule) => source(`./${module}`);
+export const releaseWsgiSource = () => releaseLibraryModuleSource("release_wsgi.py");
 /** What the tool runs inside a release's Django (release-django.py), installed beside it. */
 export const releaseDjangoSource = () => source("./release-django.py");
 /** The forced command of the CI deploy keys (release-ssh.py): the release tool and rsync uploads, nothing else. */
 export const releaseDispatcherSource = () => source("./release-ssh.py");
-/** The lock, the deploy's hold, the history and the crash points (release_state.py), in the tool's library directory. */
-export const releaseStateSource = () => source("./release_state.py");
-/** The checklist's server-side evaluation (release_checklist.py), in the tool's library directory. */
-export const releaseChecklistSource = () => source("./release_checklist.py");
 
 /** One check of a deployed environment (checklist.json): `server` ones the tool evaluates, `http` ones whoever verifies. */
 export interface CheckDefinition {
@@ -43,10 +48,9 @@ export const releaseToolConfigPath = (config: DeploymentConfig) => `/etc/${confi
 export const releaseDjangoPath = (config: DeploymentConfig) => `/usr/local/lib/${config.project}-release-django.py`;
 /** The directory the tool imports its library from (its name is the tool's). */
 export const releaseLibraryDir = (config: DeploymentConfig) => `/usr/local/lib/${config.project}-release`;
-export const releaseLibraryPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_environment.py`;
-export const releaseWsgiPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_wsgi.py`;
-export const releaseStatePath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_state.py`;
-export const releaseChecklistPath = (config: DeploymentConfig) => `${releaseLibraryDir(config)}/release_checklist.py`;
+export const releaseLibraryModulePath = (config: DeploymentConfig, module: ReleaseLibraryModule) => `${releaseLibraryDir(config)}/${module}`;
+export const releaseLibraryPath = (config: DeploymentConfig) => releaseLibraryModulePath(config, "release_environment.py");
+export const releaseWsgiPath = (config: DeploymentConfig) => releaseLibraryModulePath(config, "release_wsgi.py");
 
 /** What the tool needs of the project: where manage.py is, its requirements, its health path, a Host it allows. */
 export type ToolProject = Pick<DjangoProject, "appDir" | "requirements" | "health" | "staticUrl" | "mediaUrl"> & { host: string };

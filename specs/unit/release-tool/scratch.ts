@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { DEFAULT_CONFIG, environments, type Environment } from "../../../harness/core/envs.ts";
-import { releaseToolConfig } from "../../../harness/recipe/release.ts";
+import { RELEASE_LIBRARY, releaseToolConfig } from "../../../harness/recipe/release.ts";
 
 /**
  * A server's layout for the release tool, in a scratch directory, on the host's python3: the
@@ -49,7 +49,7 @@ export class ToolScratch {
     mkdirSync(this.lib);
     copyFileSync(new URL("./release-tool.py", HERE), this.tool);
     chmodSync(this.tool, 0o755);
-    for (const lib of ["release_environment.py", "release_state.py", "release_checklist.py"]) copyFileSync(new URL(`./${lib}`, HERE), join(this.lib, lib));
+    for (const lib of RELEASE_LIBRARY) copyFileSync(new URL(`./${lib}`, HERE), join(this.lib, lib));
     writeFileSync(join(this.root, "fake-django.py"), FAKE_DJANGO_HELPER);
     mkdirSync(this.fakeBin);
     mkdirSync(join(this.root, "no-wheels"));
