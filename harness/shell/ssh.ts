@@ -1,11 +1,20 @@
 import { NodeSSH, type Config as SshConfig } from "node-ssh";
+import pLimit from "p-limit";
 import { TimeoutError, waitFor } from "../core/deadline.ts";
 import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
 import { raw, sh } from "./quote.ts";
 import { checked, type CommandResult, type Runner, type RunOptions } from "./command.ts";
 
+/**
+ * Commands open at once on one connection. sshd allows MaxSessions channels per connection (10 by
+ * default, a real server's may be lower); the recipe's steps write files side by side, and ten
+ * writes at once failed with "Channel open failure". Two are left for an sftp upload alongside.
+ */
+const CHANNELS = 8;
+
 /** An ssh session on one server, as an operator would have: commands, file writes, uploads. */
 export class SshRunner implements Runner {
+  private readonly channels = pLimit(CHANNELS);
   private constructor(readonly where: string, readonly ssh: NodeSSH, private readonly hooks: Hooks, private readonly plain = false) {}
 
   /**
@@ -46,11 +55,13 @@ export class SshRunner implements Runner {
     if (this.plain && opts.as) throw new Error(`${this.where}: cannot run as ${opts.as} through a forced command`);
     const full = this.plain ? command : opts.as ? sh`sudo -H -u ${opts.as} bash -c ${command}` : sh`bash -c ${command}`;
     let output = "";
-    const r = await this.ssh.execCommand(full, {
-      stdin: opts.stdin,
-      onStdout: (b) => (output += b.toString()),
-      onStderr: (b) => (output += b.toString()),
-    });
+    const r = await this.channels(() =>
+      this.ssh.execCommand(full, {
+        stdin: opts.stdin,
+        onStdout: (b) => (output += b.toString()),
+        onStderr: (b) => (output += b.toString()),
+      }),
+    );
     return checked(this.where, command, { exitCode: r.code, stdout: r.stdout, stderr: r.stderr, output }, opts);
   }
 

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { docker } from "../../harness/docker/client.ts";
 import { engineTcpHost } from "../../harness/docker/host.ts";
 import { listLabelled } from "../../harness/docker/labels.ts";
+import { SshRunner } from "../../harness/shell/ssh.ts";
 import { TestbedStartError } from "../../harness/testbed/testbed.ts";
 import { testbed } from "./support.ts";
 
@@ -32,6 +33,17 @@ describe("testbed foundation", () => {
         expect(r.stdout).toBe("root@myappserver");
       } finally {
         ssh.dispose();
+      }
+      // The recipe's runner on one connection: three times sshd's MaxSessions commands at once all
+      // run (each beyond it would fail with "Channel open failure"), each with its own output.
+      const runner = await SshRunner.connect("app", tb.app.sshConfig());
+      try {
+        const max = Number((await runner.run("sshd -T | sed -n 's/^maxsessions //p'")).stdout.trim());
+        expect(max).toBeGreaterThan(0);
+        const outputs = await Promise.all(Array.from({ length: 3 * max }, (_, i) => runner.run(`sleep 0.2; echo ${i}`)));
+        expect(outputs.map((r) => r.stdout.trim())).toEqual(Array.from({ length: 3 * max }, (_, i) => String(i)));
+      } finally {
+        runner.dispose();
       }
       const wrongHostKey = { ...tb.app.sshConfig(), hostVerifier: () => false };
       // Refused for its host key, in ssh2's own words: not any other error on the way.
