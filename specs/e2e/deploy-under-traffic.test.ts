@@ -87,7 +87,9 @@ describe("deploys and rollbacks through the pipeline, under traffic on prod", ()
   onTestbed(shared, "the manual rollback job switches back to the previous release with 0 failed requests; uploads, logs and the environment file outlive it", async (s) => {
     const { tb, data } = s;
     const prod = tb.env("prod");
-    const first = await served(s);
+    // Its own release to roll back to, from the branch as it is: what serves now may be one another
+    // test rolled back to, which lacks a migration that test applied (the rollback would stop there).
+    const first = await deployed(s, "A release to roll back to", touchFile("rollback-to.txt", `${Date.now()}\n`));
     // What lives on the server only: an upload (where an upload view saves it), a log, the settings.
     const upload = { name: `testbed-${Date.now()}.png`, bytes: randomBytes(3000) };
     await tb.app.exec.run(sh`base64 -d > ${`${prod.media}/${upload.name}`}`, { as: prod.user, stdin: upload.bytes.toString("base64") });
