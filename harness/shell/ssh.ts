@@ -11,6 +11,13 @@ import { checked, type CommandResult, type Runner, type RunOptions } from "./com
  * writes at once failed with "Channel open failure". Two are left for an sftp upload alongside.
  */
 const CHANNELS = 8;
+/**
+ * sshd frees a session a moment after the client sees its channel close, so under churn a new
+ * channel can still be refused. A refused channel ran nothing (the command goes after the open), so
+ * it is asked for again, until this deadline.
+ */
+const CHANNEL_RETRY_MS = 10_000;
+const CHANNEL_REFUSED = /Channel open failure/;
 
 /** An ssh session on one server, as an operator would have: commands, file writes, uploads. */
 export class SshRunner implements Runner {
@@ -55,13 +62,28 @@ export class SshRunner implements Runner {
     if (this.plain && opts.as) throw new Error(`${this.where}: cannot run as ${opts.as} through a forced command`);
     const full = this.plain ? command : opts.as ? sh`sudo -H -u ${opts.as} bash -c ${command}` : sh`bash -c ${command}`;
     let output = "";
-    const r = await this.channels(() =>
-      this.ssh.execCommand(full, {
-        stdin: opts.stdin,
-        onStdout: (b) => (output += b.toString()),
-        onStderr: (b) => (output += b.toString()),
-      }),
+    // waitFor retries what the probe throws (a refused channel); any other error is returned, so it ends the wait.
+    const outcome = await this.channels(() =>
+      waitFor(
+        `${this.where}: a channel for \`${command}\``,
+        async () => {
+          output = "";
+          try {
+            return await this.ssh.execCommand(full, {
+              stdin: opts.stdin,
+              onStdout: (b) => (output += b.toString()),
+              onStderr: (b) => (output += b.toString()),
+            });
+          } catch (err) {
+            if (CHANNEL_REFUSED.test((err as Error).message)) throw err;
+            return err as Error;
+          }
+        },
+        { timeoutMs: CHANNEL_RETRY_MS },
+      ),
     );
+    if (outcome instanceof Error) throw outcome;
+    const r = outcome;
     return checked(this.where, command, { exitCode: r.code, stdout: r.stdout, stderr: r.stderr, output }, opts);
   }
 

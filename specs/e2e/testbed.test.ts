@@ -34,14 +34,15 @@ describe("testbed foundation", () => {
       } finally {
         ssh.dispose();
       }
-      // The recipe's runner on one connection: three times sshd's MaxSessions commands at once all
-      // run (each beyond it would fail with "Channel open failure"), each with its own output.
+      // The recipe's runner on one connection: five times sshd's MaxSessions commands at once all
+      // run, each with its own output. Beyond MaxSessions, and in the churn of channels closing
+      // and opening, sshd refuses a channel ("Channel open failure").
       const runner = await SshRunner.connect("app", tb.app.sshConfig());
       try {
         const max = Number((await runner.run("sshd -T | sed -n 's/^maxsessions //p'")).stdout.trim());
         expect(max).toBeGreaterThan(0);
-        const outputs = await Promise.all(Array.from({ length: 3 * max }, (_, i) => runner.run(`sleep 0.2; echo ${i}`)));
-        expect(outputs.map((r) => r.stdout.trim())).toEqual(Array.from({ length: 3 * max }, (_, i) => String(i)));
+        const outputs = await Promise.all(Array.from({ length: 5 * max }, (_, i) => runner.run(`echo ${i}`)));
+        expect(outputs.map((r) => r.stdout.trim())).toEqual(Array.from({ length: 5 * max }, (_, i) => String(i)));
       } finally {
         runner.dispose();
       }
