@@ -21,13 +21,14 @@ import subprocess
 import sys
 import time
 
-PROG = os.path.basename(sys.argv[0])
-CONFIG = os.environ.get("RELEASE_TOOL_CONFIG", f"/etc/{PROG}.json")
 # Its library, in the directory named after this file: what an environment's releases are
 # (RELEASE_TOOL_LIB overrides, for tests).
 sys.path.insert(0, os.environ.get("RELEASE_TOOL_LIB", f"/usr/local/lib/{os.path.basename(__file__)}"))
-from release_environment import META, READY, Environment, Exited, Failure, say  # noqa: E402
+from release_common import META, PROG, READY, Exited, Failure, say  # noqa: E402
+from release_environment import Environment  # noqa: E402
 import release_state as state  # noqa: E402
+
+CONFIG = os.environ.get("RELEASE_TOOL_CONFIG", f"/etc/{PROG}.json")
 
 
 def venv_key(requirements):

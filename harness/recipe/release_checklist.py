@@ -20,7 +20,7 @@ import subprocess
 import time
 from xml.sax.saxutils import escape, quoteattr
 
-from release_environment import READY, Failure
+from release_common import READY, Failure
 
 STATIC_SAMPLE = 3
 

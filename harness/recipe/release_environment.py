@@ -9,8 +9,7 @@ import subprocess
 import time
 
 import release_state as state
-# The tool and the checklist import these from here.
-from release_common import META, READY, Exited, Failure, read_env_file, say  # noqa: F401
+from release_common import META, READY, Exited, Failure, read_env_file, say
 from release_takeover import Takeover
 
 
