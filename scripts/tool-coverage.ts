@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cacheDir, PROJECT_ROOT } from "../harness/core/paths.ts";
+import { RELEASE_LIBRARY } from "../harness/recipe/release.ts";
 import { log, main } from "./cli.ts";
 
 /** The floor the issue set: below it, this command fails. */
@@ -13,10 +14,7 @@ const OUT = join(PROJECT_ROOT, "reports", "tool-coverage");
 // The unit specs run copies of the tool in scratch directories: the files are known by these names.
 const FILES: Record<string, string> = {
   "myproject-release": "release-tool.py",
-  "release_environment.py": "release_environment.py",
-  "release_common.py": "release_common.py",
-  "release_takeover.py": "release_takeover.py",
-  "release_state.py": "release_state.py",
+  ...Object.fromEntries(RELEASE_LIBRARY.map((module) => [module, module])),
   "release-django.py": "release-django.py",
   "myproject-release-ssh": "release-ssh.py",
 };
@@ -68,7 +66,10 @@ void main(async () => {
     const pct = statements ? (100 * (statements - m!.missing.size)) / statements : 0;
     return { name, statements, missing: [...(m?.missing ?? [])].sort((a, b) => a - b), pct };
   });
-  const text = rows.map((r) => `${r.name.padEnd(24)} ${String(r.statements).padStart(4)} statements  ${r.pct.toFixed(1).padStart(5)} %  missing: ${r.missing.join(", ") || "none"}`).join("\n");
+  // A module no spec loads (release_wsgi.py runs only inside gunicorn on a server) is said so, not shown as 0 %.
+  const text = rows
+    .map((r) => (r.statements ? `${r.name.padEnd(24)} ${String(r.statements).padStart(4)} statements  ${r.pct.toFixed(1).padStart(5)} %  missing: ${r.missing.join(", ") || "none"}` : `${r.name.padEnd(24)} not loaded by the unit specs`))
+    .join("\n");
   writeFileSync(join(OUT, "report.txt"), `${text}\n`);
   process.stdout.write(`\n${text}\n(report: reports/tool-coverage/report.txt)\n`);
   const low = rows.filter((r) => ["release-tool.py", "release-django.py"].includes(r.name) && r.pct < FLOOR);
