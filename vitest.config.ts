@@ -15,7 +15,7 @@ export default defineConfig({
         test: {
           name: "unit",
           sequence: { groupOrder: 0 },
-          include: ["harness/**/*.test.ts", "specs/unit/**/*.test.ts"],
+          include: ["harness/**/*.test.ts", "specs/unit/**/*.test.ts", "release-tool/tests/**/*.test.ts"],
           // The release tool's specs start python3 dozens of times per test: 1-2 s alone, but 5-7 s
           // (vitest's default limit) on a 2-core machine while e2e servers boot beside them. A limit
           // is a deadline for a hung test, not a speed target (those are in npm run bench).

@@ -21,6 +21,8 @@ const RANKS: Record<string, number> = {
   pipeline: 4,
   snapshots: 4,
   recipe: 3,
+  // The release tool (release-tool/, Python on the servers) as the harness installs and reads it.
+  release: 2,
   probes: 2,
   testbed: 2,
   shell: 1,

@@ -1,11 +1,11 @@
 // npm run coverage:tool: statement coverage of the release tool and its Django helper by the unit
-// specs (specs/unit/release-tool), measured with coverage.py in a venv of its own.
+// specs (release-tool/tests), measured with coverage.py in a venv of its own.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cacheDir, PROJECT_ROOT } from "../harness/core/paths.ts";
-import { RELEASE_LIBRARY } from "../harness/recipe/release.ts";
+import { RELEASE_LIBRARY } from "../harness/release/tool.ts";
 import { log, main } from "./cli.ts";
 
 /** The floor the issue set: below it, this command fails. */
@@ -13,10 +13,10 @@ const FLOOR = 95;
 const OUT = join(PROJECT_ROOT, "reports", "tool-coverage");
 // The unit specs run copies of the tool in scratch directories: the files are known by these names.
 const FILES: Record<string, string> = {
-  "myproject-release": "release-tool.py",
+  "myproject-release": "release_tool.py",
   ...Object.fromEntries(RELEASE_LIBRARY.map((module) => [module, module])),
-  "release-django.py": "release-django.py",
-  "myproject-release-ssh": "release-ssh.py",
+  "release-django.py": "release_django.py",
+  "myproject-release-ssh": "release_ssh.py",
 };
 
 /** A venv with coverage.py, and every Python it starts measured (a .pth that starts coverage). */
@@ -40,7 +40,7 @@ void main(async () => {
   const rc = join(OUT, "coveragerc");
   writeFileSync(rc, `[run]\nparallel = true\ndata_file = ${join(OUT, ".coverage")}\ninclude =\n${Object.keys(FILES).map((f) => `    */${f}`).join("\n")}\n`);
   const env = { ...process.env, TESTBED_TOOL_PYTHON: python, COVERAGE_PROCESS_START: rc };
-  const run = spawnSync(process.execPath, [join(PROJECT_ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "specs/unit/release-tool", `--outputFile.junit=${join(OUT, "junit.xml")}`], { cwd: PROJECT_ROOT, env, stdio: "inherit" });
+  const run = spawnSync(process.execPath, [join(PROJECT_ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "release-tool/tests", `--outputFile.junit=${join(OUT, "junit.xml")}`], { cwd: PROJECT_ROOT, env, stdio: "inherit" });
   if (run.status !== 0) throw new Error("the release tool's unit specs failed; coverage is not reported");
   execFileSync(python, ["-m", "coverage", "combine", `--rcfile=${rc}`, "-q"], { cwd: OUT });
   const json = join(OUT, "coverage.json");
@@ -72,6 +72,6 @@ void main(async () => {
     .join("\n");
   writeFileSync(join(OUT, "report.txt"), `${text}\n`);
   process.stdout.write(`\n${text}\n(report: reports/tool-coverage/report.txt)\n`);
-  const low = rows.filter((r) => ["release-tool.py", "release-django.py"].includes(r.name) && r.pct < FLOOR);
+  const low = rows.filter((r) => ["release_tool.py", "release_django.py"].includes(r.name) && r.pct < FLOOR);
   return low.length ? 1 : 0;
 });

@@ -11,8 +11,8 @@ import type { EnvName } from "../core/envs.ts";
 import { httpGet } from "../probes/http.ts";
 import { TrafficProbe, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";
 import { sh } from "../shell/quote.ts";
-import { releaseLibraryDir } from "../recipe/release.ts";
-import { gunicornCommands } from "../recipe/units.ts";
+import { releaseLibraryDir } from "../release/tool.ts";
+import { gunicornCommands } from "../release/tool.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
 /** The bench's traffic: the issue's own measurement, 4 clients through nginx, and 300 answers each side. */

@@ -11,7 +11,7 @@ import { nginxSite } from "../recipe/nginx.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
 import { DEFAULT_CONFIG } from "../core/envs.ts";
 import { loadProject } from "../project/detect.ts";
-import { releaseLibraryDir, releaseWsgiPath, releaseWsgiSource } from "../recipe/release.ts";
+import { releaseLibraryDir, releaseWsgiPath, releaseWsgiSource } from "../release/tool.ts";
 import { hostFlags, systemdRunSettings } from "../docker/host-flags.ts";
 import { parsePythonTarget, PYTHON_TARGET_PROBE, type PythonTarget } from "../images/wheelhouse.ts";
 

@@ -2,7 +2,7 @@ import { stringify } from "yaml";
 import { DEFAULT_CONFIG, SEED_SERVERS, environments, type DeploymentConfig, type EnvName, type Environment } from "../core/envs.ts";
 import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
 import { raw } from "../shell/quote.ts";
-import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, releaseTool, uploadExcludes } from "../recipe/release-steps.ts";
+import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, releaseTool, uploadExcludes } from "../release/commands.ts";
 
 export type RuleStyle = "rules" | "only-except";
 
@@ -71,7 +71,7 @@ export function setupScript(): string[] {
 }
 
 /**
- * The deploy, as the release tool's steps (harness/recipe/release.ts: the recipe runs the same ones).
+ * The deploy, as the release tool's steps (harness/release/commands.ts: the recipe runs the same ones).
  * One ssh command per step (the Django steps in one, `prepare`), so the log names and times each;
  * only `switch` touches what is live.
  */

@@ -21,9 +21,3 @@ export async function unixSocket(server: Server, path: string): Promise<UnixSock
   const [owner, group] = (ids ?? "- -").split(" ");
   return { path, isSocket: kind === "socket", listening: listen === "listening", owner: owner ?? "-", group: group ?? "-" };
 }
-
-/** TCP ports some process listens on (ss -tln). */
-export async function listeningTcpPorts(server: Server): Promise<number[]> {
-  const out = (await server.exec.run(`ss -tlnH | awk '{print $4}'`)).stdout;
-  return [...new Set(out.trim().split("\n").map((a) => Number(a.slice(a.lastIndexOf(":") + 1))))].sort((a, b) => a - b);
-}

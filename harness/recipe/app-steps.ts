@@ -7,10 +7,10 @@ import { allowedHosts, DB_HOST } from "./hosts.ts";
 import { envFile } from "./env-file.ts";
 import { secretsOf } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
-import { RELEASE_LIBRARY, releaseDispatcherPath, releaseDispatcherSource, releaseDjangoPath, releaseDjangoSource, releaseLibraryDir, releaseLibraryModulePath, releaseLibraryModuleSource, releaseToolSource, releaseToolConfig, releaseToolConfigPath, releaseToolPath } from "./release.ts";
+import { gunicornCommands, installReleaseTool } from "../release/tool.ts";
 import { sudoersRule } from "./sudoers.ts";
 import { authorizedKeys, NO_KEYS } from "./ssh-keys.ts";
-import { gunicornSocket, gunicornTarget, gunicornTemplate, gunicornCommands } from "./units.ts";
+import { gunicornSocket, gunicornTarget, gunicornTemplate } from "./units.ts";
 
 /**
  * systemd's own verdict on the units before they are loaded: a bad setting is named here, with the
@@ -106,17 +106,8 @@ export const appSteps: Step<RecipeContext>[] = [
     name: "app: release tool",
     phase: "provision",
     async run({ app, tb, project }) {
-      await app.run(sh`install -d -m 755 ${releaseLibraryDir(tb.config)}`);
       // The switch asks nginx with a Host the project's ALLOWED_HOSTS accepts (the recipe sets them).
-      const facts = { ...project, host: allowedHosts()[0]! };
-      // Side by side on the one ssh connection: each write is a round trip.
-      await Promise.all([
-        app.writeFile(releaseToolPath(tb.config), releaseToolSource(), "755"),
-        app.writeFile(releaseDispatcherPath(tb.config), releaseDispatcherSource(), "755"),
-        ...RELEASE_LIBRARY.map((module) => app.writeFile(releaseLibraryModulePath(tb.config, module), releaseLibraryModuleSource(module), "644")),
-        app.writeFile(releaseDjangoPath(tb.config), releaseDjangoSource(), "644"),
-        app.writeFile(releaseToolConfigPath(tb.config), releaseToolConfig(tb.config, tb.envs, facts), "644"),
-      ]);
+      await installReleaseTool(app, tb.config, tb.envs, { ...project, host: allowedHosts()[0]! });
     },
   },
   {

@@ -8,7 +8,7 @@ import { waitForEnvironment } from "../probes/ready.ts";
 import { sh } from "../shell/quote.ts";
 import { APP_SOURCE, APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
 import type { Hooks } from "../core/hooks.ts";
-import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, uploadExcludes, type ReleaseCommandStep } from "./release-steps.ts";
+import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, uploadExcludes, type ReleaseCommandStep } from "../release/commands.ts";
 
 /** Local files that never go to the server: caches, collected static files, sockets, git. */
 const NOT_UPLOADED = /^(static|\.git|\.release[^/]*|\.static)(\/|$)|(^|\/)(__pycache__|\.venv|node_modules|\.tox|\.mypy_cache|\.pytest_cache)(\/|$)|\.pyc$|\.sock$/;

@@ -6,7 +6,7 @@ import { envFile } from "./env-file.ts";
 import { parseEnvFile } from "./secrets.ts";
 import { nginxSite } from "./nginx.ts";
 import { HBA_BEGIN, HBA_END, pgHbaBlock, withHbaBlock } from "./pg-hba.ts";
-import { releaseCommandArgs, releaseCommandSteps, releaseSteps, type ReleaseStepDef } from "./release-steps.ts";
+import { releaseCommandArgs, releaseCommandSteps, releaseSteps, type ReleaseStepDef } from "../release/commands.ts";
 import { sudoersRule } from "./sudoers.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "./units.ts";
 

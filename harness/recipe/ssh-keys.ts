@@ -1,5 +1,5 @@
 import type { DeploymentConfig, EnvName } from "../core/envs.ts";
-import { releaseDispatcherPath } from "./release.ts";
+import { releaseDispatcherPath } from "../release/tool.ts";
 
 /**
  * Who may log in to the app server, and as what. A CI deploy key may deploy the environments it is

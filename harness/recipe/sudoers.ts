@@ -1,5 +1,5 @@
 import type { DeploymentConfig, Environment } from "../core/envs.ts";
-import { gunicornCommands } from "./units.ts";
+import { gunicornCommands } from "../release/tool.ts";
 
 /**
  * The only privileged command a deploy (and a rollback) runs is the release tool's switch, which

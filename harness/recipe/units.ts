@@ -1,6 +1,6 @@
 import { envPaths, envUser, gunicornUnit, type DeploymentConfig } from "../core/envs.ts";
 import type { DjangoProject } from "../project/detect.ts";
-import { releaseLibraryDir } from "./release.ts";
+import { releaseLibraryDir } from "../release/tool.ts";
 
 /**
  * gunicorn.target, the template unit gunicorn@.service and its socket gunicorn@.socket: the seed's
@@ -9,24 +9,6 @@ import { releaseLibraryDir } from "./release.ts";
  * gunicorn restarts into a new release, connections wait in the socket's queue instead of failing
  * (measured: `restart` without it dropped 717 of 3,570 requests; with it, none).
  */
-/**
- * How a deploy restarts an environment's gunicorn, keeping its socket open. A plain \`systemctl
- * restart\` also restarts the socket on systemd ≥ 254 (Debian 13, Ubuntu 24.04), because restarts
- * now propagate through StopPropagatedFrom= (systemd#24068): measured on trixie, 45 of 2,324
- * requests failed (connection reset, then EACCES while the socket file was re-made) against 0 of
- * 2,287 with \`--job-mode ignore-dependencies\`, which leaves the socket alone on every systemd.
- * Without dependencies, though, a service not running yet (the first deploy, its socket not
- * listening either) would start without its socket and bind gunicorn's default 127.0.0.1:8000:
- * that case is a \`start\`, which brings the socket up first. Space-separated, not
- * \`--job-mode=…\`: sudoers would need the \`=\` escaped.
- */
-export function gunicornCommands(unit: string): { restart: string[]; start: string[] } {
-  return {
-    restart: ["/usr/bin/systemctl", "restart", "--job-mode", "ignore-dependencies", unit],
-    start: ["/usr/bin/systemctl", "start", unit],
-  };
-}
-
 export function gunicornTarget(): string {
   return `[Unit]
 Description=Gunicorn: every environment's app server, started and stopped together
@@ -46,7 +28,7 @@ Description=gunicorn socket for ${config.project} (%i)
 PartOf=gunicorn.target
 # The seed's \`systemctl stop gunicorn@<env>\` stops the socket too (or the next request would start
 # gunicorn again). systemd ≥ 254 propagates a restart here as well (systemd#24068), which closes the
-# socket: deploys restart with --job-mode ignore-dependencies (gunicornCommands), which does not.
+# socket: deploys restart with --job-mode ignore-dependencies (gunicornCommands, harness/release/tool.ts), which does not.
 StopPropagatedFrom=${gunicornUnit("%i")}.service
 # Provisioned but never deployed: no socket, so no request starts a gunicorn that cannot run.
 ConditionPathExists=${p.venv}/bin/gunicorn

@@ -13,7 +13,8 @@ const FILES = [
   "harness/testbed/server.ts",
   "harness/probes/ready.ts",
   "harness/lifecycle/runner.ts",
-  "harness/recipe/release-tool.py",
+  "release-tool/release_tool.py",
+  "release-tool/checklist.json",
   "harness/envs.ts",
   "fixtures/myproject/manage.py",
 ];
@@ -23,10 +24,11 @@ const write = (file: string, text: string) => {
 };
 for (const f of FILES) write(f, `// ${f}\n`);
 write("harness/recipe/generators.test.ts", "// a spec\n");
+write("release-tool/tests/scratch.ts", "// the tool's specs' helper\n");
 const key = async () => contentHash(root, await snapshotInputs(root), ["image-ids"]);
 
 describe("the snapshot key", () => {
-  it("changes when any file under harness/ or the sample project changes", async () => {
+  it("changes when any file under harness/, the release tool or the sample project changes", async () => {
     for (const f of FILES) {
       const before = await key();
       write(f, `// ${f}, changed\n`);
@@ -34,19 +36,20 @@ describe("the snapshot key", () => {
     }
   });
 
-  it("does not change for a spec, which shapes no server", async () => {
+  it("does not change for a spec, or the release tool's specs, which shape no server", async () => {
     const before = await key();
     write("harness/recipe/generators.test.ts", "// a spec, changed\n");
+    write("release-tool/tests/scratch.ts", "// the tool's specs' helper, changed\n");
     expect(await key()).toBe(before);
   });
 
   it("does not change when python3 writes its byte-code cache beside the release tool", async () => {
     const before = await key();
-    write("harness/recipe/__pycache__/release_state.cpython-311.pyc", `${Date.now()}`);
+    write("release-tool/__pycache__/release_state.cpython-311.pyc", `${Date.now()}`);
     write("fixtures/myproject/__pycache__/manage.cpython-311.pyc", `${Date.now()}`);
     expect(await key()).toBe(before);
     // Only the cache directory is left out: a module whose name merely contains it counts.
-    write("harness/recipe/__pycache__.py", "# a module\n");
+    write("release-tool/__pycache__.py", "# a module\n");
     expect(await key()).not.toBe(before);
   });
 });

@@ -93,12 +93,13 @@ async function makeSnapshots(opts: SnapshotOptions): Promise<Snapshots> {
 
 /**
  * What a snapshot is keyed on, besides the server images: every source file of the harness (the
- * recipe runs through much of it: ssh, exec, probes, the step runner) and the sample project.
- * Listed by walking, not by hand, so a new file can never be left out. Specs do not shape servers.
+ * recipe runs through much of it: ssh, exec, probes, the step runner), the release tool the recipe
+ * installs (release-tool/, without its specs) and the sample project. Listed by walking, not by
+ * hand, so a new file can never be left out. Specs do not shape servers.
  */
 export async function snapshotInputs(root = PROJECT_ROOT): Promise<string[]> {
-  const harness = (await listFiles(root, ["harness"])).filter((f) => !/\.test\.ts$/.test(f));
-  return [...harness, "fixtures/myproject"];
+  const sources = (await listFiles(root, ["harness", "release-tool"])).filter((f) => !/\.test\.ts$/.test(f) && !f.startsWith("release-tool/tests/"));
+  return [...sources, "fixtures/myproject"];
 }
 
 /**

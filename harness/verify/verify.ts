@@ -1,16 +1,16 @@
-import { createHash } from "node:crypto";
 import { request } from "undici";
 import type { DeploymentConfig, Environment } from "../core/envs.ts";
-import { checklist, releaseToolPath, type CheckDefinition } from "../recipe/release.ts";
+import { checklist, releaseToolPath, type CheckDefinition } from "../release/tool.ts";
 import type { Runner } from "../shell/command.ts";
 import { sh } from "../shell/quote.ts";
 
 /**
- * `npm run verify`: the checklist (harness/recipe/checklist.json) against one environment of a
- * server, read-only. The server's side comes from the release tool's `checklist --server-only`
- * over ssh (the CI key's forced command allows it; an operator's shell key works alike); the HTTP
- * side is asked here, through nginx at the environment's public URL, as a visitor would. The specs
- * assert a deployed environment with the same function.
+ * `npm run verify`: the checklist (release-tool/checklist.json) against one environment of a server,
+ * read-only. The release tool evaluates every check the server can see, HTTP through nginx on
+ * 127.0.0.1 included (`checklist --json`, over ssh: the CI key's forced command allows it; an
+ * operator's shell key works alike). Here only the `outside` checks are evaluated: the same URL as
+ * a visitor asks it, compared with the answer the server got. The specs assert a deployed
+ * environment with the same function.
  */
 
 export type CheckStatus = "passed" | "failed" | "skipped";
@@ -44,16 +44,16 @@ export interface VerifyTarget {
   baseUrl: string;
 }
 
-/** What the tool reports of the server side (release_checklist.py's JSON). */
+/** What the tool reports (release_checklist.py's JSON): its results, and what it saw to compare with. */
 interface ServerReport extends VerifyReport {
   health: string;
-  static_url: string;
   host: string;
-  static_files: Array<{ path: string; sha256: string }>;
+  /** The health path's answer through nginx, as the server itself got it. */
+  inside: { status: number; release: string } | { error: string };
 }
 
 async function serverSide(t: VerifyTarget): Promise<ServerReport> {
-  const command = sh`${releaseToolPath(t.config)} ${t.env.name} checklist --json --server-only`;
+  const command = sh`${releaseToolPath(t.config)} ${t.env.name} checklist --json`;
   const r = await t.runner.run(command, { as: t.as, allowFailure: true });
   const line = r.stdout.trim().split("\n").at(-1) ?? "";
   try {
@@ -63,49 +63,42 @@ async function serverSide(t: VerifyTarget): Promise<ServerReport> {
   }
 }
 
-async function get(url: string, host: string): Promise<{ status: number; release: string; body: Buffer }> {
-  const r = await request(url, { headers: { host }, headersTimeout: 10_000, bodyTimeout: 10_000 });
-  const body = Buffer.from(await r.body.arrayBuffer());
-  return { status: r.statusCode, release: String(r.headers["x-release"] ?? ""), body };
-}
+/**
+ * The `outside` checks, one function each, under the checklist's id: each gets the server's report
+ * and the URL a visitor uses, and returns whether it passed and what it saw. A check declared
+ * `outside` in checklist.json without a function here fails, saying so.
+ */
+export const OUTSIDE_CHECKS: Record<string, (server: ServerReport, baseUrl: string) => Promise<[boolean, string]>> = {
+  async "outside-same"(server, baseUrl) {
+    const url = `${baseUrl.replace(/\/$/, "")}${server.health}`;
+    let outside: string;
+    try {
+      const r = await request(url, { headers: { host: server.host }, headersTimeout: 10_000, bodyTimeout: 10_000 });
+      await r.body.dump();
+      outside = `${r.statusCode} from ${String(r.headers["x-release"] ?? "") || "no X-Release header"}`;
+    } catch (err) {
+      outside = `no answer (${(err as Error).message})`;
+    }
+    const inside = "error" in server.inside ? `no answer (${server.inside.error})` : `${server.inside.status} from ${server.inside.release || "no X-Release header"}`;
+    return [outside === inside && !("error" in server.inside), `GET ${url}: ${outside}; from the server itself: ${inside}`];
+  },
+};
 
-/** The HTTP checks, through nginx from here, against what the server said is live and collected. */
-async function httpSide(t: VerifyTarget, server: ServerReport): Promise<Record<string, [boolean, string]>> {
-  const base = t.baseUrl.replace(/\/$/, "");
-  const out: Record<string, [boolean, string]> = {};
-  try {
-    out["nginx-port"] = [true, `answered ${(await get(`${base}/`, server.host)).status}`];
-  } catch (err) {
-    const why = `no answer at ${base}: ${(err as Error).message}`;
-    return { "nginx-port": [false, why], health: [false, why], "static-bytes": [false, why] };
-  }
-  const h = await get(`${base}${server.health}`, server.host);
-  out.health = [h.status < 500 && h.release === server.live, `GET ${server.health}: ${h.status} from ${h.release || "no X-Release header"} (live: ${server.live})`];
-  const seen: string[] = [];
-  out["static-bytes"] = [server.static_files.length > 0, "the live release has no collected static files"];
-  for (const f of server.static_files) {
-    const r = await get(`${base}${server.static_url}${f.path}`, server.host);
-    const same = r.status === 200 && createHash("sha256").update(r.body).digest("hex") === f.sha256;
-    seen.push(`${server.static_url}${f.path}: ${r.status}${r.status === 200 && !same ? ", not the release's bytes" : ""}`);
-    out["static-bytes"] = [same, seen.join("; ")];
-    if (!same) break;
-  }
-  return out;
-}
-
-/** One evaluation of every check: the server's results, then the HTTP ones in the checklist's order. */
+/** One evaluation of every check: the server's results, and the outside ones, in the checklist's order. */
 export async function verifyOnce(t: VerifyTarget): Promise<VerifyReport> {
   const server = await serverSide(t);
-  const http = await httpSide(t, server);
   const fill = (text: string) => text.replace(/<env>/g, t.env.name).replace(/<user>/g, t.env.user).replace(/<tool>/g, `${t.config.project}-release`);
-  const results = checklist().map((c): CheckResult => {
-    if (c.side === "server") {
-      const r = server.results.find((x) => x.id === c.id);
-      return r ?? { ...c, sentence: fill(c.sentence), expects: fill(c.expects), lookAt: fill(c.lookAt), status: "failed", seen: "the server's tool did not report it: install the tool and its config from this recipe" };
+  const results: CheckResult[] = [];
+  for (const c of checklist()) {
+    const filled = { ...c, sentence: fill(c.sentence), expects: fill(c.expects), lookAt: fill(c.lookAt) };
+    if (c.side !== "outside") {
+      results.push(server.results.find((x) => x.id === c.id) ?? { ...filled, status: "failed", seen: "the server's tool did not report it: install the tool and its config from this recipe" });
+      continue;
     }
-    const [ok, seen] = http[c.id] ?? [false, "not evaluated"];
-    return { ...c, sentence: fill(c.sentence), expects: fill(c.expects), lookAt: fill(c.lookAt), status: ok ? "passed" : "failed", seen };
-  });
+    const evaluate = OUTSIDE_CHECKS[c.id];
+    const [ok, seen] = evaluate ? await evaluate(server, t.baseUrl) : [false, "this harness has no evaluation for it"];
+    results.push({ ...filled, status: ok ? "passed" : "failed", seen });
+  }
   return { environment: server.environment, live: server.live, commit: server.commit, results };
 }
 

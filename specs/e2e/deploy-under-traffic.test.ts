@@ -11,7 +11,7 @@ import { appliedMigrations } from "../../harness/probes/postgres.ts";
 import { trafficLine, type TrafficReport } from "../../harness/probes/traffic.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
-import { releaseToolName, releaseToolPath } from "../../harness/recipe/release.ts";
+import { releaseToolName, releaseToolPath } from "../../harness/release/tool.ts";
 import { RELEASES_KEPT } from "../../harness/core/envs.ts";
 import { expectNoKeyIn, readMarker, releaseCommandsRan, staticFilesToFetch, writeMarker } from "./checks.ts";
 import { deployUnderTraffic, withCommit, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC, type Shared } from "./support.ts";

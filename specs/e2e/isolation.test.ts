@@ -1,8 +1,8 @@
 import { NodeSSH } from "node-ssh";
 import { describe, expect } from "vitest";
 import { appendToSettings } from "../../harness/project/changes.ts";
-import { releaseToolName } from "../../harness/recipe/release.ts";
-import { gunicornCommands } from "../../harness/recipe/units.ts";
+import { releaseToolName } from "../../harness/release/tool.ts";
+import { gunicornCommands } from "../../harness/release/tool.ts";
 import { DB_HOST } from "../../harness/recipe/hosts.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { waitFor } from "../../harness/core/deadline.ts";

@@ -8,7 +8,7 @@ import { failingMigration, modelWithoutMigration, touchFile } from "../../harnes
 import { LABEL } from "../../harness/docker/labels.ts";
 import { docker } from "../../harness/docker/client.ts";
 import { waitFor } from "../../harness/core/deadline.ts";
-import { releaseToolName } from "../../harness/recipe/release.ts";
+import { releaseToolName } from "../../harness/release/tool.ts";
 
 const shared = pipelineTestbed();
 

@@ -4,7 +4,7 @@ import { waitFor } from "../../harness/core/deadline.ts";
 import { runPipeline, type VariableValue } from "../../harness/pipeline/executor.ts";
 import { pipelineObject, setupScript } from "../../harness/pipeline/generate.ts";
 import { commandTimings, plainLog } from "../../harness/pipeline/job-script.ts";
-import { releaseToolName } from "../../harness/recipe/release.ts";
+import { releaseToolName } from "../../harness/release/tool.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 import { expectNoKeyIn } from "./checks.ts";

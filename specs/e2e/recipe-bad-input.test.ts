@@ -9,7 +9,7 @@ import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 import { log, sampleProject, setupFailed, testbed } from "./support.ts";
 import { addRequirement, failingMigration } from "../../harness/project/changes.ts";
 import { loadProject } from "../../harness/project/detect.ts";
-import { releaseToolName } from "../../harness/recipe/release.ts";
+import { releaseToolName } from "../../harness/release/tool.ts";
 
 // One testbed for both failures: the recipe is re-runnable, so the second starts where the first
 // stopped, as a person fixing one thing after another would.

@@ -1,9 +1,9 @@
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { sh } from "../../harness/shell/quote.ts";
-import { releaseToolName } from "../../harness/recipe/release.ts";
+import { releaseToolName } from "../../harness/release/tool.ts";
 import { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
-import { expectGunicornSocket, expectMigrations, expectServedFromOwnDatabase, expectStaticBytes, releaseCommandsRan } from "./checks.ts";
+import { expectChecklistPasses, expectMigrations, expectStaticBytes, releaseCommandsRan } from "./checks.ts";
 import { jobLogs, sampleProject, testbed, withDiagnostics } from "./support.ts";
 
 // Names that collide with environment names are where string-replaced paths went wrong
@@ -30,8 +30,7 @@ describe("a deployment configured otherwise: one shared deploy user `dev`, proje
       const prod = tb.env("prod");
       expect(prod).toMatchObject({ user: "dev", port: 7102, dir: "/home/dev/prod/shop", socket: "/home/dev/prod/shop.sock", database: "shop_prod", unit: "gunicorn@prod" });
       expect((await tb.app.exec.run("systemctl show -p WorkingDirectory gunicorn@prod")).stdout.trim()).toBe("WorkingDirectory=/home/dev/prod/shop");
-      await expectGunicornSocket(tb, "prod");
-      await expectServedFromOwnDatabase(tb, "prod", deployment.project);
+      await expectChecklistPasses(tb, "prod");
       // DJANGO_HTTPS=1: a request as the TLS proxy forwards it is served; one over plain HTTP is sent to https.
       const ask = async (headers: Record<string, string>) => {
         const r = await request(tb.url("prod", deployment.project.health), { headers });

@@ -4,7 +4,7 @@ import { parse } from "yaml";
 import { environments } from "../../harness/core/envs.ts";
 import { generatePipeline, type PipelineOptions } from "../../harness/pipeline/generate.ts";
 import { gitlabCiSchemaErrors } from "../../harness/pipeline/schema.ts";
-import { releaseDjangoSource } from "../../harness/recipe/release.ts";
+import { releaseDjangoSource } from "../../harness/release/tool.ts";
 
 const GOLDEN = new URL("./golden/gitlab-ci.default.yml", import.meta.url);
 

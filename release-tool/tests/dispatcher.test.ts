@@ -4,13 +4,13 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PYTHON, ToolScratch } from "./scratch.ts";
 
-// The deploy keys' forced command (release-ssh.py) on the host's python3: a stand-in for the
+// The deploy keys' forced command (release_ssh.py) on the host's python3: a stand-in for the
 // release tool and for rrsync that print what they were run with, so each case shows what would
 // have run, or the refusal and its words. SSH_ORIGINAL_COMMAND is what sshd hands it.
 const s = new ToolScratch();
 afterAll(() => s.dispose());
 const dispatcher = join(s.root, "myproject-release-ssh");
-copyFileSync(new URL("../../../harness/recipe/release-ssh.py", import.meta.url), dispatcher);
+copyFileSync(new URL("../release_ssh.py", import.meta.url), dispatcher);
 const echo = (name: string) => {
   const path = join(s.root, `${name}-echo`);
   writeFileSync(path, `#!/bin/sh\necho "${name}: $*"\necho "SSH_ORIGINAL_COMMAND=$SSH_ORIGINAL_COMMAND"\n`, { mode: 0o755 });

@@ -1,5 +1,5 @@
 """An environment's releases on this server: their paths, the live link, Django inside a release,
-and the switch. The release tool's library (release-tool.py is its command line), installed by
+and the switch. The release tool's library (release_tool.py is its command line), installed by
 django-deploy-testbed's recipe as /usr/local/lib/<project>-release/release_environment.py.
 """
 import json
@@ -27,7 +27,7 @@ class Environment(Takeover):
         self.live, self.releases, self.venvs, self.media = e["live"], e["releases"], e["venvs"], e["media"]
         self.env_file, self.unit, self.port = e["envFile"], e["unit"], int(e["port"])
         self.gunicorn = e["gunicorn"]  # the exact commands sudoers allows: "restart" and "start"
-        self.django_steps = config["django"]  # release-django.py: what runs inside Django
+        self.django_steps = config["django"]  # release_django.py: what runs inside Django
         # How long switch and verify wait for the release to answer through nginx.
         self.serve_seconds = float(config.get("serveSeconds", 30))
         # The project as the recipe detected it: where manage.py is inside a release, its
@@ -143,7 +143,7 @@ class Environment(Takeover):
                 "if that step ran, something removed it since (an rsync --delete into the release, say)"
             )
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
-        # What nginx serves where, for release-django.py to check against the project's own settings.
+        # What nginx serves where, for release_django.py to check against the project's own settings.
         env.update(RELEASE_STATIC_URL=self.static_url, RELEASE_MEDIA_URL=self.media_url, RELEASE_MEDIA=self.media, RELEASE_ROOT=self.root)
         env.update(read_env_file(self.env_file))
         run = subprocess.run([python, "manage.py", *args], cwd=self.app(path), env=env, text=True, stdout=subprocess.PIPE if capture else None)
@@ -152,7 +152,7 @@ class Environment(Takeover):
         return run.stdout
 
     def django(self, path, function, *args, capture=False):
-        """Calls one function of release-django.py inside the release's Django (one start-up)."""
+        """Calls one function of release_django.py inside the release's Django (one start-up)."""
         code = f"import runpy\nrunpy.run_path({self.django_steps!r})[{function!r}](*{list(args)!r})"
         # -v 0: Django 5.2's shell otherwise prints what it imported; only our own lines count.
         return self.manage(path, "shell", "-v", "0", "-c", code, capture=capture)

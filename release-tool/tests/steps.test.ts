@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { releaseSteps } from "../../../harness/recipe/release-steps.ts";
-import { gunicornCommands } from "../../../harness/recipe/units.ts";
+import { releaseSteps } from "../../harness/release/commands.ts";
+import { gunicornCommands } from "../../harness/release/tool.ts";
 import { ToolScratch } from "./scratch.ts";
 
 // Each step of the release tool on the host's python3, with stand-ins for nginx, systemctl, sudo and

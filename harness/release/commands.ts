@@ -5,7 +5,7 @@ import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
 import { sh, type ShellText } from "../shell/quote.ts";
 
 /**
- * The release steps, as release-steps.json declares them once for every reader: this file (the
+ * The release steps, as release-tool/steps.json declares them once for every reader: this file (the
  * recipe and the pipeline generator use it), and the release tool on the server, which gets the
  * table in its config. Neither the recipe nor the pipeline names a step of its own.
  */
@@ -23,9 +23,9 @@ export interface ReleaseStepDef {
   switches?: boolean;
 }
 
-const TABLE_PATH = fileURLToPath(new URL("./release-steps.json", import.meta.url));
+const TABLE_PATH = fileURLToPath(new URL("../../release-tool/steps.json", import.meta.url));
 
-/** The deploy's steps, in order, from release-steps.json (read when first asked for). */
+/** The deploy's steps, in order, from release-tool/steps.json (read when first asked for). */
 export function releaseSteps(hooks: Hooks = NO_HOOKS): ReadonlyArray<ReleaseStepDef> {
   table ??= (JSON.parse(readFileSync(TABLE_PATH, "utf8")) as { deploy: ReleaseStepDef[] }).deploy;
   return hooks.steps(table);

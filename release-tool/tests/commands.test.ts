@@ -30,18 +30,18 @@ describe("the release tool's commands", () => {
   it("checklist: every check of the config's checklist, as a table, --json or --junit; exit 1 when one fails", async () => {
     const live = s.release();
     s.makeLive(live);
-    const json = await s.run("prod", "checklist", "--json", "--server-only");
+    const json = await s.run("prod", "checklist", "--json");
     const report = JSON.parse(json.stdout) as { live: string; results: Array<{ id: string; status: string; seen: string }> };
     expect(report.live).toBe(live);
-    expect(report.results.map((r) => r.id)).toEqual(["unit-active", "socket-listening", "socket-owner", "live-release-complete", "env-file-private", "database-own", "migrations-applied", "debug-off", "sudo-scoped", "other-envs-closed"]);
+    expect(report.results.map((r) => r.id)).toEqual(["unit-active", "workers", "socket-listening", "socket-owner", "live-release-complete", "env-file-private", "database-own", "migrations-applied", "debug-off", "sudo-scoped", "other-envs-closed", "nginx-port", "health", "static-bytes"]);
     // The stand-ins are no server: no socket, no sudo rules; the evaluation still names each.
     expect(json.code).toBe(1);
     expect(report.results.find((r) => r.id === "socket-listening")!.seen).toMatch(/not a socket|No such file/);
     const junit = await s.run("prod", "checklist", "--junit");
-    expect(junit.stdout).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuite name="verify prod" tests="13" failures="\d+" skipped="\d+">/);
+    expect(junit.stdout).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<testsuite name="verify prod" tests="14" failures="\d+" skipped="\d+">/);
     const table = await s.run("prod", "checklist");
     expect(table.stdout).toMatch(/^prod: live \S+ \(c0ffee\w+\)\n {2}(ok  |FAIL) unit-active: gunicorn@prod is active and running\n/);
-    expect(table.stdout).toMatch(/prod: \d+ of 13 checks failed\n$/);
+    expect(table.stdout).toMatch(/prod: \d+ of 14 checks failed\n$/);
   });
 
   it("help: the module's own words with -h, and the usage error (exit 2) with nothing", async () => {

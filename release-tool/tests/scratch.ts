@@ -3,8 +3,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { DEFAULT_CONFIG, environments, type Environment } from "../../../harness/core/envs.ts";
-import { RELEASE_LIBRARY, releaseToolConfig } from "../../../harness/recipe/release.ts";
+import { DEFAULT_CONFIG, environments, type Environment } from "../../harness/core/envs.ts";
+import { RELEASE_LIBRARY, releaseToolConfig } from "../../harness/release/tool.ts";
 
 /**
  * A server's layout for the release tool, in a scratch directory, on the host's python3: the
@@ -19,14 +19,14 @@ import { RELEASE_LIBRARY, releaseToolConfig } from "../../../harness/recipe/rele
 export interface FakeRelease {
   /** What GET answers while this release is live: 200 by default. */
   serves?: number;
-  /** The Django step that fails in `prepare` (exit code as release-django.py gives it). */
+  /** The Django step that fails in `prepare` (exit code as release_django.py gives it). */
   fails?: string;
   /** unapplied_migrations' and missing_migrations' answers. */
   unapplied?: string[];
   missing?: string[];
 }
 
-const HERE = new URL("../../../harness/recipe/", import.meta.url);
+const HERE = new URL("../", import.meta.url);
 
 export class ToolScratch {
   readonly root = mkdtempSync(join(tmpdir(), "ddt-release-tool-"));
@@ -47,7 +47,7 @@ export class ToolScratch {
       writeFileSync(e.envFile, 'DJANGO_SETTINGS_MODULE="myproject.settings"\n', { mode: 0o600 });
     }
     mkdirSync(this.lib);
-    copyFileSync(new URL("./release-tool.py", HERE), this.tool);
+    copyFileSync(new URL("./release_tool.py", HERE), this.tool);
     chmodSync(this.tool, 0o755);
     for (const lib of RELEASE_LIBRARY) copyFileSync(new URL(`./${lib}`, HERE), join(this.lib, lib));
     writeFileSync(join(this.root, "fake-django.py"), FAKE_DJANGO_HELPER);

@@ -102,7 +102,7 @@ def tool_command(config, allowed, argv):
                 raise Refused(f"rollback: {rest[i]!r}: expected --to ID (a release or a commit: letters, digits, '.', '_', '-') or --allow-migrations")
     elif step in ("list", "current", "facts") and not rest:
         pass
-    elif step == "checklist" and all(a in ("--json", "--junit", "--server-only") or re.fullmatch(r"--retry-timeout=\d{1,4}(\.\d+)?", a) for a in rest):
+    elif step == "checklist" and all(a in ("--json", "--junit") or re.fullmatch(r"--retry-timeout=\d{1,4}(\.\d+)?", a) for a in rest):
         pass
     else:
         raise Refused(f"{TOOL} {env_name} {step}: not a deploy step this key may run, or wrong arguments")

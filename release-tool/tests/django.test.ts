@@ -6,14 +6,14 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { PYTHON } from "./scratch.ts";
-import { releaseSteps } from "../../../harness/recipe/release-steps.ts";
+import { releaseSteps } from "../../harness/release/commands.ts";
 
-// release-django.py's functions, on the host's python3, against a stand-in `django` package that
+// release_django.py's functions, on the host's python3, against a stand-in `django` package that
 // records each call_command and fails the commands FAIL names, the way Django's own do: a
 // CommandError, a SystemExit (makemigrations --check), or any other exception.
 const root = mkdtempSync(join(tmpdir(), "ddt-release-django-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-const HELPER = fileURLToPath(new URL("../../../harness/recipe/release-django.py", import.meta.url));
+const HELPER = fileURLToPath(new URL("../release_django.py", import.meta.url));
 
 const files: Record<string, string> = {
   "django/__init__.py": "",
@@ -82,7 +82,7 @@ const prepare = (steps: string[], opts: { production?: boolean; migrations?: boo
   call("prepare", ["shop-release", "prod", "shop", opts.production ?? false, steps, opts.migrations ?? false, 100], opts.env);
 const called = (stderr: string) => [...stderr.matchAll(/^called (\S+) (.*)$/gm)].map((m) => `${m[1]} ${m[2]}`);
 
-describe("release-django.py prepare", () => {
+describe("release_django.py prepare", () => {
   it("runs the steps in order, logging each, with production's deployment checks", () => {
     const r = prepare(["check", "collectstatic", "migrate"], { production: true });
     expect(r.code, r.stderr).toBe(0);
@@ -120,7 +120,7 @@ describe("release-django.py prepare", () => {
   });
 });
 
-describe("release-django.py check and collectstatic, for any project", () => {
+describe("release_django.py check and collectstatic, for any project", () => {
   it("refuses a project whose database is not the environment's Postgres, saying so", () => {
     const r = prepare(["check"], { env: { VENDOR: "sqlite" } });
     expect(r.code).toBe(100);
@@ -157,7 +157,7 @@ describe("release-django.py check and collectstatic, for any project", () => {
   });
 });
 
-describe("release-django.py migrations", () => {
+describe("release_django.py migrations", () => {
   it("lists the release's migrations the database lacks, and the database's the release lacks", () => {
     expect(call("unapplied_migrations").stdout).toBe("unapplied-migration notes.0002_note_pinned\n");
     expect(call("missing_migrations").stdout).toBe("missing-migration notes.0003_note_author\n");
@@ -215,7 +215,7 @@ describe("the step table", () => {
     }
   });
 
-  it("names each Django step release-django.py runs, and nothing else runs as one", () => {
+  it("names each Django step release_django.py runs, and nothing else runs as one", () => {
     const code = `import runpy, sys, json\nsys.path.insert(0, ${JSON.stringify(root)})\nprint(json.dumps(sorted(runpy.run_path(${JSON.stringify(HELPER)})["STEPS"])))`;
     const steps = JSON.parse(spawnSync(PYTHON, ["-c", code], { encoding: "utf8" }).stdout) as string[];
     expect(steps).toEqual(releaseSteps().filter((s) => s.runs === "django").map((s) => s.step).sort());

@@ -2,10 +2,10 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { RELEASES_KEPT } from "../../../harness/core/envs.ts";
-import { sampleProjectDir } from "../../../harness/core/fixtures.ts";
-import { loadProject } from "../../../harness/project/detect.ts";
-import { envFile } from "../../../harness/recipe/env-file.ts";
+import { RELEASES_KEPT } from "../../harness/core/envs.ts";
+import { sampleProjectDir } from "../../harness/core/fixtures.ts";
+import { loadProject } from "../../harness/project/detect.ts";
+import { envFile } from "../../harness/recipe/env-file.ts";
 import { PYTHON, ToolScratch } from "./scratch.ts";
 
 // The release tool runs on the server's python3; its file-level behaviour is checked here on the

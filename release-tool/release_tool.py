@@ -7,7 +7,7 @@ the deploy user, one visible command per step: new, venv, prepare (the Django st
 collectstatic and migrate in one Django process), switch, verify; and rollback, list, current, clean.
 `<project>-release ENV --help` lists them with their arguments.
 
-The deploy's steps and their order are the recipe's table (release-steps.json), which the config
+The deploy's steps and their order are the recipe's table (steps.json), which the config
 carries as `steps`. A step that fails removes the release it was preparing; the live release is
 never touched: only `switch` and `rollback` change it, by one rename.
 """
@@ -150,7 +150,7 @@ def step_venv(env, path, args):
     env.mark_done(path, ["venv"])
 
 
-FAILED_EXIT = 100  # release-django.py exits with this for a failed first step, +1 for the next
+FAILED_EXIT = 100  # release_django.py exits with this for a failed first step, +1 for the next
 
 
 def run_django_steps(env, path, steps, migrations):
@@ -273,7 +273,7 @@ def step_checklist(env, args):
     """The checklist (checklist.json, in the config), evaluated read-only; exit 1 if a check failed."""
     import release_checklist
 
-    report = release_checklist.until_passed(env, args.config, not args.server_only, args.retry_timeout)
+    report = release_checklist.until_passed(env, args.config, args.retry_timeout)
     print(json.dumps(report) if args.json else release_checklist.junit(report) if args.junit else release_checklist.table(report), end="" if args.junit else "\n" if args.json else "")
     return 1 if any(r["status"] == "failed" for r in report["results"]) else 0
 
@@ -304,7 +304,7 @@ COMMANDS = {
     "checklist": (
         step_checklist,
         "read-only: the deployed environment's checks, as a table, --json or --junit; exit 1 if one failed",
-        [("--json", {"action": "store_true"}), ("--junit", {"action": "store_true"}), ("--server-only", {"action": "store_true", "help": "leave the HTTP checks to the caller"}), ("--retry-timeout", {"type": float, "default": 0, "metavar": "SECONDS"})],
+        [("--json", {"action": "store_true"}), ("--junit", {"action": "store_true"}), ("--retry-timeout", {"type": float, "default": 0, "metavar": "SECONDS"})],
     ),
     "current": (lambda env, args: print(env.current() or ""), "the live release", []),
     "list": (step_list, "every release and its state", []),

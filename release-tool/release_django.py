@@ -129,7 +129,7 @@ def migrate(project, production, migrations):
     call_command("migrate", interactive=False)
 
 
-# The Django steps of the recipe's table (release-steps.json, `runs: django`), by name.
+# The Django steps of the recipe's table (steps.json, `runs: django`), by name.
 STEPS = {"check": check, "collectstatic": collectstatic, "migrate": migrate}
 
 
