@@ -1,37 +1,42 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { listFiles } from "./core/files.ts";
-import { PROJECT_ROOT } from "./core/paths.ts";
+import { listFiles } from "./plumbing/files.ts";
+import { PROJECT_ROOT } from "./plumbing/paths.ts";
 
 /**
- * Imports point one way: scripts → tools → sandbox/pipeline → recipe → probes/testbed →
- * shell/docker/images → core. A file's layer is its folder; it may import its own layer or a lower
- * one, never a higher one. A new folder must be given a rank here before anything in it passes.
+ * Imports point one way: scripts → tools → sandbox/pipeline/verify/snapshots → recipe →
+ * probes/testbed/release → images → shell/docker → domain/project/lifecycle → plumbing. A file's
+ * layer is its folder; it may import its own layer or a lower one, never a higher one. A new folder
+ * must be given a rank here before anything in it passes.
  */
 const RANKS: Record<string, number> = {
-  scripts: 6,
-  // Tools that drive the whole harness: the bench, the fault catalogue, the suite's shard split.
-  bench: 5,
-  faults: 5,
-  suite: 5,
-  sandbox: 4,
+  scripts: 8,
+  // Tools that drive the whole harness: the bench, the fault catalogue, the suite's runs and shards.
+  bench: 7,
+  faults: 7,
+  suite: 7,
+  sandbox: 6,
   // The checklist against a deployed environment (npm run verify), over any runner.
-  verify: 4,
-  pipeline: 4,
-  snapshots: 4,
-  recipe: 3,
+  verify: 6,
+  pipeline: 6,
+  snapshots: 6,
+  recipe: 5,
   // The release tool (release-tool/, Python on the servers) as the harness installs and reads it.
-  release: 2,
-  probes: 2,
-  testbed: 2,
-  shell: 1,
-  docker: 1,
-  images: 1,
-  core: 0,
-  lifecycle: 0,
-  // A Django project as its repository holds it: read from files, below everything that deploys it.
-  project: 0,
+  release: 4,
+  probes: 4,
+  testbed: 4,
+  // Images are built through the engine; the engine knows nothing of images.
+  images: 3,
+  shell: 2,
+  docker: 2,
+  // The domain: the environment table, a run's hooks, a Django project as its repository holds it,
+  // and the named, timed steps everything runs in.
+  domain: 1,
+  project: 1,
+  lifecycle: 1,
+  // What any layer may use: deadlines, files, locks, logs, paths, processes and the settings.
+  plumbing: 0,
 };
 
 /** "harness/recipe/units.ts" → "recipe"; "scripts/sandbox.ts" → "scripts". */
@@ -44,20 +49,79 @@ export function layerOf(file: string): [folder: string, rank: number] {
   return [folder, rank];
 }
 
+/** The settings module, and the CLIs' entry that lays a command's flags over it: the only readers of process.env. */
+const ENVIRONMENT_READERS = ["harness/plumbing/settings.ts", "scripts/cli.ts"];
+const readsEnvironment = (text: string) => /\bprocess\s*(\.\s*env\b|\[\s*["'`]env["'`]\s*\])/.test(text);
+
+/** Each source file's imports of other source files (type-only ones too: a circle of types is still a circle). */
+async function importGraph(): Promise<Map<string, string[]>> {
+  const files = (await listFiles(PROJECT_ROOT, ["harness", "scripts"])).filter((f) => /\.(ts|mts)$/.test(f) && !/\.test\.ts$|\.d\.ts$/.test(f));
+  const graph = new Map<string, string[]>();
+  for (const file of files) {
+    const text = readFileSync(join(PROJECT_ROOT, file), "utf8");
+    graph.set(file, [...text.matchAll(/^(?:import|export)[^;]*?from "(\.{1,2}\/[^"]+)"/gms)].map((m) => relative(PROJECT_ROOT, join(PROJECT_ROOT, dirname(file), m[1]!))));
+  }
+  return graph;
+}
+
+/** The circles of a graph: its strongly connected components of more than one file, or a file importing itself (Tarjan). */
+export function circles(graph: Map<string, string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const out: string[][] = [];
+  const visit = (v: string) => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (stack.includes(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const component: string[] = [];
+      let w: string;
+      do component.push((w = stack.pop()!));
+      while (w !== v);
+      if (component.length > 1 || (graph.get(v) ?? []).includes(v)) out.push(component.sort());
+    }
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return out;
+}
+
 describe("layers", () => {
   it("every import points to the same layer or a lower one", async () => {
-    const files = (await listFiles(PROJECT_ROOT, ["harness", "scripts"])).filter((f) => /\.(ts|mts)$/.test(f) && !/\.test\.ts$|\.d\.ts$/.test(f));
     const upward: string[] = [];
-    for (const file of files) {
+    for (const [file, targets] of await importGraph()) {
       const [layer, rank] = layerOf(file);
-      const text = readFileSync(join(PROJECT_ROOT, file), "utf8");
-      for (const m of text.matchAll(/^import[^;]*?from "(\.{1,2}\/[^"]+)"/gms)) {
-        const target = relative(PROJECT_ROOT, join(PROJECT_ROOT, dirname(file), m[1]!));
+      for (const target of targets) {
         const [toLayer, toRank] = layerOf(target);
         if (toRank > rank) upward.push(`${file} (${layer}) imports ${target} (${toLayer})`);
       }
     }
     expect(upward).toEqual([]);
+  });
+
+  it("only the settings module reads the process environment; every other module is given settings", async () => {
+    const files = (await listFiles(PROJECT_ROOT, ["harness", "scripts"])).filter((f) => /\.(ts|mts)$/.test(f) && !/\.test\.ts$|\.d\.ts$/.test(f));
+    const readers = files.filter((f) => !ENVIRONMENT_READERS.includes(f) && readsEnvironment(readFileSync(join(PROJECT_ROOT, f), "utf8")));
+    expect(readers, "read it through settings() (harness/plumbing/settings.ts) instead").toEqual([]);
+    expect(ENVIRONMENT_READERS.filter((f) => readsEnvironment(readFileSync(join(PROJECT_ROOT, f), "utf8")))).toEqual(ENVIRONMENT_READERS);
+  });
+
+  it("can fail: a module that reads process.env, by any access, is found", () => {
+    expect(readsEnvironment("const host = process.env.DOCKER_HOST;")).toBe(true);
+    expect(readsEnvironment("const { DOCKER_HOST } = process.env;")).toBe(true);
+    expect(readsEnvironment('const x = process["env"];')).toBe(true);
+    expect(readsEnvironment("const s = settings().dockerHost;")).toBe(false);
+  });
+
+  it("no file reaches itself through its imports: the house has no circle", async () => {
+    expect(circles(await importGraph())).toEqual([]);
   });
 
   it("every folder under harness/ has a layer, and the root holds only this spec", () => {
@@ -73,6 +137,13 @@ describe("layers", () => {
     // A CLI in scripts/ named after the library folder it drives is one concept at two layers.
     const clashes = [...byName.values()].filter((paths) => paths.length > 1 && !(paths.length === 2 && paths.some((p) => p.startsWith("scripts/"))));
     expect(clashes).toEqual([]);
+  });
+
+  it("can fail: a circle of two or three files, and a file importing itself, are found; a chain is not a circle", () => {
+    expect(circles(new Map([["a", ["b"]], ["b", ["a"]], ["c", ["a"]]]))).toEqual([["a", "b"]]);
+    expect(circles(new Map([["a", ["b"]], ["b", ["c"]], ["c", ["a"]]]))).toEqual([["a", "b", "c"]]);
+    expect(circles(new Map([["a", ["a"]]]))).toEqual([["a"]]);
+    expect(circles(new Map([["a", ["b"]], ["b", ["c"]], ["c", []]]))).toEqual([]);
   });
 
   it("can fail: a file's layer comes from its folder, and an unknown folder is refused", () => {

@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { docker } from "../harness/docker/client.ts";
 import { removeTestbeds } from "../harness/testbed/cleanup.ts";
 import { IMAGE_LABEL } from "../harness/images/build.ts";
-import { cacheDir } from "../harness/core/paths.ts";
+import { cacheDir } from "../harness/plumbing/paths.ts";
 import { CGROUP2_ENGINE, stopCgroup2Engine } from "../harness/docker/engine-cgroup2.ts";
 import { log, main } from "./cli.ts";
 

@@ -1,6 +1,5 @@
 // Run before `npm test`, the bench and the faults (`npm run sandbox` checks in its own process): a
 // no-op when a Docker engine already answers.
-import { ensureEngine } from "../harness/docker/engine.ts";
-import { log, main } from "./cli.ts";
+import { ensureEngineForRun, main } from "./cli.ts";
 
-await main(() => ensureEngine(log));
+await main(() => ensureEngineForRun());

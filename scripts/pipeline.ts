@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { parse } from "yaml";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseEnvNames, type Isolation } from "../harness/core/envs.ts";
+import { parseEnvNames, type Isolation } from "../harness/domain/envs.ts";
 import { loadProject } from "../harness/project/detect.ts";
 import { generatePipeline, type RuleStyle } from "../harness/pipeline/generate.ts";
 import { gitlabCiSchemaErrors } from "../harness/pipeline/schema.ts";

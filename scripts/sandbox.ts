@@ -16,16 +16,15 @@
 import { parseArgs } from "node:util";
 import { isKept, isOwnedBy } from "../harness/docker/labels.ts";
 import { removeTestbeds } from "../harness/testbed/cleanup.ts";
-import { parseEnvNames } from "../harness/core/envs.ts";
+import { parseEnvNames } from "../harness/domain/envs.ts";
 import { timingSummary } from "../harness/lifecycle/steps.ts";
 import { removeSandboxes, Sandbox, type SandboxRow } from "../harness/sandbox/start.ts";
 import { resolve } from "node:path";
-import { sampleProjectDir } from "../harness/core/fixtures.ts";
-import { attachSandbox, deployedEnvs, deployToSandbox, rollbackSandbox } from "../harness/sandbox/running.ts";
+import { sampleProjectDir } from "../harness/domain/fixtures.ts";
+import { attachSandbox, deployedEnvs, deployToSandbox, rollbackSandbox } from "../harness/sandbox/deploy-rollback.ts";
 import { checkProject } from "../harness/sandbox/check.ts";
 import { loadProject } from "../harness/project/detect.ts";
-import { ensureEngine } from "../harness/docker/engine.ts";
-import { log, main } from "./cli.ts";
+import { ensureEngineForRun, log, main, useFlags } from "./cli.ts";
 
 function printTable(rows: SandboxRow[], id: string, platform: string | undefined, keep: boolean): void {
   const out = process.stdout;
@@ -57,6 +56,7 @@ await main(async () => {
       "allow-migrations": { type: "boolean" },
     },
   });
+  useFlags({ base: values.base });
   // No server: it reads the project, and the host's pip asks the package index.
   if (positionals[0] === "check") {
     if (!values.project) throw new Error("check needs a project: npm run sandbox -- check --project PATH");
@@ -66,7 +66,7 @@ await main(async () => {
   }
   // The engine check (and its install on a fresh machine) in this process: a separate `presandbox`
   // script cost another npm and Node start, about 0.5 s before every sandbox.
-  await ensureEngine(log);
+  await ensureEngineForRun();
   if (positionals[0] === "deploy" || positionals[0] === "rollback") {
     const deployment = await attachSandbox(values.id, log);
     const { tb } = deployment;

@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { docker } from "../docker/client.ts";
 import { LABEL } from "../docker/labels.ts";
-import { PROJECT_ROOT } from "../core/paths.ts";
+import { PROJECT_ROOT } from "../plumbing/paths.ts";
 import { peakMemoryBytes } from "./memory.ts";
+import { childEnv } from "../plumbing/settings.ts";
 
 export interface SandboxRun {
   /** From the command's start to the printed table. */
@@ -16,7 +17,7 @@ export interface SandboxRun {
 /** Runs `npm run sandbox` as a person would, until its table, then Ctrl-C. */
 export async function runSandboxCommand(args: string[] = []): Promise<SandboxRun> {
   const started = Date.now();
-  const child = spawn("npm", ["run", "-s", "sandbox", "--", ...args], { cwd: PROJECT_ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TESTBED_QUIET: "1" } });
+  const child = spawn("npm", ["run", "-s", "sandbox", "--", ...args], { cwd: PROJECT_ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"], env: childEnv({ TESTBED_QUIET: "1" }) });
   let out = "";
   let err = "";
   child.stderr.on("data", (b: Buffer) => (err += b.toString()));
@@ -51,7 +52,7 @@ export interface SuiteRun {
 /** Runs `npm test` and returns its wall time and vitest's summary line. */
 export async function runTestSuite(args: string[] = [], env: Record<string, string> = {}): Promise<SuiteRun> {
   const started = Date.now();
-  const child = spawn("npm", ["test", ...(args.length ? ["--", ...args] : [])], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env, TESTBED_QUIET: "1", NO_COLOR: "1" } });
+  const child = spawn("npm", ["test", ...(args.length ? ["--", ...args] : [])], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"], env: childEnv({ ...env, TESTBED_QUIET: "1", NO_COLOR: "1" }) });
   let out = "";
   child.stdout.on("data", (b: Buffer) => (out += b.toString()));
   child.stderr.on("data", () => {});

@@ -1,13 +1,13 @@
-import { waitFor } from "../core/deadline.ts";
-import { fixtureRequirements, sampleProjectDir, type FixtureChanges } from "../core/fixtures.ts";
+import { waitFor } from "../plumbing/deadline.ts";
+import { fixtureRequirements, sampleProjectDir, type FixtureChanges } from "../domain/fixtures.ts";
 import type { ImageSet } from "../images/catalog.ts";
-import type { Logger } from "../core/log.ts";
+import type { Logger } from "../plumbing/log.ts";
 import { plainLog } from "../pipeline/job-script.ts";
 import { PipelineDeployment } from "../pipeline/deployment.ts";
 import { Testbed } from "../testbed/testbed.ts";
 import { deployTimings, inSeconds } from "./deploy-timings.ts";
 import { median, seconds } from "./stats.ts";
-import type { EnvName } from "../core/envs.ts";
+import type { EnvName } from "../domain/envs.ts";
 import { httpGet } from "../probes/http.ts";
 import { TrafficProbe, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";
 import { sh } from "../shell/quote.ts";

@@ -4,15 +4,15 @@ import tar from "tar-fs";
 import { request } from "undici";
 import { docker } from "../docker/client.ts";
 import { labelsFor, removeLabelled } from "../docker/labels.ts";
-import { connectHost, publishHostIp } from "../docker/host.ts";
-import { environments } from "../core/envs.ts";
+import { connectHost, publishHostIp } from "../docker/engine-address.ts";
+import { environments } from "../domain/envs.ts";
 import { envFile } from "../recipe/env-file.ts";
 import { nginxSite } from "../recipe/nginx.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
-import { DEFAULT_CONFIG } from "../core/envs.ts";
+import { DEFAULT_CONFIG } from "../domain/envs.ts";
 import { loadProject } from "../project/detect.ts";
 import { releaseLibraryDir, releaseWsgiPath, releaseWsgiSource } from "../release/tool.ts";
-import { hostFlags, systemdRunSettings } from "../docker/host-flags.ts";
+import { hostFlags, systemdRunSettings } from "../docker/container-flags.ts";
 import { parsePythonTarget, PYTHON_TARGET_PROBE, type PythonTarget } from "../images/wheelhouse.ts";
 
 /**

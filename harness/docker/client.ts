@@ -1,15 +1,16 @@
 import Docker from "dockerode";
+import { settings } from "../plumbing/settings.ts";
 
 let client: Docker | undefined;
 
 /**
  * One dockerode client per process; honours DOCKER_HOST like the docker CLI does. Every container
- * the harness starts goes through here first, so this is where testcontainers is told not to start
- * its reaper (its image cannot be pulled here; cleanup is done by our own labels instead).
+ * the harness starts goes through here first, so the settings are in force (testcontainers told not
+ * to start its reaper) before any container exists.
  */
 export function docker(): Docker {
   if (!client) {
-    process.env.TESTCONTAINERS_RYUK_DISABLED ??= "true";
+    settings();
     client = new Docker();
   }
   return client;

@@ -2,11 +2,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, openSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import Docker from "dockerode";
-import { waitFor } from "../core/deadline.ts";
+import { waitFor } from "../plumbing/deadline.ts";
 import { docker } from "./client.ts";
-import { EngineError } from "./engine.ts";
-import { formatDuration, type Logger } from "../core/log.ts";
-import { processAlive } from "../core/process.ts";
+import { EngineError } from "./engine-install.ts";
+import { formatDuration, type Logger } from "../plumbing/log.ts";
+import { processAlive } from "../plumbing/process.ts";
 
 /**
  * A second Docker engine that reports cgroup v2, on a cgroup v1 host like this one: dockerd (and the

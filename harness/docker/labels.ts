@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
-import { waitFor } from "../core/deadline.ts";
+import { waitFor } from "../plumbing/deadline.ts";
 import { docker } from "./client.ts";
-import { processAlive } from "../core/process.ts";
+import { processAlive } from "../plumbing/process.ts";
+import { settings } from "../plumbing/settings.ts";
 
 /** Every container, network and volume the project creates carries these labels. */
 export const LABEL = {
@@ -24,7 +25,7 @@ export interface Owner {
  * The process that owns what a run creates. A test run's workers share the main process's pid
  * (TESTBED_OWNER_PID), so a sweep can tell a live run's testbeds from a killed one's.
  */
-export function ownerLabel(owner: Owner = { host: hostname(), pid: Number(process.env.TESTBED_OWNER_PID ?? process.pid) }): string {
+export function ownerLabel(owner: Owner = { host: hostname(), pid: settings().ownerPid }): string {
   return `${owner.host}:${owner.pid}`;
 }
 

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, environments } from "../core/envs.ts";
-import { sampleProjectDir } from "../core/fixtures.ts";
+import { DEFAULT_CONFIG, environments } from "../domain/envs.ts";
+import { sampleProjectDir } from "../domain/fixtures.ts";
 import { loadProject } from "../project/detect.ts";
-import { NO_HOOKS } from "../core/hooks.ts";
+import { NO_HOOKS } from "../domain/hooks.ts";
 import { generatePipeline } from "../pipeline/generate.ts";
 import { envFile } from "../recipe/env-file.ts";
 import { nginxSite } from "../recipe/nginx.ts";
@@ -15,8 +15,9 @@ import { sudoersRule } from "../recipe/sudoers.ts";
 import { authorizedKeys } from "../recipe/ssh-keys.ts";
 import { gunicornSocket, gunicornTarget, gunicornTemplate } from "../recipe/units.ts";
 import { FAULTS, mustReplace } from "./catalogue.ts";
-import { faultHooks, faultNamed, hooksFromEnvironment } from "./inject.ts";
+import { faultHooks, faultHooksNamed, faultNamed } from "./inject.ts";
 import { selectFaults } from "./run.ts";
+import { readSettings } from "../plumbing/settings.ts";
 
 // Every file the recipe writes, by its path on the server, as the generators make it.
 const envs = environments(DEFAULT_CONFIG);
@@ -67,10 +68,10 @@ describe("the fault catalogue", () => {
   });
 
   it("no fault is active unless TESTBED_FAULT names one; an unknown name lists the known ones", () => {
-    expect(faultNamed({})).toBeUndefined();
-    expect(hooksFromEnvironment({})).toBe(NO_HOOKS);
-    expect(faultNamed({ TESTBED_FAULT: "no-partof" })?.id).toBe("no-partof");
-    expect(() => hooksFromEnvironment({ TESTBED_FAULT: "nope" })).toThrow(/TESTBED_FAULT=nope: no such fault .*known: workdir-tilde/);
+    expect(faultNamed(readSettings({}).fault)).toBeUndefined();
+    expect(faultHooksNamed(readSettings({}).fault)).toBe(NO_HOOKS);
+    expect(faultNamed(readSettings({ TESTBED_FAULT: "no-partof" }).fault)?.id).toBe("no-partof");
+    expect(() => faultHooksNamed(readSettings({ TESTBED_FAULT: "nope" }).fault)).toThrow(/TESTBED_FAULT=nope: no such fault .*known: workdir-tilde/);
     const fault = (id: string) => FAULTS.find((f) => f.id === id)!;
     // Only a fault that changes the servers asks for snapshots of its own.
     expect(faultHooks(fault("strict-host-key-no")).serversKey).toBeUndefined();

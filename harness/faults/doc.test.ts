@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../core/paths.ts";
+import { PROJECT_ROOT } from "../plumbing/paths.ts";
 import { FAULTS } from "./catalogue.ts";
 import { faultsMarkdown } from "./doc.ts";
 

@@ -15,7 +15,7 @@ export function faultsMarkdown(faults: ReadonlyArray<Fault>): string {
     "<!-- Generated from harness/faults/catalogue.ts by `npm run docs`; edit the catalogue, not this file. -->",
     "",
     "`npm run faults` injects each of these into a run of the specs that concern it, through the run's",
-    "hooks (`harness/core/hooks.ts`, built by `harness/faults/inject.ts` from `TESTBED_FAULT`), never by",
+    "hooks (`harness/domain/hooks.ts`, built by `harness/faults/inject.ts` from `TESTBED_FAULT`), never by",
     "editing a source file. A fault counts as **caught** only when a spec fails and its message, before",
     "the attached diagnostics, contains every one of the fault's words; **caught but vague** when a spec",
     "fails without them; **missed** when every spec passes. The report is `reports/faults.json`.",

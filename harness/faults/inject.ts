@@ -1,29 +1,29 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
+import { NO_HOOKS, type Hooks } from "../domain/hooks.ts";
 import { FAULTS, type Fault } from "./catalogue.ts";
+import { settings } from "../plumbing/settings.ts";
 
 /**
  * The one way a fault gets into a run: the variable names a catalogue entry, and the run's hooks
- * (harness/core/hooks.ts) apply it to the recipe's files, the release steps, the pipeline and the
+ * (harness/domain/hooks.ts) apply it to the recipe's files, the release steps, the pipeline and the
  * sample project on their way out. Source files are never edited. Only the top of the harness (the
  * specs' setup, the fault runner) reads the variable; everything below gets the hooks it is given.
  */
 export const FAULT_VARIABLE = "TESTBED_FAULT";
 
-/** The fault the variable names, if any; an unknown id is an error that lists the known ones. */
-export function faultNamed(env: NodeJS.ProcessEnv = process.env): Fault | undefined {
-  const id = env[FAULT_VARIABLE];
+/** The fault the settings name (TESTBED_FAULT), if any; an unknown id is an error that lists the known ones. */
+export function faultNamed(id = settings().fault): Fault | undefined {
   if (!id) return undefined;
   const fault = FAULTS.find((f) => f.id === id);
   if (!fault) throw new Error(`${FAULT_VARIABLE}=${id}: no such fault in harness/faults/catalogue.ts; known: ${FAULTS.map((f) => f.id).join(", ")}`);
   return fault;
 }
 
-/** The hooks for the fault the environment names: NO_HOOKS when it names none. */
-export function hooksFromEnvironment(env: NodeJS.ProcessEnv = process.env): Hooks {
-  const fault = faultNamed(env);
+/** The hooks for the fault the settings name: NO_HOOKS when they name none. */
+export function faultHooksNamed(id = settings().fault): Hooks {
+  const fault = faultNamed(id);
   return fault ? faultHooks(fault) : NO_HOOKS;
 }
 

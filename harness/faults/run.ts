@@ -1,6 +1,6 @@
 import { FAULTS, type Fault } from "./catalogue.ts";
 import { FAULT_VARIABLE } from "./inject.ts";
-import type { Logger } from "../core/log.ts";
+import type { Logger } from "../plumbing/log.ts";
 import { caseCounts, faultsReport, junitCases, verdictOf, type FaultResult, type FaultsReport } from "./verdict.ts";
 
 /** One vitest run of some e2e spec files: the caller spawns it and it writes a JUnit file. */

@@ -1,3 +1,5 @@
+import { settings } from "../plumbing/settings.ts";
+
 /**
  * The servers' platform, from TESTBED_BASE (or `--base`): a Debian suite built here with
  * debootstrap (no registry needed), or any image reference a registry serves. Its slug tags and
@@ -63,7 +65,7 @@ export function suitePython(platform: Platform): string | undefined {
 
 /** The platform this process runs against: `explicit` (a --base flag) or TESTBED_BASE. */
 export function selectedPlatform(explicit?: string): Platform {
-  return parsePlatform(explicit ?? process.env.TESTBED_BASE);
+  return parsePlatform(explicit ?? settings().base);
 }
 
 /** The label every image of the project carries with its platform's slug (pruning stays within it). */

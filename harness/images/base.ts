@@ -5,10 +5,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { docker } from "../docker/client.ts";
-import type { Logger } from "../core/log.ts";
-import { formatDuration } from "../core/log.ts";
+import type { Logger } from "../plumbing/log.ts";
+import { formatDuration } from "../plumbing/log.ts";
 import { IMAGE_LABEL, imageExists, refParts } from "./build.ts";
 import { DEFAULT_SUITE, PLATFORM_LABEL, type Platform } from "./base-platform.ts";
+import { settings } from "../plumbing/settings.ts";
 
 // Bump when the way the rootfs is made changes, so the tag changes with it.
 const RECIPE_VERSION = "1";
@@ -19,7 +20,8 @@ export class BaseImageError extends Error {
 
 /** The Debian mirror the host's own apt uses, so the rootfs comes from the same place. */
 export function hostDebianMirror(): string | undefined {
-  if (process.env.TESTBED_DEBIAN_MIRROR) return process.env.TESTBED_DEBIAN_MIRROR;
+  const { debianMirror } = settings();
+  if (debianMirror) return debianMirror;
   const texts: string[] = [];
   const dir = "/etc/apt/sources.list.d";
   if (existsSync(dir)) {

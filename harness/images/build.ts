@@ -1,7 +1,7 @@
 import tar from "tar-fs";
 import { docker, isNotFound } from "../docker/client.ts";
-import type { Logger } from "../core/log.ts";
-import { formatDuration } from "../core/log.ts";
+import type { Logger } from "../plumbing/log.ts";
+import { formatDuration } from "../plumbing/log.ts";
 import { DEFAULT_SUITE, PLATFORM_LABEL, type Platform } from "./base-platform.ts";
 
 export const IMAGE_LABEL = "io.django-deploy-testbed.image";

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { docker } from "../docker/client.ts";
-import type { Logger } from "../core/log.ts";
-import { formatDuration } from "../core/log.ts";
+import type { Logger } from "../plumbing/log.ts";
+import { formatDuration } from "../plumbing/log.ts";
 import { ensureBaseImage } from "./base.ts";
 import { buildImage, imageExists, pruneOlderTags } from "./build.ts";
 import { contentHash } from "./hash.ts";

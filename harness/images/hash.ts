@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { listFiles } from "../core/files.ts";
+import { listFiles } from "../plumbing/files.ts";
 
 /** A content hash of the files (names, modes, bytes) and extra inputs: the image tag. */
 export async function contentHash(root: string, entries: string[], extra: string[] = []): Promise<string> {

@@ -5,8 +5,9 @@ import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { DjangoProject } from "../project/detect.ts";
 import { installText, projectRequirements, type Requirement } from "../project/requirements.ts";
-import { formatDuration, type Logger } from "../core/log.ts";
-import { cacheDir } from "../core/paths.ts";
+import { formatDuration, type Logger } from "../plumbing/log.ts";
+import { cacheDir } from "../plumbing/paths.ts";
+import { settings } from "../plumbing/settings.ts";
 
 export interface PythonTarget {
   /** e.g. "3.11" */
@@ -63,7 +64,7 @@ export async function ensureWheelhouse(project: Pick<DjangoProject, "dir" | "req
   ];
   await writeFile(`${tmp}.txt`, requirements);
   const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.env.TESTBED_PYTHON ?? "python3", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(settings().python, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     const onData = (b: Buffer) => {
       out += b.toString();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../core/log.ts";
+import { silentLogger } from "../plumbing/log.ts";
 import { AbortedError, Lifecycle } from "./lifecycle.ts";
 import type { KeepPolicy } from "./keep.ts";
 import { StepError } from "./steps.ts";

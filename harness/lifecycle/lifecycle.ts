@@ -1,4 +1,4 @@
-import { formatDuration, type Logger } from "../core/log.ts";
+import { formatDuration, type Logger } from "../plumbing/log.ts";
 import { endOfLife, type KeepPolicy } from "./keep.ts";
 import { runSteps, type Step, type StepExecution, type StepTiming } from "./steps.ts";
 

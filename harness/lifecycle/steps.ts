@@ -1,4 +1,4 @@
-import { formatDuration, type Logger } from "../core/log.ts";
+import { formatDuration, type Logger } from "../plumbing/log.ts";
 
 /** The lifecycle's phases; every step belongs to one, so timings can be summed per phase. */
 export type Phase = "build" | "boot" | "provision" | "deploy" | "verify" | "teardown";

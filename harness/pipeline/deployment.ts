@@ -1,5 +1,5 @@
-import type { EnvName, Environment } from "../core/envs.ts";
-import type { Logger } from "../core/log.ts";
+import type { EnvName, Environment } from "../domain/envs.ts";
+import type { Logger } from "../plumbing/log.ts";
 import { loadProject, type DjangoProject } from "../project/detect.ts";
 import type { StepTiming } from "../lifecycle/steps.ts";
 import { STEADY_TRAFFIC, underTraffic, type TrafficOptions, type TrafficReport } from "../probes/traffic.ts";

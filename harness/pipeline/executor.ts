@@ -2,11 +2,11 @@ import { basename } from "node:path";
 import { GenericContainer } from "testcontainers";
 import { parse } from "yaml";
 import { docker } from "../docker/client.ts";
-import { DockerExecRunner } from "../shell/docker-exec.ts";
+import { DockerExecRunner } from "../shell/exec-runner.ts";
 import { labelsFor } from "../docker/labels.ts";
 import { imageExists } from "../images/build.ts";
-import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
-import { formatDuration, silentLogger, type Logger } from "../core/log.ts";
+import { NO_HOOKS, type Hooks } from "../domain/hooks.ts";
+import { formatDuration, silentLogger, type Logger } from "../plumbing/log.ts";
 import { StartedWhenRunning } from "../testbed/systemd-container.ts";
 import { jobScript } from "./job-script.ts";
 import { goDuration, parseJobTimeout } from "./timeout.ts";
@@ -38,7 +38,7 @@ export interface PipelineRun {
   /** Run only these jobs, manual ones included, as a person pressing "play" on each would. */
   jobs?: string[];
   log?: Logger;
-  /** Changes the run makes to the pipeline it receives (harness/core/hooks.ts); none by default. */
+  /** Changes the run makes to the pipeline it receives (harness/domain/hooks.ts); none by default. */
   hooks?: Hooks;
 }
 

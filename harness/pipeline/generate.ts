@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
-import { DEFAULT_CONFIG, SEED_SERVERS, environments, type DeploymentConfig, type EnvName, type Environment } from "../core/envs.ts";
-import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
+import { DEFAULT_CONFIG, SEED_SERVERS, environments, type DeploymentConfig, type EnvName, type Environment } from "../domain/envs.ts";
+import { NO_HOOKS, type Hooks } from "../domain/hooks.ts";
 import { raw } from "../shell/quote.ts";
 import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, releaseTool, uploadExcludes } from "../release/commands.ts";
 
@@ -24,7 +24,7 @@ export interface PipelineOptions {
   urlBase?: string;
   /** The resource groups' process mode the header tells how to set (GitLab sets it by API, not YAML). */
   processMode?: "unordered" | "oldest_first" | "newest_first";
-  /** A run's changes to the release steps (harness/core/hooks.ts); none by default. */
+  /** A run's changes to the release steps (harness/domain/hooks.ts); none by default. */
   hooks?: Hooks;
   /** Where manage.py is in the repository, when not at its root: its `media` link is never uploaded over. */
   appDir?: string;

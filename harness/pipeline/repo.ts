@@ -3,7 +3,7 @@ import { cp, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { applyChanges, type FixtureChanges } from "../core/fixtures.ts";
+import { applyChanges, type FixtureChanges } from "../domain/fixtures.ts";
 
 const run = promisify(execFile);
 

@@ -1,5 +1,5 @@
 import { sh } from "../shell/quote.ts";
-import type { Environment } from "../core/envs.ts";
+import type { Environment } from "../domain/envs.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { journal } from "./systemd.ts";
 

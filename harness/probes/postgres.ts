@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import pg from "pg";
 import { SshRunner } from "../shell/ssh.ts";
-import type { Environment } from "../core/envs.ts";
+import type { Environment } from "../domain/envs.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { SERVER_ALIASES } from "../testbed/server.ts";
 

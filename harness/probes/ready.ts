@@ -1,5 +1,5 @@
-import { waitFor } from "../core/deadline.ts";
-import type { Environment } from "../core/envs.ts";
+import { waitFor } from "../plumbing/deadline.ts";
+import type { Environment } from "../domain/envs.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 import { diagnostics } from "./diagnostics.ts";
 import { httpGet } from "./http.ts";

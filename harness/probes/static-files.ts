@@ -1,4 +1,4 @@
-import type { Environment } from "../core/envs.ts";
+import type { Environment } from "../domain/envs.ts";
 import { sh } from "../shell/quote.ts";
 import type { Server } from "../testbed/server.ts";
 

@@ -1,5 +1,5 @@
 import { sh } from "../shell/quote.ts";
-import { waitFor } from "../core/deadline.ts";
+import { waitFor } from "../plumbing/deadline.ts";
 import type { Server } from "../testbed/server.ts";
 
 export interface UnitState {

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { Agent, request } from "undici";
-import { connectHost } from "../docker/host.ts";
+import { connectHost } from "../docker/engine-address.ts";
 
 /**
  * Bounded load through an environment's published port, to see what a deploy does to the people

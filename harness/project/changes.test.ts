@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../core/paths.ts";
+import { PROJECT_ROOT } from "../plumbing/paths.ts";
 import { addMigration, addRequirement, addStaticFile, appendToSettings, combine, failingMigration, modelWithoutMigration, settingsFile, sqlMigration, touchFile } from "./changes.ts";
 import { loadProject } from "./detect.ts";
 

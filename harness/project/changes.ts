@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import type { EnvName } from "../core/envs.ts";
-import type { FixtureChanges } from "../core/fixtures.ts";
+import type { EnvName } from "../domain/envs.ts";
+import type { FixtureChanges } from "../domain/fixtures.ts";
 import { projectApps, type ProjectApp } from "./apps.ts";
 import { settingsFiles, type DjangoProject } from "./detect.ts";
 

@@ -1,4 +1,4 @@
-import type { Environment } from "../core/envs.ts";
+import type { Environment } from "../domain/envs.ts";
 
 /**
  * The environment contract: what the recipe knows of each environment, by name. A project's config

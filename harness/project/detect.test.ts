@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../core/paths.ts";
+import { PROJECT_ROOT } from "../plumbing/paths.ts";
 import { loadProject, ProjectError } from "./detect.ts";
 import { preflight } from "./preflight.ts";
 import { installText, projectRequirements, requirementName } from "./requirements.ts";

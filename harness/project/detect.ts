@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { ENV_NAMES, type EnvName } from "../core/envs.ts";
+import { ENV_NAMES, type EnvName } from "../domain/envs.ts";
 import { NOT_APPS } from "./apps.ts";
 
 /**

@@ -1,8 +1,8 @@
 import type { AuthorizedKeys } from "./ssh-keys.ts";
-import type { EnvName, Environment } from "../core/envs.ts";
-import type { Hooks } from "../core/hooks.ts";
+import type { EnvName, Environment } from "../domain/envs.ts";
+import type { Hooks } from "../domain/hooks.ts";
 import { loadProject, type DjangoProject } from "../project/detect.ts";
-import type { Logger } from "../core/log.ts";
+import type { Logger } from "../plumbing/log.ts";
 import { SshRunner } from "../shell/ssh.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 
@@ -16,7 +16,7 @@ export interface RecipeOptions {
   /** Who may log in as each environment's user: CI deploy keys (forced to the release tool) and people's keys. */
   keys?: AuthorizedKeys;
   log?: Logger;
-  /** Changes to what the recipe writes and runs (harness/core/hooks.ts); the testbed's by default. */
+  /** Changes to what the recipe writes and runs (harness/domain/hooks.ts); the testbed's by default. */
   hooks?: Hooks;
   /**
    * Restart a running gunicorn whose environment file changed (true by default, so new secrets take

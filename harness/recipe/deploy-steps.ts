@@ -1,13 +1,13 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
-import type { EnvName } from "../core/envs.ts";
-import { listFiles } from "../core/files.ts";
+import type { EnvName } from "../domain/envs.ts";
+import { listFiles } from "../plumbing/files.ts";
 import type { Step } from "../lifecycle/steps.ts";
 import { waitForEnvironment } from "../probes/ready.ts";
 import { sh } from "../shell/quote.ts";
 import { APP_SOURCE, APP_WHEELHOUSE, forEachEnv, type RecipeContext } from "./context.ts";
-import type { Hooks } from "../core/hooks.ts";
+import type { Hooks } from "../domain/hooks.ts";
 import { releaseCommand, releaseCommandArgs, releaseCommandSteps, releaseSteps, uploadExcludes, type ReleaseCommandStep } from "../release/commands.ts";
 
 /** Local files that never go to the server: caches, collected static files, sockets, git. */

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, environments } from "../core/envs.ts";
-import { sampleProjectDir } from "../core/fixtures.ts";
+import { DEFAULT_CONFIG, environments } from "../domain/envs.ts";
+import { sampleProjectDir } from "../domain/fixtures.ts";
 import { loadProject } from "../project/detect.ts";
 import { envFile, envFileValue } from "./env-file.ts";
 import { HBA_BEGIN, HBA_END, pgHbaBlock, withHbaBlock } from "./pg-hba.ts";

@@ -1,4 +1,4 @@
-import type { Environment } from "../core/envs.ts";
+import type { Environment } from "../domain/envs.ts";
 import { envValues, renderTemplate } from "../project/contract.ts";
 import { CONFIG_FILE, type DjangoProject } from "../project/detect.ts";
 import type { EnvSecrets } from "./secrets.ts";

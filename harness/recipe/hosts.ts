@@ -1,4 +1,4 @@
-import { connectHost } from "../docker/host.ts";
+import { connectHost } from "../docker/engine-address.ts";
 import { SERVER_ALIASES } from "../testbed/server.ts";
 
 /** Where Django finds its database: the database server's name on the testbed's network. */

@@ -1,4 +1,4 @@
-import type { DeploymentConfig, Environment } from "../core/envs.ts";
+import type { DeploymentConfig, Environment } from "../domain/envs.ts";
 import type { DjangoProject } from "../project/detect.ts";
 
 /** One site per environment: static files from the live release, uploads from the shared directory, everything else to its socket. */

@@ -1,4 +1,4 @@
-import type { Environment } from "../core/envs.ts";
+import type { Environment } from "../domain/envs.ts";
 
 export const HBA_BEGIN = "# BEGIN django-deploy-testbed";
 export const HBA_END = "# END django-deploy-testbed";

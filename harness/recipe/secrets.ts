@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { EnvName } from "../core/envs.ts";
+import type { EnvName } from "../domain/envs.ts";
 import { sh } from "../shell/quote.ts";
 import type { StartedTestbed } from "../testbed/testbed.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG } from "../core/envs.ts";
+import { DEFAULT_CONFIG } from "../domain/envs.ts";
 import { authorizedKeys } from "./ssh-keys.ts";
 
 const key = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${String(n).repeat(43).slice(0, 43)} ci-${n}@testbed`;

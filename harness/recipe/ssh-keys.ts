@@ -1,4 +1,4 @@
-import type { DeploymentConfig, EnvName } from "../core/envs.ts";
+import type { DeploymentConfig, EnvName } from "../domain/envs.ts";
 import { releaseDispatcherPath } from "../release/tool.ts";
 
 /**

@@ -1,4 +1,4 @@
-import type { DeploymentConfig, Environment } from "../core/envs.ts";
+import type { DeploymentConfig, Environment } from "../domain/envs.ts";
 import { gunicornCommands } from "../release/tool.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { envPaths, envUser, gunicornUnit, type DeploymentConfig } from "../core/envs.ts";
+import { envPaths, envUser, gunicornUnit, type DeploymentConfig } from "../domain/envs.ts";
 import type { DjangoProject } from "../project/detect.ts";
 import { releaseLibraryDir } from "../release/tool.ts";
 

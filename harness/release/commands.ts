@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import type { DeploymentConfig, Environment } from "../core/envs.ts";
-import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
+import type { DeploymentConfig, Environment } from "../domain/envs.ts";
+import { NO_HOOKS, type Hooks } from "../domain/hooks.ts";
 import { sh, type ShellText } from "../shell/quote.ts";
 
 /**

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { RELEASES_KEPT, type DeploymentConfig, type Environment } from "../core/envs.ts";
+import { RELEASES_KEPT, type DeploymentConfig, type Environment } from "../domain/envs.ts";
 import type { DjangoProject } from "../project/detect.ts";
 import type { Runner } from "../shell/command.ts";
 import { sh } from "../shell/quote.ts";

@@ -1,5 +1,5 @@
 import { arch } from "node:os";
-import type { Logger } from "../core/log.ts";
+import type { Logger } from "../plumbing/log.ts";
 import { selectedPlatform, suitePython } from "../images/base-platform.ts";
 import { ensureWheelhouse, WheelhouseError } from "../images/wheelhouse.ts";
 import { loadProject, ProjectError } from "../project/detect.ts";

@@ -1,4 +1,4 @@
-import { lastLines } from "../core/log.ts";
+import { lastLines } from "../plumbing/log.ts";
 
 /**
  * One way to run a command on a server, whatever carries it: docker exec (DockerExecRunner, for the

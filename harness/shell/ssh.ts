@@ -1,7 +1,7 @@
 import { NodeSSH, type Config as SshConfig } from "node-ssh";
 import pLimit from "p-limit";
-import { TimeoutError, waitFor } from "../core/deadline.ts";
-import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
+import { TimeoutError, waitFor } from "../plumbing/deadline.ts";
+import { NO_HOOKS, type Hooks } from "../domain/hooks.ts";
 import { raw, sh } from "./quote.ts";
 import { checked, type CommandResult, type Runner, type RunOptions } from "./command.ts";
 
@@ -27,7 +27,7 @@ export class SshRunner implements Runner {
   /**
    * Connects, retrying only what a server still coming up answers (refused or dropped before the
    * handshake) until `timeoutMs`; a refused key or host key fails at once. `hooks` change every
-   * file written through this session (harness/core/hooks.ts).
+   * file written through this session (harness/domain/hooks.ts).
    */
   static async connect(server: string, config: SshConfig, opts: { timeoutMs?: number; hooks?: Hooks; plain?: boolean } = {}): Promise<SshRunner> {
     const { timeoutMs = 10_000, hooks = NO_HOOKS } = opts;

@@ -9,7 +9,7 @@ import { snapshotInputs, snapshotSecretsPath } from "./snapshots.ts";
 const root = mkdtempSync(join(tmpdir(), "ddt-snapshot-key-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const FILES = [
-  "harness/docker/exec.ts",
+  "harness/docker/exec-api.ts",
   "harness/testbed/server.ts",
   "harness/probes/ready.ts",
   "harness/lifecycle/runner.ts",

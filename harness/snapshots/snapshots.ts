@@ -1,20 +1,20 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { docker } from "../docker/client.ts";
-import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
-import { listFiles } from "../core/files.ts";
+import { NO_HOOKS, type Hooks } from "../domain/hooks.ts";
+import { listFiles } from "../plumbing/files.ts";
 import { contentHash } from "../images/hash.ts";
 import { IMAGE_LABEL, imageExists, pruneOlderTags, refParts } from "../images/build.ts";
 import { ensureImages } from "../images/catalog.ts";
 import { PLATFORM_LABEL, selectedPlatform, type Platform } from "../images/base-platform.ts";
-import { formatDuration, type Logger } from "../core/log.ts";
-import { sampleProjectDir } from "../core/fixtures.ts";
+import { formatDuration, type Logger } from "../plumbing/log.ts";
+import { sampleProjectDir } from "../domain/fixtures.ts";
 import { withDiagnostics } from "../probes/diagnostics.ts";
-import { cacheDir, PROJECT_ROOT } from "../core/paths.ts";
-import { withLock } from "../core/lock.ts";
+import { cacheDir, PROJECT_ROOT } from "../plumbing/paths.ts";
+import { withLock } from "../plumbing/lock.ts";
 import { deploy, provision } from "../recipe/recipe.ts";
 import { secretsOf, useSecrets, type EnvSecrets } from "../recipe/secrets.ts";
-import type { EnvName } from "../core/envs.ts";
+import type { EnvName } from "../domain/envs.ts";
 import { Testbed, type StartedTestbed } from "../testbed/testbed.ts";
 
 export type SnapshotStage = "provisioned" | "deployed";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { listFiles } from "../core/files.ts";
-import { PROJECT_ROOT } from "../core/paths.ts";
+import { listFiles } from "../plumbing/files.ts";
+import { PROJECT_ROOT } from "../plumbing/paths.ts";
 import { assignShards, seededShuffle } from "./shards.ts";
 
 const weights = (JSON.parse(readFileSync(`${PROJECT_ROOT}/specs/shard-weights.json`, "utf8")) as { seconds: Record<string, number> }).seconds;

@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { docker, isNotFound } from "../docker/client.ts";
-import { DockerExecRunner } from "../shell/docker-exec.ts";
-import { environments } from "../core/envs.ts";
-import type { Logger } from "../core/log.ts";
-import { cacheDir } from "../core/paths.ts";
+import { DockerExecRunner } from "../shell/exec-runner.ts";
+import { environments } from "../domain/envs.ts";
+import type { Logger } from "../plumbing/log.ts";
+import { cacheDir } from "../plumbing/paths.ts";
 import { Server, SERVER_ALIASES } from "./server.ts";
 import { readKey } from "./keys.ts";
 import { readHostKey, StartedTestbed, TESTBED_RECORD, type TestbedRecord } from "./testbed.ts";

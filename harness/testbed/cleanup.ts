@@ -1,7 +1,7 @@
 import { readdir, rm, stat } from "node:fs/promises";
 import { docker } from "../docker/client.ts";
 import { LABEL, removeLabelled, type Selector, type SweepReport } from "../docker/labels.ts";
-import { cacheDir } from "../core/paths.ts";
+import { cacheDir } from "../plumbing/paths.ts";
 
 /**
  * Removes testbeds' containers, networks and volumes by label, and their key directories (a named

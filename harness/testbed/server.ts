@@ -1,7 +1,7 @@
 import type { Config as SshConfig } from "node-ssh";
-import { DockerExecRunner } from "../shell/docker-exec.ts";
-import { connectHost } from "../docker/host.ts";
-import { SEED_SERVERS } from "../core/envs.ts";
+import { DockerExecRunner } from "../shell/exec-runner.ts";
+import { connectHost } from "../docker/engine-address.ts";
+import { SEED_SERVERS } from "../domain/envs.ts";
 
 export type ServerRole = "app" | "db";
 

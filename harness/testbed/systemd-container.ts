@@ -1,8 +1,8 @@
 import { GenericContainer, type WaitStrategy } from "testcontainers";
-import { DockerExecRunner } from "../shell/docker-exec.ts";
-import { waitFor } from "../core/deadline.ts";
-import { publishHostIp } from "../docker/host.ts";
-import { systemdRunSettings, type HostFlags } from "../docker/host-flags.ts";
+import { DockerExecRunner } from "../shell/exec-runner.ts";
+import { waitFor } from "../plumbing/deadline.ts";
+import { publishHostIp } from "../docker/engine-address.ts";
+import { systemdRunSettings, type HostFlags } from "../docker/container-flags.ts";
 
 /** Readiness is judged by the caller (waitForSystemd, a job's exec), not by a port: sites come later. */
 export class StartedWhenRunning implements WaitStrategy {
@@ -22,7 +22,7 @@ export class StartedWhenRunning implements WaitStrategy {
 
 /**
  * A container that runs systemd as PID 1 with the least this engine needs (no --privileged, the
- * flags from the host table in harness/docker/host-flags.ts), and publishes its ports on loopback only.
+ * flags from the host table in harness/docker/container-flags.ts), and publishes its ports on loopback only.
  */
 export class SystemdContainer extends GenericContainer {
   constructor(image: string, flags: HostFlags) {

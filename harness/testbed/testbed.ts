@@ -4,19 +4,19 @@ import { join } from "node:path";
 import { docker } from "../docker/client.ts";
 import { labelsFor, LABEL, type ResourceKind } from "../docker/labels.ts";
 import { removeTestbeds } from "./cleanup.ts";
-import { environments, DEFAULT_CONFIG, type DeploymentConfig, type Environment } from "../core/envs.ts";
-import { NO_HOOKS, type Hooks } from "../core/hooks.ts";
+import { environments, DEFAULT_CONFIG, type DeploymentConfig, type Environment } from "../domain/envs.ts";
+import { NO_HOOKS, type Hooks } from "../domain/hooks.ts";
 import { imageExists } from "../images/build.ts";
 import { ensureImages, type ImageSet } from "../images/catalog.ts";
 import { endOfLife, type KeepPolicy } from "../lifecycle/keep.ts";
-import { formatDuration, silentLogger, type Logger } from "../core/log.ts";
-import { cacheDir } from "../core/paths.ts";
-import { DockerExecRunner } from "../shell/docker-exec.ts";
+import { formatDuration, silentLogger, type Logger } from "../plumbing/log.ts";
+import { cacheDir } from "../plumbing/paths.ts";
+import { DockerExecRunner } from "../shell/exec-runner.ts";
 import { makeKey, type KeyPair } from "./keys.ts";
 import { Server, SERVER_ALIASES, type ServerRole } from "./server.ts";
 import { SystemdContainer, waitForSystemd } from "./systemd-container.ts";
-import { connectHost } from "../docker/host.ts";
-import { bootAdvice, hostFlags, type HostFlags } from "../docker/host-flags.ts";
+import { connectHost } from "../docker/engine-address.ts";
+import { bootAdvice, hostFlags, type HostFlags } from "../docker/container-flags.ts";
 
 export class TestbedStartError extends Error {
   override name = "TestbedStartError";
@@ -46,7 +46,7 @@ export class Testbed {
   withDeployment(config: Partial<DeploymentConfig>): this { this.config = { ...this.config, ...config }; return this; }
   withBootTimeout(ms: number): this { this.bootTimeoutMs = ms; return this; }
   withKeep(policy: KeepPolicy): this { this.keep = policy; return this; }
-  /** Changes the recipe and the pipeline make on this testbed (harness/core/hooks.ts): a fault run's. */
+  /** Changes the recipe and the pipeline make on this testbed (harness/domain/hooks.ts): a fault run's. */
   withHooks(hooks: Hooks): this { this.hooks = hooks; return this; }
 
   async start(): Promise<StartedTestbed> {

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../core/paths.ts";
+import { PROJECT_ROOT } from "../plumbing/paths.ts";
 import { checklist, RELEASE_TOOL_DIR } from "../release/tool.ts";
 import { OUTSIDE_CHECKS } from "./verify.ts";
 

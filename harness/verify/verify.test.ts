@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, environments } from "../core/envs.ts";
+import { DEFAULT_CONFIG, environments } from "../domain/envs.ts";
 import { checklist } from "../release/tool.ts";
 import type { Runner } from "../shell/command.ts";
 import { reportJunit, reportTable } from "./report.ts";

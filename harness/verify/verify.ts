@@ -1,5 +1,5 @@
 import { request } from "undici";
-import type { DeploymentConfig, Environment } from "../core/envs.ts";
+import type { DeploymentConfig, Environment } from "../domain/envs.ts";
 import { checklist, releaseToolPath, type CheckDefinition } from "../release/tool.ts";
 import type { Runner } from "../shell/command.ts";
 import { sh } from "../shell/quote.ts";

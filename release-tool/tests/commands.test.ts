@@ -52,17 +52,22 @@ describe("the release tool's commands", () => {
   });
 
   it("new: a second release of one commit in the same second gets its own name", async () => {
-    // Names are made to the second: tried until both fall in one (the first kept as a ready release).
-    for (let attempt = 0; ; attempt++) {
-      const a = (await s.run("prod", "new", "f".repeat(40))).stdout.trim();
-      rmSync(join(s.prod.releases, "..", ".release-deploy.json"), { force: true });
-      writeFileSync(join(a, ".release-ready"), "");
-      const b = (await s.run("prod", "new", "f".repeat(40))).stdout.trim();
-      rmSync(join(s.prod.releases, "..", ".release-deploy.json"), { force: true });
-      if (b.startsWith(`${a}.`) || attempt === 5) {
-        expect(b).toBe(`${a}.1`);
-        break;
-      }
+    // Every second from one before to a minute after already has a release of this commit, so
+    // whichever second `new` runs in (however loaded the machine), its plain name is taken.
+    const stamp = (t: number) => new Date(t).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+    const now = Date.now();
+    const taken = Array.from({ length: 62 }, (_, i) => join(s.prod.releases, `${stamp(now + (i - 1) * 1000)}-ffffffff`));
+    for (const dir of taken) {
+      mkdirSync(dir);
+      writeFileSync(join(dir, ".release-ready"), "");
+    }
+    try {
+      const made = (await s.run("prod", "new", "f".repeat(40))).stdout.trim();
+      expect(made).toMatch(/\/\d{8}T\d{6}Z-ffffffff\.1$/);
+      expect(taken).toContain(made.replace(/\.1$/, ""));
+      rmSync(made, { recursive: true, force: true });
+    } finally {
+      for (const dir of taken) rmSync(dir, { recursive: true, force: true });
     }
   });
 

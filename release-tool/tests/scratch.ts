@@ -3,7 +3,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { DEFAULT_CONFIG, environments, type Environment } from "../../harness/core/envs.ts";
+import { DEFAULT_CONFIG, environments, type Environment } from "../../harness/domain/envs.ts";
 import { RELEASE_LIBRARY, releaseToolConfig } from "../../harness/release/tool.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { expect } from "vitest";
-import type { EnvName } from "../../harness/core/envs.ts";
+import type { EnvName } from "../../harness/domain/envs.ts";
 import { projectApps } from "../../harness/project/apps.ts";
 import type { DjangoProject } from "../../harness/project/detect.ts";
 import { sh } from "../../harness/shell/quote.ts";

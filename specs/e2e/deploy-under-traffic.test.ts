@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { basename } from "node:path";
 import { describe, expect } from "vitest";
-import type { FixtureChanges } from "../../harness/core/fixtures.ts";
+import type { FixtureChanges } from "../../harness/domain/fixtures.ts";
 import { addRequirement, addStaticFile, appendToSettings, combine, sqlMigration, touchFile } from "../../harness/project/changes.ts";
 import type { DjangoProject } from "../../harness/project/detect.ts";
 import type { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
@@ -12,7 +12,7 @@ import { trafficLine, type TrafficReport } from "../../harness/probes/traffic.ts
 import { sh } from "../../harness/shell/quote.ts";
 import { dbPassword } from "../../harness/recipe/secrets.ts";
 import { releaseToolName, releaseToolPath } from "../../harness/release/tool.ts";
-import { RELEASES_KEPT } from "../../harness/core/envs.ts";
+import { RELEASES_KEPT } from "../../harness/domain/envs.ts";
 import { expectNoKeyIn, readMarker, releaseCommandsRan, staticFilesToFetch, writeMarker } from "./checks.ts";
 import { deployUnderTraffic, withCommit, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit, SPEC_TRAFFIC, type Shared } from "./support.ts";
 

@@ -4,17 +4,20 @@ import { isAbandoned, isKept, isOwnedBy } from "../../harness/docker/labels.ts";
 import { removeOrphanKeyDirs, removeTestbeds } from "../../harness/testbed/cleanup.ts";
 import type { TestProject } from "vitest/node";
 import { ensureSnapshots, type Snapshots } from "../../harness/snapshots/snapshots.ts";
-import { streamLogger } from "../../harness/core/log.ts";
-import { hooksFromEnvironment } from "../../harness/faults/inject.ts";
+import { streamLogger } from "../../harness/plumbing/log.ts";
+import { faultHooksNamed } from "../../harness/faults/inject.ts";
 import { StepError } from "../../harness/lifecycle/steps.ts";
-import { hostFlags } from "../../harness/docker/host-flags.ts";
+import { hostFlags } from "../../harness/docker/container-flags.ts";
+import { readSettings, settings, useSettings } from "../../harness/plumbing/settings.ts";
 
-const log = streamLogger(process.stderr, { progress: process.env.TESTBED_QUIET !== "1" });
+const log = streamLogger(process.stderr, { progress: !settings().quiet });
 
 /** Builds images once for all spec files and sweeps testbeds whose run was killed. */
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The workers inherit it: what they create is owned by this run's main process.
   process.env.TESTBED_OWNER_PID = String(process.pid);
-  // Once per run: the kind of host, and the flags the servers get on it (harness/docker/host-flags.ts).
+  useSettings(readSettings(process.env));
+  // Once per run: the kind of host, and the flags the servers get on it (harness/docker/container-flags.ts).
   log.info(`engine: ${(await hostFlags()).line}`);
   const swept = await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => isAbandoned(l) });
   if (swept.containers.length + swept.networks.length + swept.volumes.length > 0) {
@@ -30,7 +33,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   // here is not thrown: vitest would then run nothing and report no failed test. It becomes the
   // failed test of setup.test.ts, named after the step, and every other e2e test is skipped.
   try {
-    project.provide("snapshots", await ensureSnapshots({ base: process.env.TESTBED_BASE, log, hooks: hooksFromEnvironment() }));
+    project.provide("snapshots", await ensureSnapshots({ base: settings().base, log, hooks: faultHooksNamed() }));
   } catch (err) {
     const failure = setupFailure(err);
     log.info(`global setup failed at ${failure.step}; the e2e specs are skipped`);

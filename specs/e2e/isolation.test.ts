@@ -5,7 +5,7 @@ import { releaseToolName } from "../../harness/release/tool.ts";
 import { gunicornCommands } from "../../harness/release/tool.ts";
 import { DB_HOST } from "../../harness/recipe/hosts.ts";
 import { sh } from "../../harness/shell/quote.ts";
-import { waitFor } from "../../harness/core/deadline.ts";
+import { waitFor } from "../../harness/plumbing/deadline.ts";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 import type { KeyPair } from "../../harness/testbed/keys.ts";
 import { jobLogs, onTestbed, pipelineTestbed } from "./support.ts";

@@ -1,5 +1,5 @@
 import { describe, expect } from "vitest";
-import { waitFor } from "../../harness/core/deadline.ts";
+import { waitFor } from "../../harness/plumbing/deadline.ts";
 import { docker } from "../../harness/docker/client.ts";
 import { LABEL } from "../../harness/docker/labels.ts";
 import { addRequirement, combine, touchFile } from "../../harness/project/changes.ts";

@@ -1,5 +1,5 @@
 import { describe, expect } from "vitest";
-import type { EnvName } from "../../harness/core/envs.ts";
+import type { EnvName } from "../../harness/domain/envs.ts";
 import { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { expectChecklistPasses, expectMigrations, expectStaticBytes, servingRelease } from "./checks.ts";

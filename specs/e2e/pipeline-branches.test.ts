@@ -1,13 +1,13 @@
 import type { PipelineResult } from "../../harness/pipeline/executor.ts";
 import { describe, expect } from "vitest";
-import type { EnvName } from "../../harness/core/envs.ts";
+import type { EnvName } from "../../harness/domain/envs.ts";
 import { expectDeployed, expectNoKeyIn, mainPids, releaseCommandsRan } from "./checks.ts";
 import { deployUnderTraffic, withCommit, expectNoFailedRequests, jobLogs, onTestbed, pipelineTestbed, servedCommit } from "./support.ts";
 import { generateKeyPair } from "../../harness/testbed/keys.ts";
 import { failingMigration, modelWithoutMigration, touchFile } from "../../harness/project/changes.ts";
 import { LABEL } from "../../harness/docker/labels.ts";
 import { docker } from "../../harness/docker/client.ts";
-import { waitFor } from "../../harness/core/deadline.ts";
+import { waitFor } from "../../harness/plumbing/deadline.ts";
 import { releaseToolName } from "../../harness/release/tool.ts";
 
 const shared = pipelineTestbed();

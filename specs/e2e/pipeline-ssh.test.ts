@@ -1,6 +1,6 @@
 import { stringify } from "yaml";
 import { describe, expect } from "vitest";
-import { waitFor } from "../../harness/core/deadline.ts";
+import { waitFor } from "../../harness/plumbing/deadline.ts";
 import { runPipeline, type VariableValue } from "../../harness/pipeline/executor.ts";
 import { pipelineObject, setupScript } from "../../harness/pipeline/generate.ts";
 import { commandTimings, plainLog } from "../../harness/pipeline/job-script.ts";

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
-import { fixtureVariant } from "../../harness/core/fixtures.ts";
+import { fixtureVariant } from "../../harness/domain/fixtures.ts";
 import { StepError } from "../../harness/lifecycle/steps.ts";
 import { provisionAndDeploy } from "../../harness/recipe/recipe.ts";
 import { reuseSnapshotSecrets } from "../../harness/snapshots/snapshots.ts";

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { request } from "undici";
 import { describe, expect } from "vitest";
-import { ENV_NAMES, type EnvName } from "../../harness/core/envs.ts";
+import { ENV_NAMES, type EnvName } from "../../harness/domain/envs.ts";
 import { fileInfo } from "../../harness/probes/file-info.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { expectChecklistPasses, expectMigrations, expectStaticBytes, readMarker, writeMarker } from "./checks.ts";
@@ -13,14 +13,14 @@ import { withDatabase } from "../../harness/probes/postgres.ts";
 import { dbPassword, useSecrets, type EnvSecrets } from "../../harness/recipe/secrets.ts";
 import { releaseLibraryPath } from "../../harness/release/tool.ts";
 import { sh } from "../../harness/shell/quote.ts";
-import { waitFor } from "../../harness/core/deadline.ts";
+import { waitFor } from "../../harness/plumbing/deadline.ts";
 import { serverState, stateDiff } from "../../harness/probes/server-state.ts";
 import { gunicornCommands } from "../../harness/release/tool.ts";
 import { HBA_BEGIN, HBA_END } from "../../harness/recipe/pg-hba.ts";
 import pg from "pg";
 import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 import { restartComparison } from "../../harness/bench/deploy-safety.ts";
-import { connectHost } from "../../harness/docker/host.ts";
+import { connectHost } from "../../harness/docker/engine-address.ts";
 
 // What a Django-style secret key and a generated password really contain: every character a shell
 // treats specially, quotes, a backslash, spaces and '='. Each environment gets its own, and every

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { junitCases } from "../../harness/faults/verdict.ts";
-import { runVitest } from "../../harness/faults/vitest.ts";
+import { runVitest } from "../../harness/suite/vitest-run.ts";
+import { settings } from "../../harness/plumbing/settings.ts";
 
 /** The tests of the nested run: the global setup's, and every check of prod after the recipe. */
 const PROD_CHECKS = "global setup|environment prod after the recipe";
@@ -36,7 +37,7 @@ async function engineOverTcp(): Promise<{ url: string; seen: () => string; close
 }
 
 // In the GitLab gate the engine is already remote (dind): that job is this test.
-describe.skipIf(process.env.TESTCONTAINERS_HOST_OVERRIDE || process.env.DOCKER_HOST)("an engine reached by DOCKER_HOST=tcp://…", () => {
+describe.skipIf(settings().hostOverride || settings().dockerHost)("an engine reached by DOCKER_HOST=tcp://…", () => {
   it("boots, provisions and deploys with ports published on the engine's address and every probe sent there", async () => {
     const engine = await engineOverTcp();
     try {

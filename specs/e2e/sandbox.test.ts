@@ -3,8 +3,8 @@ import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
-import { PROJECT_ROOT } from "../../harness/core/paths.ts";
-import { fixtureVariant } from "../../harness/core/fixtures.ts";
+import { PROJECT_ROOT } from "../../harness/plumbing/paths.ts";
+import { fixtureVariant } from "../../harness/domain/fixtures.ts";
 import { appendToSettings, touchFile } from "../../harness/project/changes.ts";
 import { loadProject } from "../../harness/project/detect.ts";
 import { sh } from "../../harness/shell/quote.ts";
@@ -12,8 +12,9 @@ import { selectedPlatform } from "../../harness/images/base-platform.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { TrafficProbe, trafficLine } from "../../harness/probes/traffic.ts";
 import { Sandbox } from "../../harness/sandbox/start.ts";
-import { attachSandbox, deployToSandbox, rollbackSandbox } from "../../harness/sandbox/running.ts";
+import { attachSandbox, deployToSandbox, rollbackSandbox } from "../../harness/sandbox/deploy-rollback.ts";
 import { expectNoFailedRequests, log, sampleProject, servedCommit, SPEC_TRAFFIC } from "./support.ts";
+import { childEnv } from "../../harness/plumbing/settings.ts";
 
 const run = promisify(execFile);
 /** Runs a printed command line as a person would paste it, with `input` on its stdin. */
@@ -75,7 +76,7 @@ describe("sandbox", () => {
         await rollbackSandbox(handle, { env: "prod", log });
         expect(await servedCommit(tb, "prod", project.health)).toBe(first);
         // The checklist against it as against a real server, through its published ports only.
-        const verify = await run(process.execPath, ["--import", "tsx", "scripts/verify.ts", "--sandbox", "--id", id, "--env", "prod"], { cwd: PROJECT_ROOT, env: { ...process.env, TESTBED_QUIET: "1" } });
+        const verify = await run(process.execPath, ["--import", "tsx", "scripts/verify.ts", "--sandbox", "--id", id, "--env", "prod"], { cwd: PROJECT_ROOT, env: childEnv({ TESTBED_QUIET: "1" }) });
         expect(verify.stdout).toMatch(/^prod: all \d+ checks passed$/m);
         expect((await httpGet(tb.url("prod", uploadUrl))).body.equals(upload)).toBe(true);
       } finally {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { docker } from "../../harness/docker/client.ts";
 import { FAULT_VARIABLE } from "../../harness/faults/inject.ts";
 import { junitCases } from "../../harness/faults/verdict.ts";
-import { runVitest } from "../../harness/faults/vitest.ts";
+import { runVitest } from "../../harness/suite/vitest-run.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "ddt-setup-failure-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));

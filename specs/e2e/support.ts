@@ -1,20 +1,21 @@
 import { afterAll, beforeAll, inject, it } from "vitest";
-import { sampleProjectDir } from "../../harness/core/fixtures.ts";
-import type { Hooks } from "../../harness/core/hooks.ts";
-import { hooksFromEnvironment } from "../../harness/faults/inject.ts";
+import { sampleProjectDir } from "../../harness/domain/fixtures.ts";
+import type { Hooks } from "../../harness/domain/hooks.ts";
+import { faultHooksNamed } from "../../harness/faults/inject.ts";
 import { parseKeepPolicy } from "../../harness/lifecycle/keep.ts";
-import { streamLogger } from "../../harness/core/log.ts";
+import { streamLogger } from "../../harness/plumbing/log.ts";
 import { withDiagnostics } from "../../harness/probes/diagnostics.ts";
 import { reuseSnapshotSecrets, type SnapshotStage } from "../../harness/snapshots/snapshots.ts";
 import { Testbed, type StartedTestbed } from "../../harness/testbed/testbed.ts";
 import type { PipelineResult } from "../../harness/pipeline/executor.ts";
 import { plainLog, tellingLines } from "../../harness/pipeline/job-script.ts";
 import { PipelineDeployment, type DeployOptions } from "../../harness/pipeline/deployment.ts";
-import type { FixtureChanges } from "../../harness/core/fixtures.ts";
-import type { EnvName } from "../../harness/core/envs.ts";
+import type { FixtureChanges } from "../../harness/domain/fixtures.ts";
+import type { EnvName } from "../../harness/domain/envs.ts";
 import { httpGet } from "../../harness/probes/http.ts";
 import { expect } from "vitest";
 import { STEADY_TRAFFIC, trafficLine, type TrafficReport } from "../../harness/probes/traffic.ts";
+import { settings } from "../../harness/plumbing/settings.ts";
 
 export const log = streamLogger(process.stderr, { progress: false });
 
@@ -23,7 +24,7 @@ export const log = streamLogger(process.stderr, { progress: false });
  * specs are the top of the harness, so they read the variable; everything below is handed the value.
  */
 let hooks: Hooks | undefined;
-export const specHooks = (): Hooks => (hooks ??= hooksFromEnvironment());
+export const specHooks = (): Hooks => (hooks ??= faultHooksNamed());
 
 /** The sample project as this run deploys it (a fault run's changed copy, or the repository's). */
 export const sampleProject = (): string => specHooks().project(sampleProjectDir());
@@ -36,8 +37,9 @@ export const setupFailed = () => inject("setupFailure") !== undefined;
  * from a snapshot the recipe already provisioned (or deployed), made once by the global setup.
  */
 export function testbed(from: "fresh" | SnapshotStage = "fresh"): Testbed {
-  const tb = new Testbed().withLogger(log).withKeep(parseKeepPolicy(process.env.TESTBED_KEEP)).withHooks(specHooks());
-  if (process.env.TESTBED_BASE) tb.withBase(process.env.TESTBED_BASE);
+  const { keep, base } = settings();
+  const tb = new Testbed().withLogger(log).withKeep(parseKeepPolicy(keep)).withHooks(specHooks());
+  if (base) tb.withBase(base);
   if (from !== "fresh") tb.withImages(inject("snapshots")[from]);
   return tb;
 }

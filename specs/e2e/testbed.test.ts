@@ -1,11 +1,12 @@
 import { NodeSSH } from "node-ssh";
 import { describe, expect, it } from "vitest";
 import { docker } from "../../harness/docker/client.ts";
-import { engineTcpHost } from "../../harness/docker/host.ts";
+import { engineTcpHost } from "../../harness/docker/engine-address.ts";
 import { listLabelled } from "../../harness/docker/labels.ts";
 import { SshRunner } from "../../harness/shell/ssh.ts";
 import { TestbedStartError } from "../../harness/testbed/testbed.ts";
 import { testbed } from "./support.ts";
+import { settings } from "../../harness/plumbing/settings.ts";
 
 describe("testbed foundation", () => {
   it("boots two systemd servers to running, reachable by key over ssh, each other by name, and removes all of it", async () => {
@@ -21,7 +22,7 @@ describe("testbed foundation", () => {
         const hostIps = Object.values(bindings).flatMap((b) => (b ?? []).map((x) => x.HostIp));
         expect(hostIps.length).toBeGreaterThan(0);
         // In docker-in-docker the engine's "host" is a private container, so all its interfaces are fine.
-        const expected = process.env.TESTCONTAINERS_HOST_OVERRIDE ? "0.0.0.0" : (engineTcpHost() ?? "127.0.0.1");
+        const expected = settings().hostOverride ? "0.0.0.0" : (engineTcpHost() ?? "127.0.0.1");
         expect(new Set(hostIps)).toEqual(new Set([expected]));
       }
 

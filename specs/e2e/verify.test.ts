@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect } from "vitest";
-import type { EnvName } from "../../harness/core/envs.ts";
-import { PROJECT_ROOT } from "../../harness/core/paths.ts";
+import type { EnvName } from "../../harness/domain/envs.ts";
+import { PROJECT_ROOT } from "../../harness/plumbing/paths.ts";
 import { serverState, stateDiff } from "../../harness/probes/server-state.ts";
 import { checklist } from "../../harness/release/tool.ts";
 import { sh } from "../../harness/shell/quote.ts";
@@ -15,6 +15,7 @@ import type { StartedTestbed } from "../../harness/testbed/testbed.ts";
 import { failedIds, verifyEnvironment, type VerifyReport } from "../../harness/verify/verify.ts";
 import { jobLogs, onTestbed, pipelineTestbed, type Shared } from "./support.ts";
 import type { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
+import { childEnv } from "../../harness/plumbing/settings.ts";
 
 // `npm run verify` against a server as a remote host: through its published ssh port with an
 // environment's CI key (forced to the release tool) and through nginx's published port; never
@@ -29,7 +30,7 @@ async function verifyCli(s: S, env: EnvName, extra: string[] = []): Promise<{ co
   try {
     const e = s.tb.env(env);
     const args = ["--import", "tsx", "scripts/verify.ts", "--host", `${e.user}@127.0.0.1:${s.tb.app.mappedPort(22)}`, "--identity", s.data.keyFor(env).path, "--known-hosts", s.tb.knownHostsPath, "--env", env, "--url", s.tb.url(env), "--junit", join(dir, "verify.xml"), ...extra];
-    const r = await run(process.execPath, args, { cwd: PROJECT_ROOT, env: { ...process.env, TESTBED_QUIET: "1" } }).then((x) => ({ code: 0, ...x }), (e: { code: number; stdout: string; stderr: string }) => e);
+    const r = await run(process.execPath, args, { cwd: PROJECT_ROOT, env: childEnv({ TESTBED_QUIET: "1" }) }).then((x) => ({ code: 0, ...x }), (e: { code: number; stdout: string; stderr: string }) => e);
     if (r.code !== 0 && !r.stdout) throw new Error(`npm run verify failed to run: ${r.stderr}`);
     return { code: r.code, stdout: r.stdout, junit: await readFile(join(dir, "verify.xml"), "utf8") };
   } finally {

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { PROJECT_ROOT } from "../../harness/core/paths.ts";
+import { PROJECT_ROOT } from "../../harness/plumbing/paths.ts";
 import { parsePlatform } from "../../harness/images/base-platform.ts";
 import { gitlabCiSchemaErrors } from "../../harness/pipeline/schema.ts";
 

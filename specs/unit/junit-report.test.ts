@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../harness/core/paths.ts";
+import { PROJECT_ROOT } from "../../harness/plumbing/paths.ts";
 
 const run = promisify(execFile);
 
@@ -43,7 +43,7 @@ it.skip("is skipped", () => {});
     }
   });
 
-  it("is summed up by scripts/junit-summary.mjs in the closing line .ci/run prints", async () => {
+  it("is summed up by scripts/maintainer/junit-summary.mjs in the closing line .ci/run prints", async () => {
     const dir = await mkdtemp(join(tmpdir(), "ddt-junit-summary-"));
     try {
       const file = join(dir, "junit.xml");
@@ -59,7 +59,7 @@ it.skip("is skipped", () => {});
 </testsuite></testsuites>
 `,
       );
-      const { stdout } = await run(process.execPath, [join(PROJECT_ROOT, "scripts", "junit-summary.mjs"), file]);
+      const { stdout } = await run(process.execPath, [join(PROJECT_ROOT, "scripts", "maintainer", "junit-summary.mjs"), file]);
       expect(stdout).toBe("vitest: 2 passed, 2 failed, 1 skipped\n");
     } finally {
       await rm(dir, { recursive: true, force: true });

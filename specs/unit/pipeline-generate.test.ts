@@ -1,7 +1,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { environments } from "../../harness/core/envs.ts";
+import { environments } from "../../harness/domain/envs.ts";
 import { generatePipeline, type PipelineOptions } from "../../harness/pipeline/generate.ts";
 import { gitlabCiSchemaErrors } from "../../harness/pipeline/schema.ts";
 import { releaseDjangoSource } from "../../harness/release/tool.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { DEFAULT_CONFIG, environments } from "../../harness/core/envs.ts";
-import { NO_HOOKS } from "../../harness/core/hooks.ts";
+import { DEFAULT_CONFIG, environments } from "../../harness/domain/envs.ts";
+import { NO_HOOKS } from "../../harness/domain/hooks.ts";
 import { generatePipeline, pipelineObject } from "../../harness/pipeline/generate.ts";
 
 // Each option of the generator, by what it changes in the jobs (the golden file shows the defaults only).

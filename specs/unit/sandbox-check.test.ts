@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../../harness/core/log.ts";
+import { silentLogger } from "../../harness/plumbing/log.ts";
 import { checkProject } from "../../harness/sandbox/check.ts";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../fixtures/${name}/`, import.meta.url));

@@ -3,11 +3,11 @@
 // it this engine's images (it has no NAT to build them with), runs the foundation spec and a full
 // provision-and-deploy spec against it through DOCKER_HOST, and stops it again, also on Ctrl-C.
 import { join } from "node:path";
-import { copyImages, startCgroup2Engine, stopCgroup2Engine } from "../harness/docker/engine-cgroup2.ts";
-import { ensureImages } from "../harness/images/catalog.ts";
-import { runVitest } from "../harness/faults/vitest.ts";
-import { PROJECT_ROOT } from "../harness/core/paths.ts";
-import { log, main } from "./cli.ts";
+import { copyImages, startCgroup2Engine, stopCgroup2Engine } from "../../harness/docker/engine-cgroup2.ts";
+import { ensureImages } from "../../harness/images/catalog.ts";
+import { runVitest } from "../../harness/suite/vitest-run.ts";
+import { PROJECT_ROOT } from "../../harness/plumbing/paths.ts";
+import { log, main } from "../cli.ts";
 
 const SPECS = ["specs/e2e/setup.test.ts", "specs/e2e/testbed.test.ts", "specs/e2e/recipe-environments.test.ts"];
 

@@ -7,8 +7,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { caseCounts, junitCases } from "../harness/faults/verdict.ts";
-import { runVitest } from "../harness/faults/vitest.ts";
+import { caseCounts, junitCases } from "../../harness/faults/verdict.ts";
+import { runVitest } from "../../harness/suite/vitest-run.ts";
 
 interface Listed {
   name: string;

@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { PROJECT_ROOT } from "../core/paths.ts";
-import type { SpecRun } from "./run.ts";
+import { PROJECT_ROOT } from "../plumbing/paths.ts";
+import type { SpecRun } from "../faults/run.ts";
+import { childEnv } from "../plumbing/settings.ts";
 
 /**
  * vitest on some e2e spec files in a child process, its JUnit report at `run.junitPath`. Its own
@@ -17,7 +18,7 @@ export async function runVitest(run: SpecRun, output: "log" | "inherit" = "log")
     return await new Promise<number>((resolve, reject) => {
       const child = spawn(process.execPath, [join(PROJECT_ROOT, "node_modules", "vitest", "vitest.mjs"), ...args], {
         cwd: PROJECT_ROOT,
-        env: { ...process.env, ...run.env, ...(out === undefined ? {} : { TESTBED_QUIET: "1" }) },
+        env: childEnv({ ...run.env, ...(out === undefined ? {} : { TESTBED_QUIET: "1" }) }),
         stdio: out === undefined ? "inherit" : ["ignore", out, out],
       });
       child.on("error", reject);

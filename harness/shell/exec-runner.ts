@@ -1,4 +1,4 @@
-import { dockerExec } from "../docker/exec.ts";
+import { dockerExec } from "../docker/exec-api.ts";
 import { checked, type CommandResult, type Runner, type RunOptions } from "./command.ts";
 
 /** Commands in a container through the engine's exec API: how the harness itself looks at a server. */

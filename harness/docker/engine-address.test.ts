@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { connectHost, engineTcpHost, publishHostIp } from "./host.ts";
+import { readSettings } from "../plumbing/settings.ts";
+import { connectHost, engineTcpHost, publishHostIp } from "./engine-address.ts";
 
 describe("where ports are published and reached", () => {
   it.each([
@@ -10,8 +11,8 @@ describe("where ports are published and reached", () => {
     ["a remote engine by name", { DOCKER_HOST: "tcp://buildhost:2375" }, "buildhost", "0.0.0.0"],
     ["docker-in-docker", { DOCKER_HOST: "tcp://docker:2375", TESTCONTAINERS_HOST_OVERRIDE: "docker" }, "docker", "0.0.0.0"],
   ] as const)("%s", (_what, env, connect, publish) => {
-    expect(connectHost(env)).toBe(connect);
-    expect(publishHostIp(env)).toBe(publish);
+    expect(connectHost(readSettings(env))).toBe(connect);
+    expect(publishHostIp(readSettings(env))).toBe(publish);
   });
 
   it("reads an IPv6 engine address without its brackets", () => {

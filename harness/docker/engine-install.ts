@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, openSync, readFileSync } from "node:fs";
 import { engineAnswers } from "./client.ts";
-import { waitFor } from "../core/deadline.ts";
-import { selectedPlatform } from "../images/base-platform.ts";
-import { formatDuration, type Logger } from "../core/log.ts";
+import { waitFor } from "../plumbing/deadline.ts";
+import { formatDuration, type Logger } from "../plumbing/log.ts";
+import { childEnv, settings } from "../plumbing/settings.ts";
 
 export class EngineError extends Error {
   override name = "EngineError";
@@ -12,12 +12,13 @@ export class EngineError extends Error {
 const DOCKERD_LOG = "/var/log/django-deploy-testbed-dockerd.log";
 
 function where(): string {
-  return process.env.DOCKER_HOST ? `DOCKER_HOST=${process.env.DOCKER_HOST}` : "/var/run/docker.sock";
+  const { dockerHost } = settings();
+  return dockerHost ? `DOCKER_HOST=${dockerHost}` : "/var/run/docker.sock";
 }
 
 function canInstall(): string | undefined {
-  if (process.env.TESTBED_NO_INSTALL === "1") return "TESTBED_NO_INSTALL=1 forbids installing one";
-  if (process.env.DOCKER_HOST) return "DOCKER_HOST points elsewhere, so a local engine would not be used";
+  if (settings().noInstall) return "TESTBED_NO_INSTALL=1 forbids installing one";
+  if (settings().dockerHost) return "DOCKER_HOST points elsewhere, so a local engine would not be used";
   if (process.platform !== "linux") return `this is ${process.platform}, not Linux`;
   if (process.getuid?.() !== 0) return "installing one needs root";
   if (!existsSync("/usr/bin/apt-get")) return "there is no apt-get to install docker.io with";
@@ -26,7 +27,7 @@ function canInstall(): string | undefined {
 
 function aptInstall(packages: string[], log: Logger): void {
   log.info(`engine: apt-get install ${packages.join(" ")}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const env = childEnv({ DEBIAN_FRONTEND: "noninteractive" });
   for (const args of [["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", ...packages]]) {
     const r = spawnSync("apt-get", args, { env, encoding: "utf8" });
     if (r.status !== 0) {
@@ -37,10 +38,12 @@ function aptInstall(packages: string[], log: Logger): void {
 
 /**
  * Makes sure a Docker engine answers: a no-op when one does; on Debian as root, installs
- * docker.io and starts dockerd; anywhere else, one clear error saying what to do.
+ * docker.io and starts dockerd; anywhere else, one clear error saying what to do. `debootstrap`:
+ * the servers' platform is built here (the caller knows the platform; the engine does not), so
+ * debootstrap is installed along with the engine.
  */
-export async function ensureEngine(log: Logger, opts: { timeoutMs?: number } = {}): Promise<void> {
-  const needDebootstrap = selectedPlatform().suite !== undefined && !existsSync("/usr/sbin/debootstrap");
+export async function ensureEngine(log: Logger, opts: { timeoutMs?: number; debootstrap: boolean }): Promise<void> {
+  const needDebootstrap = opts.debootstrap && !existsSync("/usr/sbin/debootstrap");
   if (await engineAnswers()) {
     if (needDebootstrap && canInstall() === undefined) aptInstall(["debootstrap"], log);
     return;

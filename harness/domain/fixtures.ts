@@ -2,7 +2,7 @@ import { cp, mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { PROJECT_ROOT } from "./paths.ts";
+import { PROJECT_ROOT } from "../plumbing/paths.ts";
 
 /** The sample Django project, as the repository holds it (a run's hooks may deploy a changed copy). */
 export const sampleProjectDir = (): string => join(PROJECT_ROOT, "fixtures", "myproject");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { chooseHostFlags, describeHostFlags, engineMajor, type EngineFacts } from "./host-flags.ts";
+import { chooseHostFlags, describeHostFlags, engineMajor, type EngineFacts } from "./container-flags.ts";
 
 const facts = (f: Partial<EngineFacts>): EngineFacts => ({ cgroupVersion: "1", serverVersion: "20.10.24+dfsg1", securityOptions: ["name=seccomp,profile=default"], podman: false, ...f });
 

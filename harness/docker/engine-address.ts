@@ -1,7 +1,11 @@
 import { isIP } from "node:net";
+import { settings, type Settings } from "../plumbing/settings.ts";
+
+/** What says where the engine is: DOCKER_HOST and TESTCONTAINERS_HOST_OVERRIDE, as settings. */
+type EngineAddress = Pick<Settings, "dockerHost" | "hostOverride">;
 
 /** The engine's host when DOCKER_HOST is tcp://host:port; undefined for a local socket. */
-export function engineTcpHost(dockerHost = process.env.DOCKER_HOST): string | undefined {
+export function engineTcpHost(dockerHost = settings().dockerHost): string | undefined {
   if (!dockerHost || !/^tcp:\/\//.test(dockerHost)) return undefined;
   return new URL(dockerHost.replace(/^tcp:/, "http:")).hostname.replace(/^\[|\]$/g, "");
 }
@@ -12,8 +16,8 @@ export function engineTcpHost(dockerHost = process.env.DOCKER_HOST): string | un
  * are on its host, so connect there. In docker-in-docker (GitLab CI) the engine is another container
  * whose "host" is private to the job, named by TESTCONTAINERS_HOST_OVERRIDE (e.g. `docker`).
  */
-export function connectHost(env: NodeJS.ProcessEnv = process.env): string {
-  return env.TESTCONTAINERS_HOST_OVERRIDE || engineTcpHost(env.DOCKER_HOST) || "127.0.0.1";
+export function connectHost(s: EngineAddress = settings()): string {
+  return s.hostOverride || engineTcpHost(s.dockerHost) || "127.0.0.1";
 }
 
 /**
@@ -21,9 +25,9 @@ export function connectHost(env: NodeJS.ProcessEnv = process.env): string {
  * DOCKER_HOST names it by IP (only that interface, e.g. 127.0.0.2); all interfaces of a dind
  * service or an engine known only by name, whose network is the job's or the engine's own.
  */
-export function publishHostIp(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TESTCONTAINERS_HOST_OVERRIDE) return "0.0.0.0";
-  const tcp = engineTcpHost(env.DOCKER_HOST);
+export function publishHostIp(s: EngineAddress = settings()): string {
+  if (s.hostOverride) return "0.0.0.0";
+  const tcp = engineTcpHost(s.dockerHost);
   if (!tcp) return "127.0.0.1";
   return isIP(tcp) ? tcp : "0.0.0.0";
 }

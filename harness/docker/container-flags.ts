@@ -1,4 +1,5 @@
 import { docker } from "./client.ts";
+import { settings } from "../plumbing/settings.ts";
 
 /**
  * Which flags boot systemd as PID 1 on this engine, chosen from what the engine says about itself
@@ -139,8 +140,8 @@ let chosen: Promise<{ facts: EngineFacts; flags: HostFlags; line: string }> | un
 export function hostFlags(): Promise<{ facts: EngineFacts; flags: HostFlags; line: string }> {
   chosen ??= engineFacts().then((facts) => {
     let flags = chooseHostFlags(facts);
-    const override = process.env.TESTBED_CGROUPNS;
-    if (override === "host" || override === "private") {
+    const override = settings().cgroupns;
+    if (override) {
       flags = { ...flags, cgroupns: override, bindCgroup: override === "host", row: `${flags.row}, TESTBED_CGROUPNS=${override}` };
     }
     return { facts, flags, line: describeHostFlags(facts, flags) };

@@ -4,9 +4,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cacheDir, PROJECT_ROOT } from "../harness/core/paths.ts";
-import { RELEASE_LIBRARY } from "../harness/release/tool.ts";
-import { log, main } from "./cli.ts";
+import { cacheDir, PROJECT_ROOT } from "../../harness/plumbing/paths.ts";
+import { RELEASE_LIBRARY } from "../../harness/release/tool.ts";
+import { log, main } from "../cli.ts";
+import { childEnv } from "../../harness/plumbing/settings.ts";
 
 /** The floor the issue set: below it, this command fails. */
 const FLOOR = 95;
@@ -39,7 +40,7 @@ void main(async () => {
   mkdirSync(OUT, { recursive: true });
   const rc = join(OUT, "coveragerc");
   writeFileSync(rc, `[run]\nparallel = true\ndata_file = ${join(OUT, ".coverage")}\ninclude =\n${Object.keys(FILES).map((f) => `    */${f}`).join("\n")}\n`);
-  const env = { ...process.env, TESTBED_TOOL_PYTHON: python, COVERAGE_PROCESS_START: rc };
+  const env = childEnv({ TESTBED_TOOL_PYTHON: python, COVERAGE_PROCESS_START: rc });
   const run = spawnSync(process.execPath, [join(PROJECT_ROOT, "node_modules", "vitest", "vitest.mjs"), "run", "release-tool/tests", `--outputFile.junit=${join(OUT, "junit.xml")}`], { cwd: PROJECT_ROOT, env, stdio: "inherit" });
   if (run.status !== 0) throw new Error("the release tool's unit specs failed; coverage is not reported");
   execFileSync(python, ["-m", "coverage", "combine", `--rcfile=${rc}`, "-q"], { cwd: OUT });

@@ -7,14 +7,14 @@ import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { docker } from "../harness/docker/client.ts";
-import type { Fault } from "../harness/faults/catalogue.ts";
-import { FAULT_COPY_PREFIX } from "../harness/faults/inject.ts";
-import { runFaults, selectFaults } from "../harness/faults/run.ts";
-import { runVitest } from "../harness/faults/vitest.ts";
-import { faultsTable } from "../harness/faults/verdict.ts";
-import { PROJECT_ROOT } from "../harness/core/paths.ts";
-import { log, main } from "./cli.ts";
+import { docker } from "../../harness/docker/client.ts";
+import type { Fault } from "../../harness/faults/catalogue.ts";
+import { FAULT_COPY_PREFIX } from "../../harness/faults/inject.ts";
+import { runFaults, selectFaults } from "../../harness/faults/run.ts";
+import { runVitest } from "../../harness/suite/vitest-run.ts";
+import { faultsTable } from "../../harness/faults/verdict.ts";
+import { PROJECT_ROOT } from "../../harness/plumbing/paths.ts";
+import { log, main } from "../cli.ts";
 
 const REPORTS = join(PROJECT_ROOT, "reports", "faults");
 

@@ -1,9 +1,9 @@
 import { basename } from "node:path";
 import { docker } from "../docker/client.ts";
-import { formatDuration, lastLines } from "../core/log.ts";
+import { formatDuration, lastLines } from "../plumbing/log.ts";
 import { LABEL } from "../docker/labels.ts";
-import type { EnvName } from "../core/envs.ts";
-import type { Logger } from "../core/log.ts";
+import type { EnvName } from "../domain/envs.ts";
+import type { Logger } from "../plumbing/log.ts";
 import type { JobResult, PipelineResult } from "../pipeline/executor.ts";
 import { plainLog } from "../pipeline/job-script.ts";
 import { GitRepo } from "../pipeline/repo.ts";
