@@ -151,7 +151,7 @@ export function environments(config: Partial<DeploymentConfig> = {}): Environmen
 
 /**
  * Names go into paths, unit files, sudoers and SQL identifiers; they are quoted wherever they are
- * used (harness/quote.ts), and checked here so that a bad one fails early with a clear message.
+ * used (harness/shell/quote.ts), and checked here so that a bad one fails early with a clear message.
  */
 export function validateConfig(c: DeploymentConfig): void {
   // Per environment, "-staging" is added: the longest user name must still fit Linux's 32.

@@ -41,7 +41,10 @@ export interface Settings {
 
 /** The settings in an environment, with an entry point's flags laid over it. Pure: reads only `env`. */
 export function readSettings(env: NodeJS.ProcessEnv, flags: Partial<Omit<Settings, "env">> = {}): Settings {
-  const cgroupns = env.TESTBED_CGROUPNS;
+  const cgroupns = env.TESTBED_CGROUPNS || undefined;
+  if (cgroupns !== undefined && cgroupns !== "host" && cgroupns !== "private") {
+    throw new Error(`TESTBED_CGROUPNS=${cgroupns}: expected host or private; unset it to use the flags chosen for this engine`);
+  }
   const read: Settings = {
     dockerHost: env.DOCKER_HOST || undefined,
     hostOverride: env.TESTCONTAINERS_HOST_OVERRIDE || undefined,
@@ -50,7 +53,7 @@ export function readSettings(env: NodeJS.ProcessEnv, flags: Partial<Omit<Setting
     python: env.TESTBED_PYTHON || "python3",
     fault: env.TESTBED_FAULT || undefined,
     ownerPid: Number(env.TESTBED_OWNER_PID) || process.pid,
-    cgroupns: cgroupns === "host" || cgroupns === "private" ? cgroupns : undefined,
+    cgroupns,
     noInstall: env.TESTBED_NO_INSTALL === "1",
     cacheRoot: env.TESTBED_CACHE || join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "django-deploy-testbed"),
     quiet: env.TESTBED_QUIET === "1",

@@ -25,7 +25,7 @@ export interface RunOptions {
 export interface Runner {
   /** The server and the transport, for messages: "app server (ssh)". */
   readonly where: string;
-  /** Runs a bash command line (build it with harness/quote.ts). */
+  /** Runs a bash command line (build it with harness/shell/quote.ts). */
   run(command: string, opts?: RunOptions): Promise<CommandResult>;
 }
 

@@ -1,5 +1,5 @@
 // `npm run test:cgroup2`: the servers' flags on a cgroup v2 engine, as most users' hosts have, on
-// this cgroup v1 machine. It starts an emulated cgroup v2 engine (harness/engine-cgroup2.ts), gives
+// this cgroup v1 machine. It starts an emulated cgroup v2 engine (harness/docker/engine-cgroup2.ts), gives
 // it this engine's images (it has no NAT to build them with), runs the foundation spec and a full
 // provision-and-deploy spec against it through DOCKER_HOST, and stops it again, also on Ctrl-C.
 import { join } from "node:path";
