@@ -16,12 +16,16 @@ const RANKS: Record<string, number> = {
   bench: 7,
   faults: 7,
   suite: 7,
+  // A team's gate on its own project: preflight, deploys, checklists and broken releases, as one command.
+  gate: 7,
   sandbox: 6,
   // The checklist against a deployed environment (npm run verify), over any runner.
   verify: 6,
   pipeline: 6,
   snapshots: 6,
   recipe: 5,
+  // Each environment's settings judged by the project's own Django, before any server changes.
+  preflight: 5,
   // The release tool (release-tool/, Python on the servers) as the harness installs and reads it.
   release: 4,
   probes: 4,

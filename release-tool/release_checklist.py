@@ -225,8 +225,9 @@ def migrations_applied(s):
 
 @check("debug-off")
 def debug_off(s):
+    # The tiers of release_settings.py's policy: an error in production only (a warning in staging).
     debug = s.django()["debug"]
-    return (not debug) or s.env.tier == "development", f"DEBUG {'on' if debug else 'off'} in a {s.env.tier or 'untiered'} environment"
+    return (not debug) or s.env.tier != "production", f"DEBUG {'on' if debug else 'off'} in a {s.env.tier or 'untiered'} environment"
 
 
 @check("sudo-scoped")

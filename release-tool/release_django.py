@@ -15,36 +15,34 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 
-# Deployment checks about HTTPS (HSTS, the redirect, secure cookies, HSTS preload): where people do
-# not reach the environment over HTTPS (RELEASE_HTTPS=0, these servers' plain HTTP), they cannot be
-# met, so they are tolerated; every other deployment warning still fails production.
-HTTPS_ONLY_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016", "security.W021"]
+def _judgement():
+    """release_settings.py, the judgement the harness's preflight makes too, from the tool's library
+    directory (named in RELEASE_LIBRARY; beside this file where it is not, as in this repository)."""
+    sys.path.append(os.environ.get("RELEASE_LIBRARY") or os.path.dirname(os.path.abspath(__file__)))
+    import release_settings
+
+    return release_settings
 
 
 def check(project, production, migrations):
-    """Django's checks and an import of the WSGI application. Production also runs the deployment
-    checks (DEBUG, security middleware, cookies...) and fails on their warnings, so a release that
-    would serve production unsafely never goes live. `migrations` adds `makemigrations --check`
-    (models changed without a migration)."""
-    if production:
-        from django.conf import settings
-
-        if os.environ.get("RELEASE_HTTPS", "0") != "1":
-            settings.SILENCED_SYSTEM_CHECKS = [*settings.SILENCED_SYSTEM_CHECKS, *HTTPS_ONLY_CHECKS]
-        call_command("check", deploy=True, fail_level="WARNING")
-    else:
-        call_command("check")
+    """Django's checks and an import of the WSGI application, then the judgement of the settings as
+    loaded (release_settings.py, which preflight runs too): the environment's Postgres, DEBUG by
+    tier, ALLOWED_HOSTS for the host the switch asks with, STATIC_ROOT, and Django's system checks,
+    with the deployment checks in production, whose warnings fail it (the HTTPS-only ones tolerated
+    where nobody reaches it over HTTPS). `migrations` adds `makemigrations --check` (models changed
+    without a migration) as an error."""
+    call_command("check")
     module, _, attribute = os.environ.get("RELEASE_WSGI", f"{project}.wsgi:application").partition(":")
     application = getattr(__import__(module, fromlist=[attribute]), attribute, None)
     assert callable(application), f"{module}.{attribute} (the WSGI application gunicorn runs) is not callable"
-    from django.db import connections
-
-    vendor = connections["default"].vendor
-    if vendor != "postgresql":
-        raise CommandError(
-            f"the project does not use the environment's Postgres database: DATABASES['default'] is {vendor} "
-            "(read DATABASE_URL, or map the database values onto its own variables in deploy-testbed.toml)"
-        )
+    tier = "production" if production else os.environ.get("RELEASE_TIER") or "development"
+    hosts = [h for h in [os.environ.get("RELEASE_HOST")] if h]
+    _, problems = _judgement().evaluate(os.getcwd(), tier, hosts, os.environ.get("RELEASE_HTTPS", "0") == "1")
+    for p in problems:
+        print(f"{p['severity']}: {p['text']}", file=sys.stderr, flush=True)
+    errors = [p["text"] for p in problems if p["severity"] == "error"]
+    if errors:
+        raise CommandError(f"the settings cannot serve a {tier} environment: " + "; ".join(errors))
     if migrations:
         call_command("makemigrations", check=True, dry_run=True)
 

@@ -144,7 +144,9 @@ class Environment(Takeover):
             )
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}
         # What nginx serves where, for release_django.py to check against the project's own settings.
-        env.update(RELEASE_STATIC_URL=self.static_url, RELEASE_MEDIA_URL=self.media_url, RELEASE_MEDIA=self.media, RELEASE_ROOT=self.root)
+        env.update(RELEASE_STATIC_URL=self.static_url, RELEASE_MEDIA_URL=self.media_url, RELEASE_MEDIA=self.media, RELEASE_ROOT=self.root, RELEASE_TIER=self.tier or "", RELEASE_HOST=self.host)
+        # Where release_django.py finds the judgement of the settings (release_settings.py): this library.
+        env.update(RELEASE_LIBRARY=os.path.dirname(os.path.abspath(__file__)))
         env.update(read_env_file(self.env_file))
         run = subprocess.run([python, "manage.py", *args], cwd=self.app(path), env=env, text=True, stdout=subprocess.PIPE if capture else None)
         if run.returncode != 0:

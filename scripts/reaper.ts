@@ -17,7 +17,7 @@ if (!Number.isInteger(pid) || pid <= 1) {
 while (processAlive(pid)) await delay(250);
 // An engine that is gone (the emulated cgroup v2 engine stops right after its run) took its
 // containers with it: nothing is left to remove.
-const r = await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => isOwnedBy(l, owner) && !isKept(l) }).catch((err: NodeJS.ErrnoException) => {
+const r = await removeTestbeds({ kinds: ["test", "job", "sandbox", "preflight", "gate"], where: (l) => isOwnedBy(l, owner) && !isKept(l) }).catch((err: NodeJS.ErrnoException) => {
   if (err.code === "ENOENT" || err.code === "ECONNREFUSED") process.exit(0);
   throw err;
 });

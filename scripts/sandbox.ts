@@ -57,16 +57,16 @@ await main(async () => {
     },
   });
   useFlags({ base: values.base });
-  // No server: it reads the project, and the host's pip asks the package index.
+  // The engine check (and its install on a fresh machine) in this process: a separate `presandbox`
+  // script cost another npm and Node start, about 0.5 s before every sandbox.
+  await ensureEngineForRun();
+  // No server: the project's own Django judges each environment's settings, in a container with no network.
   if (positionals[0] === "check") {
     if (!values.project) throw new Error("check needs a project: npm run sandbox -- check --project PATH");
     const { report, errors } = await checkProject(resolve(values.project), { base: values.base, log });
     process.stdout.write(`${report}\n`);
     return errors ? 1 : 0;
   }
-  // The engine check (and its install on a fresh machine) in this process: a separate `presandbox`
-  // script cost another npm and Node start, about 0.5 s before every sandbox.
-  await ensureEngineForRun();
   if (positionals[0] === "deploy" || positionals[0] === "rollback") {
     const deployment = await attachSandbox(values.id, log);
     const { tb } = deployment;

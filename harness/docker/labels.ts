@@ -14,7 +14,8 @@ export const LABEL = {
   keep: "io.django-deploy-testbed.keep",
 } as const;
 
-export type ResourceKind = "test" | "sandbox" | "job" | "bench";
+/** What made it: a spec's testbed, a sandbox, a pipeline job, the bench, preflight's evaluation of a project, or a team's gate. */
+export type ResourceKind = "test" | "sandbox" | "job" | "bench" | "preflight" | "gate";
 
 export interface Owner {
   host: string;

@@ -8,13 +8,16 @@ import { join, relative } from "node:path";
  */
 const BYTECODE_CACHE = "__pycache__";
 
-/** Lists files under `root`/`entries` in a stable order, without Python's byte-code caches. */
-export async function listFiles(root: string, entries: string[]): Promise<string[]> {
+/**
+ * Lists files under `root`/`entries` in a stable order, without Python's byte-code caches, nor any
+ * file or directory named in `skip` (a repository's .git, say).
+ */
+export async function listFiles(root: string, entries: string[], skip: ReadonlySet<string> = new Set()): Promise<string[]> {
   const out: string[] = [];
   async function walk(path: string): Promise<void> {
     const s = await stat(path);
     if (s.isDirectory()) {
-      for (const name of (await readdir(path)).sort()) if (name !== BYTECODE_CACHE) await walk(join(path, name));
+      for (const name of (await readdir(path)).sort()) if (name !== BYTECODE_CACHE && !skip.has(name)) await walk(join(path, name));
     } else {
       out.push(relative(root, path));
     }

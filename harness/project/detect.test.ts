@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../plumbing/paths.ts";
 import { loadProject, ProjectError } from "./detect.ts";
-import { preflight } from "./preflight.ts";
+import { projectWarnings } from "./problems.ts";
 import { installText, projectRequirements, requirementName } from "./requirements.ts";
 
 const fixture = (name: string) => join(PROJECT_ROOT, "fixtures", name);
@@ -90,35 +90,12 @@ describe("requirements", () => {
   });
 });
 
-describe("preflight", () => {
-  const ctx = { serverPython: "3.11", allowedHosts: ["127.0.0.1", "localhost"] };
-
-  it("finds nothing wrong with the shapes that deploy", () => {
-    for (const name of ["myproject", "shop-database-url", "blog-subdir", "wiki-pyproject"]) expect(preflight(loadProject(fixture(name)), ctx), name).toEqual([]);
-  });
-
-  it("names each problem of the broken shape, with its file and line, and what to change", () => {
-    const problems = preflight(loadProject(fixture("broken-sqlite")), ctx);
-    const errors = problems.filter((p) => p.severity === "error").map((p) => p.text);
-    const warnings = problems.filter((p) => p.severity === "warning").map((p) => p.text);
-    expect(errors).toEqual([
-      expect.stringMatching(/^mysite\/settings\.py:12: the project does not use the environment's Postgres database/),
-      expect.stringMatching(/^mysite\/settings\.py:5: DEBUG = True whatever the environment says.*security\.W018/),
-      expect.stringMatching(/^mysite\/settings\.py:6: ALLOWED_HOSTS is written into the settings \(\["polls\.example\.com"\]\) and lacks the hosts/),
-      expect.stringMatching(/^polls\/models\.py: app polls has models but no migrations.*makemigrations polls/),
+describe("what the repository says outside its settings", () => {
+  it("warns of a Python the servers do not run, naming the file that asks for it, and says nothing when they match", () => {
+    expect(projectWarnings(loadProject(fixture("broken-sqlite")), "3.11")).toEqual([
+      { severity: "warning", text: "runtime.txt asks for Python 3.8, but the servers run Python 3.11: test the project on 3.11, or change runtime.txt." },
     ]);
-    expect(warnings).toEqual([
-      "runtime.txt asks for Python 3.8, but the servers run Python 3.11: test the project on 3.11, or change runtime.txt.",
-      expect.stringMatching(/^mysite\/settings\.py:7: SECURE_SSL_REDIRECT = True, but these servers speak plain HTTP/),
-      expect.stringMatching(/^mysite\/settings\.py:15: STATICFILES_DIRS names frontend\/dist, which is not in the repository/),
-    ]);
-  });
-
-  it("accepts hard-coded hosts that include the deploy's, and sqlite only as a variable's default", () => {
-    const dir = variant("broken-sqlite", {
-      "mysite/settings.py": 'ALLOWED_HOSTS = ["localhost", "example.com"]\nDATABASES = {"default": dj_database_url.config(default="sqlite:///db.sqlite3")}\n',
-      "polls/migrations/0001_initial.py": "",
-    });
-    expect(preflight(loadProject(dir), ctx).map((p) => p.text)).toEqual([expect.stringMatching(/^runtime\.txt asks for Python 3\.8/)]);
+    expect(projectWarnings(loadProject(fixture("broken-sqlite")), "3.8")).toEqual([]);
+    expect(projectWarnings(loadProject(fixture("shop-database-url")), "3.11")).toEqual([]);
   });
 });

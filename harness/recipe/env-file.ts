@@ -23,6 +23,11 @@ export type EnvFileProject = Pick<DjangoProject, "settings" | "wsgi" | "env">;
  * for every environment and then for this one, which win.
  */
 export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, allowedHosts: string[], project: EnvFileProject, https = false): string {
+  return Object.entries(envFileEntries(env, secrets, dbHost, allowedHosts, project, https)).map(([k, v]) => `${k}=${envFileValue(k, v)}`).join("\n") + "\n";
+}
+
+/** The environment file's variables and values, unquoted: what gunicorn and manage.py see (and preflight gives Django). */
+export function envFileEntries(env: Environment, secrets: EnvSecrets, dbHost: string, allowedHosts: string[], project: EnvFileProject, https = false): Record<string, string> {
   const values = envValues(env, { dbHost, dbPassword: secrets.dbPassword, secretKey: secrets.secretKey, allowedHosts, settings: project.settings[env.name], https });
   const lines: Record<string, string> = {
     DJANGO_ENV: env.name,
@@ -49,5 +54,5 @@ export function envFile(env: Environment, secrets: EnvSecrets, dbHost: string, a
   for (const [table, templates] of [["[env]", project.env.all], [`[env.${env.name}]`, project.env.byEnv[env.name] ?? {}]] as const) {
     for (const [key, template] of Object.entries(templates)) lines[key] = renderTemplate(template, values, `${CONFIG_FILE} ${table} ${key}`);
   }
-  return Object.entries(lines).map(([k, v]) => `${k}=${envFileValue(k, v)}`).join("\n") + "\n";
+  return lines;
 }

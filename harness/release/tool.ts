@@ -23,11 +23,12 @@ const source = (file: string) => readFileSync(new URL(file, RELEASE_TOOL_DIR), "
  * The tool's library, installed as one directory it imports from: an environment's releases
  * (release_environment.py), what every part shares (release_common.py), the hold and the takeover
  * from a killed deploy (release_takeover.py), the lock, history and crash points (release_state.py),
- * the checklist's server side (release_checklist.py) and gunicorn's entry point, each answer naming
- * its release (release_wsgi.py). Every module keeps the `release_` prefix: the directory is on
+ * the checklist's server side (release_checklist.py), gunicorn's entry point, each answer naming
+ * its release (release_wsgi.py), and the judgement of a project's settings as Django loads them,
+ * which the harness's preflight runs too (release_settings.py). Every module keeps the `release_` prefix: the directory is on
  * gunicorn's path beside the project's own modules, and a bare `common` or `state` could shadow one.
  */
-export const RELEASE_LIBRARY = ["release_environment.py", "release_common.py", "release_takeover.py", "release_state.py", "release_checklist.py", "release_wsgi.py"] as const;
+export const RELEASE_LIBRARY = ["release_environment.py", "release_common.py", "release_takeover.py", "release_state.py", "release_checklist.py", "release_wsgi.py", "release_settings.py"] as const;
 export type ReleaseLibraryModule = (typeof RELEASE_LIBRARY)[number];
 
 export const releaseToolSource = () => source("release_tool.py");

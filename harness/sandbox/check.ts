@@ -1,17 +1,19 @@
-import { arch } from "node:os";
-import type { Logger } from "../plumbing/log.ts";
+import { environments, type DeploymentConfig, DEFAULT_CONFIG } from "../domain/envs.ts";
 import { selectedPlatform, suitePython } from "../images/base-platform.ts";
-import { ensureWheelhouse, WheelhouseError } from "../images/wheelhouse.ts";
+import { ensureImages } from "../images/catalog.ts";
+import type { Logger } from "../plumbing/log.ts";
 import { loadProject, ProjectError } from "../project/detect.ts";
-import { preflight, preflightReport, type Problem } from "../project/preflight.ts";
+import { preflightProject } from "../preflight/preflight.ts";
 import { allowedHosts } from "../recipe/hosts.ts";
 
 /**
  * `npm run sandbox -- check --project PATH`: what the harness detects in a project, what it sets,
- * and each problem, without any server: preflight's checks, and the wheelhouse for the platform's
- * Python, which names a requirement the package index cannot serve by its file and line.
+ * and how each environment's settings fare, as the project's own Django evaluates them under that
+ * environment's variables, in a container with no network (the app server's image, so the servers'
+ * Python; the requirements from the wheelhouse, which names a line the package index cannot serve).
+ * No server is started. `errors` counts the environments preflight refuses.
  */
-export async function checkProject(dir: string, opts: { base?: string; log: Logger }): Promise<{ report: string; errors: number }> {
+export async function checkProject(dir: string, opts: { base?: string; config?: DeploymentConfig; log: Logger }): Promise<{ report: string; errors: number }> {
   let project;
   try {
     project = loadProject(dir);
@@ -20,20 +22,9 @@ export async function checkProject(dir: string, opts: { base?: string; log: Logg
     throw err;
   }
   const platform = selectedPlatform(opts.base);
-  const python = suitePython(platform);
-  const problems: Problem[] = python ? preflight(project, { serverPython: python, allowedHosts: allowedHosts() }) : [];
-  if (python) {
-    const machine = arch() === "arm64" ? "aarch64" : "x86_64";
-    try {
-      await ensureWheelhouse(project, { version: python, machine }, opts.log);
-    } catch (err) {
-      if (!(err instanceof WheelhouseError)) throw err;
-      for (const r of err.unservable) problems.push({ severity: "error", text: `${r.where}: ${r.line}: the package index cannot serve it for Python ${python}: change that line, or add the package to the index.` });
-      if (!err.unservable.length) problems.push({ severity: "error", text: err.message });
-    }
-  } else {
-    problems.push({ severity: "warning", text: `${platform.spec}: its Python is known only once a server runs; the version and requirements checks run at the deploy.` });
-  }
-  const report = preflightReport(project, problems);
-  return { report: `${report}\n\nPlatform: ${platform.spec}${python ? `, Python ${python}` : ""}`, errors: problems.filter((p) => p.severity === "error").length };
+  const images = await ensureImages({ base: opts.base, log: opts.log });
+  const config = opts.config ?? DEFAULT_CONFIG;
+  const result = await preflightProject(project, { image: images.appserver, envs: environments(config), allowedHosts: allowedHosts(), https: config.https, serverPython: suitePython(platform), log: opts.log });
+  const refused = result.verdicts.filter((v) => v.outcome === "refused").length;
+  return { report: `${result.report}\n\nPlatform: ${platform.spec}`, errors: refused };
 }

@@ -59,6 +59,13 @@ class MigrationExecutor:
         self.loader = type("L", (), {"graph": _Graph()})()
     def migration_plan(self, targets): return [(_Migration("notes", "0002_note_pinned"), False)]
 `,
+  // The judgement of the settings (release_settings.py, which needs a real Django: the preflight
+  // specs run it), stood in for: it says how it was asked, and judges as JUDGED says.
+  "judgement/release_settings.py": `import json, os, sys
+def evaluate(project_dir, tier, hosts, https):
+    print(f"judged {tier} {hosts} {https}", file=sys.stderr)
+    return {}, json.loads(os.environ.get("JUDGED", "[]"))
+`,
   "shop/__init__.py": "",
   "shop/wsgi.py": "import os\napplication = (lambda environ, start: []) if not os.environ.get('BAD_WSGI') else None\n",
 };
@@ -75,28 +82,30 @@ writeFileSync(join(release, ".release.json"), "{}");
 /** Calls one function of the helper as the tool does (runpy), with these stand-ins on the path. */
 function call(fn: string, args: unknown[] = [], env: Record<string, string> = {}) {
   const code = `import runpy, sys\nsys.path.insert(0, ${JSON.stringify(root)})\nrunpy.run_path(${JSON.stringify(HELPER)})[${JSON.stringify(fn)}](*${JSON.stringify(args)})`;
-  const r = spawnSync(PYTHON, ["-c", code.replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False")], { encoding: "utf8", cwd: join(release, "app"), env: { ...process.env, RELEASE_WSGI: "shop.wsgi:application", STATIC_ROOT: join(release, "app", "static"), ...env } });
+  const r = spawnSync(PYTHON, ["-c", code.replace(/\btrue\b/g, "True").replace(/\bfalse\b/g, "False")], { encoding: "utf8", cwd: join(release, "app"), env: { ...process.env, RELEASE_WSGI: "shop.wsgi:application", STATIC_ROOT: join(release, "app", "static"), RELEASE_LIBRARY: join(root, "judgement"), RELEASE_HOST: "127.0.0.1", ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const prepare = (steps: string[], opts: { production?: boolean; migrations?: boolean; env?: Record<string, string> } = {}) =>
   call("prepare", ["shop-release", "prod", "shop", opts.production ?? false, steps, opts.migrations ?? false, 100], opts.env);
-const called = (stderr: string) => [...stderr.matchAll(/^called (\S+) (.*)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+const called = (stderr: string) => [...stderr.matchAll(/^(?:called|(judged)) (\S+) (.*)$/gm)].map((m) => (m[1] ? `judged ${m[2]} ${m[3]}` : `${m[2]} ${m[3]}`));
 
 describe("release_django.py prepare", () => {
-  it("runs the steps in order, logging each, with production's deployment checks", () => {
+  it("runs the steps in order, logging each, check judging the settings as production's", () => {
     const r = prepare(["check", "collectstatic", "migrate"], { production: true });
     expect(r.code, r.stderr).toBe(0);
     expect(called(r.stderr)).toEqual([
-      "check [('deploy', True), ('fail_level', 'WARNING')]",
+      "check []",
+      "judged production ['127.0.0.1'] False",
       "collectstatic [('interactive', False)]",
       "migrate [('interactive', False)]",
     ]);
     expect(r.stderr).toMatch(/shop-release: prod: check done in [\d.]+ s\n[^]*shop-release: prod: collectstatic done in[^]*shop-release: prod: migrate done in/);
   });
 
-  it("checks without --deploy outside production, and adds makemigrations --check when asked", () => {
-    const r = prepare(["check"], { migrations: true });
-    expect(called(r.stderr)).toEqual(["check []", "makemigrations [('check', True), ('dry_run', True)]"]);
+  it("judges the settings as the environment's tier says outside production, and adds makemigrations --check when asked", () => {
+    const r = prepare(["check"], { migrations: true, env: { RELEASE_TIER: "staging" } });
+    expect(called(r.stderr)).toEqual(["check []", "judged staging ['127.0.0.1'] False", "makemigrations [('check', True), ('dry_run', True)]"]);
+    expect(called(prepare(["check"]).stderr)).toEqual(["check []", "judged development ['127.0.0.1'] False"]);
   });
 
   it.each([
@@ -107,7 +116,7 @@ describe("release_django.py prepare", () => {
     const r = prepare(["check", "migrate", "collectstatic"], { env: { FAIL: `migrate=${how}` } });
     expect(r.code).toBe(101);
     expect(r.stderr).toMatch(says);
-    expect(called(r.stderr).map((c) => c.split(" ")[0])).toEqual(["check", "migrate"]);
+    expect(called(r.stderr).map((c) => c.split(" ")[0])).toEqual(["check", "judged", "migrate"]);
   });
 
   it("fails check when the WSGI application does not import as a callable, and refuses an unknown step", () => {
@@ -121,10 +130,18 @@ describe("release_django.py prepare", () => {
 });
 
 describe("release_django.py check and collectstatic, for any project", () => {
-  it("refuses a project whose database is not the environment's Postgres, saying so", () => {
-    const r = prepare(["check"], { env: { VENDOR: "sqlite" } });
+  it("fails check on the judgement's errors, in its words, and only prints its warnings", () => {
+    const judged = [
+      { severity: "error", setting: "DATABASES", text: "DATABASES['default'] is django.db.backends.sqlite3 (sqlite), not the environment's Postgres database" },
+      { severity: "warning", setting: "DEBUG", text: "DEBUG is on in a staging environment" },
+    ];
+    const r = prepare(["check"], { production: true, env: { JUDGED: JSON.stringify(judged) } });
     expect(r.code).toBe(100);
-    expect(r.stderr).toContain("the project does not use the environment's Postgres database: DATABASES['default'] is sqlite");
+    expect(r.stderr).toContain("CommandError: the settings cannot serve a production environment: DATABASES['default'] is django.db.backends.sqlite3 (sqlite), not the environment's Postgres database");
+    expect(r.stderr).toContain("warning: DEBUG is on in a staging environment");
+    const warned = prepare(["check"], { env: { JUDGED: JSON.stringify([judged[1]]) } });
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr).toContain("warning: DEBUG is on in a staging environment");
   });
 
   it("links .static at the release's root to the project's STATIC_ROOT, wherever inside the release it is", () => {
@@ -150,10 +167,9 @@ describe("release_django.py check and collectstatic, for any project", () => {
     expect(readlinkSync(join(release, "app", "mediafiles"))).toBe("../../../shared/media");
   });
 
-  it("tolerates only the HTTPS deployment checks, and only where the environment has no TLS", () => {
-    const silenced = (env: Record<string, string>) => /silenced (.*)/.exec(prepare(["check"], { production: true, env }).stderr)?.[1];
-    expect(silenced({ RELEASE_HTTPS: "0" })).toBe("['own.W001', 'security.W004', 'security.W008', 'security.W012', 'security.W016', 'security.W021']");
-    expect(silenced({ RELEASE_HTTPS: "1" })).toBe("['own.W001']");
+  it("tells the judgement whether people reach the environment over HTTPS, and which host the switch asks with", () => {
+    expect(called(prepare(["check"], { production: true, env: { RELEASE_HTTPS: "1", RELEASE_HOST: "shop.example" } }).stderr)).toContain("judged production ['shop.example'] True");
+    expect(called(prepare(["check"], { production: true, env: { RELEASE_HTTPS: "0" } }).stderr)).toContain("judged production ['127.0.0.1'] False");
   });
 });
 
@@ -204,7 +220,7 @@ describe("the step table", () => {
     expect(prepare(["check"], { env: { RELEASE_ROOT: envRoot } }).code).toBe(0);
     writeFileSync(join(envRoot, ".release-crash-point"), "migrate:start");
     const code = `import runpy, sys\nsys.path.insert(0, ${JSON.stringify(root)})\nrunpy.run_path(${JSON.stringify(HELPER)})["prepare"]("t", "prod", "shop", False, ["check", "migrate"], False, 100)`;
-    const child = spawn(PYTHON, ["-c", code], { cwd: join(release, "app"), env: { ...process.env, RELEASE_ROOT: envRoot, RELEASE_WSGI: "shop.wsgi:application" } });
+    const child = spawn(PYTHON, ["-c", code], { cwd: join(release, "app"), env: { ...process.env, RELEASE_ROOT: envRoot, RELEASE_WSGI: "shop.wsgi:application", RELEASE_LIBRARY: join(root, "judgement") } });
     try {
       const reached = join(envRoot, ".release-crash-point.reached");
       for (let i = 0; i < 100 && !existsSync(reached); i++) await new Promise((r) => setTimeout(r, 50));

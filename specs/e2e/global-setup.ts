@@ -19,7 +19,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   useSettings(readSettings(process.env));
   // Once per run: the kind of host, and the flags the servers get on it (harness/docker/container-flags.ts).
   log.info(`engine: ${(await hostFlags()).line}`);
-  const swept = await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => isAbandoned(l) });
+  const swept = await removeTestbeds({ kinds: ["test", "job", "sandbox", "preflight", "gate"], where: (l) => isAbandoned(l) });
   if (swept.containers.length + swept.networks.length + swept.volumes.length > 0) {
     log.info(`swept a killed run's leftovers: ${[...swept.containers, ...swept.networks, ...swept.volumes].join(", ")}`);
   }
@@ -41,7 +41,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   }
   return async () => {
     // Whatever this run created and did not keep on purpose goes, even if a spec forgot it.
-    await removeTestbeds({ kinds: ["test", "job", "sandbox"], where: (l) => isOwnedBy(l) && !isKept(l) });
+    await removeTestbeds({ kinds: ["test", "job", "sandbox", "preflight", "gate"], where: (l) => isOwnedBy(l) && !isKept(l) });
   };
 }
 
