@@ -33,8 +33,6 @@ export interface Settings {
   quiet: boolean;
   /** TESTBED_KEEP: which failed testbeds a spec run leaves running. */
   keep?: string;
-  /** TESTBED_PROJECT: a team's repository for the observing specs. */
-  project?: string;
   /** The environment these were read from: what the processes the harness starts inherit. */
   env: Readonly<NodeJS.ProcessEnv>;
 }
@@ -58,7 +56,6 @@ export function readSettings(env: NodeJS.ProcessEnv, flags: Partial<Omit<Setting
     cacheRoot: env.TESTBED_CACHE || join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "django-deploy-testbed"),
     quiet: env.TESTBED_QUIET === "1",
     keep: env.TESTBED_KEEP || undefined,
-    project: env.TESTBED_PROJECT || undefined,
     env: { ...env },
   };
   const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));

@@ -69,7 +69,7 @@ export async function evaluateProject(project: DjangoProject, opts: EvaluateOpti
   const image = (await docker().getImage(opts.image).inspect()).Id;
   const tool = TOOL_FILES.map((f) => readFileSync(new URL(f, RELEASE_TOOL_DIR), "utf8"));
   const key = createHash("sha256")
-    .update(await contentHash(project.dir, ["."], [image, ...tool, JSON.stringify([project.appDir, opts.allowedHosts, opts.https, variables, opts.envs.map((e) => [e.name, e.tier])])], NOT_COPIED))
+    .update(await contentHash(project.dir, ["."], [image, ...tool, JSON.stringify([project.appDir, opts.allowedHosts, opts.https ?? false, variables, opts.envs.map((e) => [e.name, e.tier])])], NOT_COPIED))
     .digest("hex")
     .slice(0, 16);
   const cached = cacheDir("preflight", `${key}.json`);

@@ -25,6 +25,7 @@ import { PipelineDeployment } from "../../harness/pipeline/deployment.ts";
 import { ensureSnapshots } from "../../harness/snapshots/snapshots.ts";
 import { Testbed } from "../../harness/testbed/testbed.ts";
 import { ensureWheelhouse, type PythonTarget } from "../../harness/images/wheelhouse.ts";
+import { runGate } from "../../harness/gate/gate.ts";
 import { log, main } from "../cli.ts";
 
 const TARGETS = {
@@ -36,6 +37,8 @@ const TARGETS = {
   coldS: 360,
   memoryGiB: 1.5,
   deployUnchangedS: 2,
+  // A team's gate on a small project, warm, on 2 cores.
+  gateS: 60,
 };
 
 /** Removes the project's images: all of them, or all but the base. */
@@ -46,6 +49,9 @@ async function removeImages(keepBase: boolean): Promise<void> {
     await docker().getImage(img.Id).remove({ force: true }).catch(() => undefined);
   }
 }
+
+/** The small project the gate is timed on: every environment deploys. */
+const GATE_PROJECT = "library-database-override";
 
 await main(async () => {
   const { values } = parseArgs({ options: { runs: { type: "string", default: "3" }, "skip-cold": { type: "boolean" }, "skip-suite": { type: "boolean" }, shards: { type: "string", default: "2" }, platforms: { type: "string" } } });
@@ -125,6 +131,17 @@ await main(async () => {
   fig.ratioSandboxToFloor = Math.round(((fig.sandboxS as number) / (fig.floorS as number)) * 100) / 100;
   fig.ratioFreshSandboxToFloor = Math.round(((fig.sandboxFreshS as number) / (fig.floorS as number)) * 100) / 100;
 
+  step(`the gate on a small project (${GATE_PROJECT}), warm: preflight cached, from the provisioned snapshot`);
+  {
+    const dir = join(PROJECT_ROOT, "fixtures", GATE_PROJECT);
+    await runGate({ projectDir: dir, log: silentLogger }); // warms preflight's cache and the venvs' wheelhouse
+    const t = Date.now();
+    const gate = await runGate({ projectDir: dir, log: silentLogger });
+    fig.gateS = seconds(Date.now() - t);
+    fig.gatePassed = gate.passed;
+    fig.gateFailedRequests = gate.rows.reduce((n, r) => n + r.failed, 0);
+  }
+
   if (!values["skip-suite"]) {
     // One whole suite per platform, first the selected one (its slowest files and shards are reported).
     const suites: Record<string, { s: number; summary: string }> = {};
@@ -173,6 +190,7 @@ await main(async () => {
     ["floor (s)", fig.floorS, ""],
     ["harness ÷ floor, sandbox path", fig.ratioSandboxToFloor, `≤ ${TARGETS.ratio}: ${check(fig.ratioSandboxToFloor, TARGETS.ratio)}`],
     ["harness ÷ floor, sandbox --fresh", fig.ratioFreshSandboxToFloor, ""],
+    [`the gate, ${GATE_PROJECT}, warm (s)`, fig.gateS, `≤ ${TARGETS.gateS}: ${check(fig.gateS, TARGETS.gateS)}; passed: ${fig.gatePassed}; failed requests: ${fig.gateFailedRequests}`],
     ["whole npm test (s)", fig.suiteS, `≤ ${TARGETS.suiteS}: ${check(fig.suiteS, TARGETS.suiteS)}`],
     ...Object.entries((fig.suiteByPlatform ?? {}) as Record<string, { s: number; summary: string }>).map(
       ([spec, r]): [string, unknown, string] => [`  npm test on ${spec} (s)`, r.s, r.summary],

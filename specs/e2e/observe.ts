@@ -7,9 +7,9 @@ import { expectNoFailedRequests, jobLogs, onTestbed, sharedTestbed, SPEC_TRAFFIC
 
 /**
  * What every Django project must show once deployed, asked of the server and never of the
- * project's own code: the specs a team runs on its repository (`TESTBED_PROJECT=PATH npm test`),
- * and on each fixture shape. Nothing here knows a project's models, pages or files beyond what the
- * repository holds: its migrations, its static files, its health path.
+ * project's own code, on each fixture shape (a team runs its own project through `npm run gate`).
+ * Nothing here knows a project's models, pages or files beyond what the repository holds: its
+ * migrations, its static files, its health path.
  */
 
 /**
