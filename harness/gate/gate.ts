@@ -2,12 +2,12 @@ import { request } from "undici";
 import { DEFAULT_CONFIG, ENV_NAMES, environments, type EnvName } from "../domain/envs.ts";
 import { selectedPlatform, suitePython } from "../images/base-platform.ts";
 import { ensureImages } from "../images/catalog.ts";
-import { lastLines, type Logger } from "../plumbing/log.ts";
+import type { Logger } from "../plumbing/log.ts";
 import { loadProject, ProjectError, type DjangoProject } from "../project/detect.ts";
 import { appendToSettings, failingMigration, touchFile } from "../project/changes.ts";
 import { PipelineDeployment } from "../pipeline/deployment.ts";
 import type { PipelineResult } from "../pipeline/executor.ts";
-import { plainLog } from "../pipeline/job-script.ts";
+import { jobTail } from "../pipeline/job-script.ts";
 import { preflightProject } from "../preflight/preflight.ts";
 import { allowedEnvs } from "../preflight/env-verdict.ts";
 import type { TrafficReport } from "../probes/traffic.ts";
@@ -107,10 +107,7 @@ export async function runGate(opts: GateOptions): Promise<GateResult> {
 }
 
 /** The failed job's last lines, as GitLab shows them. */
-function jobLogsTail(run: PipelineResult): string {
-  const job = run.jobs.find((j) => j.status !== "success") ?? run.jobs.at(-1);
-  return job ? `job ${job.name} ${job.status}:\n${lastLines(plainLog(job.log), 20)}` : "no job ran";
-}
+const jobLogsTail = (run: PipelineResult) => jobTail(run.jobs.find((j) => j.status !== "success") ?? run.jobs.at(-1));
 
 async function checklist(tb: StartedTestbed, env: EnvName): Promise<string> {
   const e = tb.env(env);

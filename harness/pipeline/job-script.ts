@@ -1,3 +1,4 @@
+import { lastLines } from "../plumbing/log.ts";
 import { sh } from "../shell/quote.ts";
 
 /**
@@ -59,4 +60,9 @@ export function tellingLines(log: string): string {
     return m ? [`  ${meaning}: "${m[0].trim()}"`] : [];
   });
   return found.length ? `What the log says:\n${found.join("\n")}\n` : "";
+}
+
+/** A job as a message names it: its name and status, and its log's last lines as a person reads them. */
+export function jobTail(job: { name: string; status: string; log: string } | undefined, lines = 20): string {
+  return job ? `job ${job.name} ${job.status}:\n${lastLines(plainLog(job.log), lines)}` : "no job ran";
 }

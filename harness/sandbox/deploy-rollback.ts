@@ -1,11 +1,11 @@
 import { basename } from "node:path";
 import { docker } from "../docker/client.ts";
-import { formatDuration, lastLines } from "../plumbing/log.ts";
+import { formatDuration } from "../plumbing/log.ts";
 import { LABEL } from "../docker/labels.ts";
 import type { EnvName } from "../domain/envs.ts";
 import type { Logger } from "../plumbing/log.ts";
-import type { JobResult, PipelineResult } from "../pipeline/executor.ts";
-import { plainLog } from "../pipeline/job-script.ts";
+import type { PipelineResult } from "../pipeline/executor.ts";
+import { jobTail } from "../pipeline/job-script.ts";
 import { GitRepo } from "../pipeline/repo.ts";
 import { deploymentKeys, PipelineDeployment } from "../pipeline/deployment.ts";
 import { loadProject, type DjangoProject } from "../project/detect.ts";
@@ -53,8 +53,7 @@ export interface EnvOutcome {
 function failure(what: string, outcomes: EnvOutcome[]): Error | undefined {
   const failed = outcomes.filter((o) => o.result.status !== "success");
   if (!failed.length) return undefined;
-  const jobText = (j: JobResult | undefined) => (j ? `job ${j.name} ${j.status}:\n${lastLines(plainLog(j.log), 20)}` : "no job ran");
-  return new Error(`${what} failed for ${failed.map((o) => o.env).join(", ")}:\n${failed.map((o) => `--- ${o.env}: ${jobText(o.result.jobs.find((j) => j.status === "failed"))}`).join("\n")}`);
+  return new Error(`${what} failed for ${failed.map((o) => o.env).join(", ")}:\n${failed.map((o) => `--- ${o.env}: ${jobTail(o.result.jobs.find((j) => j.status === "failed"))}`).join("\n")}`);
 }
 
 /**

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { isAbandoned, isOwnedBy, LABEL } from "../docker/labels.ts";
 import { removeTestbeds } from "../testbed/cleanup.ts";
 import { sh, shellQuote } from "../shell/quote.ts";
-import { lastLines, type Logger } from "../plumbing/log.ts";
+import type { Logger } from "../plumbing/log.ts";
 import { ENV_NAMES, type EnvName } from "../domain/envs.ts";
 import { sampleProjectDir } from "../domain/fixtures.ts";
 import { ensureImages, type ImageSet } from "../images/catalog.ts";
@@ -12,7 +12,7 @@ import { concurrently, type Step } from "../lifecycle/steps.ts";
 import { hostFlags } from "../docker/container-flags.ts";
 import { selectedPlatform } from "../images/base-platform.ts";
 import { describeServerPlatform, serverPlatform } from "../probes/server-versions.ts";
-import { plainLog } from "../pipeline/job-script.ts";
+import { jobTail } from "../pipeline/job-script.ts";
 import { PipelineDeployment } from "../pipeline/deployment.ts";
 import { waitForEnvironment } from "../probes/ready.ts";
 import { Testbed, type StartedTestbed } from "../testbed/testbed.ts";
@@ -122,7 +122,7 @@ export class Sandbox {
         const { branch, result } = await c.deployment!.deploy({ env: name });
         const job = result.jobs[0];
         if (result.status !== "success" || !job) {
-          throw new Error(`pipeline on ${branch}: ${job ? `job ${job.name} ${job.status}` : "ran no job"}\n${lastLines(plainLog(job?.log ?? ""), 25)}`);
+          throw new Error(`pipeline on ${branch}: ${jobTail(job, 25)}`);
         }
         await waitForEnvironment(c.tb!, c.tb!.env(name), 30_000, c.deployment!.project.health);
       },
