@@ -234,7 +234,9 @@ def debug_off(s):
 def sudo_scoped(s):
     listing = s.facts["sudo"]["listing"]
     allowed = sorted(re.findall(r"/usr/bin/systemctl [\w -]+? gunicorn@\S+?(?=,|\s*$)", listing[listing.find("may run"):], re.M))
-    own = sorted(" ".join(c) for c in s.env.gunicorn.values())
+    # Its own environment's commands; with one shared user (isolation shared), every environment it runs.
+    runs = [e for e in s.config["envs"].values() if e.get("user") == s.user] or [s.row]
+    own = sorted(" ".join(c) for e in runs for c in e.get("gunicorn", {}).values())
     broad = re.search(r"\(ALL(\s*:\s*ALL)?\)\s*ALL|NOPASSWD:\s*ALL\b", listing)
     return s.facts["sudo"]["code"] == 0 and allowed == own and not broad, f"sudo -l allows: {'; '.join(allowed) or listing[:200]}"
 

@@ -73,13 +73,22 @@ export async function evaluateProject(project: DjangoProject, opts: EvaluateOpti
     .digest("hex")
     .slice(0, 16);
   const cached = cacheDir("preflight", `${key}.json`);
-  if (existsSync(cached)) return JSON.parse(await readFile(cached, "utf8")) as ProjectEvaluation;
+  if (existsSync(cached)) return asInRepository(JSON.parse(await readFile(cached, "utf8")) as ProjectEvaluation);
   const started = Date.now();
   const results = await inContainer(project, opts, variables);
   await mkdir(cacheDir("preflight"), { recursive: true });
   await writeFile(cached, JSON.stringify(results));
   opts.log.info(`preflight: ${opts.envs.map((e) => e.name).join(", ")} evaluated by Django in ${formatDuration(Date.now() - started)} (no network)`);
-  return results;
+  return asInRepository(results);
+}
+
+/** Paths inside the container's copy of the project, as the repository's own (what the evaluation says is cached as it said it). */
+function asInRepository(e: ProjectEvaluation): ProjectEvaluation {
+  const strip = (text: string) => text.replaceAll(`${ROOT}/project/`, "");
+  return {
+    ...e,
+    envs: e.envs.map((x) => (x.error ? { ...x, error: { ...x.error, message: strip(x.error.message) } } : { ...x, problems: x.problems.map((p) => ({ ...p, text: strip(p.text) })) })),
+  };
 }
 
 async function inContainer(project: DjangoProject, opts: EvaluateOptions, variables: Array<Record<string, string>>): Promise<ProjectEvaluation> {
@@ -123,9 +132,6 @@ async function inContainer(project: DjangoProject, opts: EvaluateOptions, variab
         } catch {
           evaluated = { error: { type: "exit", message: `the evaluation exited ${r.exitCode} without an answer: ${r.output.trim().split("\n").slice(-6).join(" | ")}`, where: null, variable: null } };
         }
-        // Paths inside the copy, as the repository's own.
-        for (const p of evaluated.problems ?? []) p.text = p.text.replaceAll(`${ROOT}/project/`, "");
-        if (evaluated.error) evaluated.error.message = evaluated.error.message.replaceAll(`${ROOT}/project/`, "");
         return { env: env.name, tier: env.tier, settings: variables[i]!.DJANGO_SETTINGS_MODULE!, ...evaluated };
       }),
     );

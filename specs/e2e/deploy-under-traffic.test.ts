@@ -151,8 +151,8 @@ const BROKEN: Array<[what: string, step: string, change: (dir: string, p: Django
     (d, p) => appendToSettings(d, p, `STATIC_ROOT = "/root/static"`),
     /STATIC_ROOT is \/root\/static, outside the release \S+; each release needs its own/,
   ],
-  // Production runs `check --deploy` and fails on its warnings (W018: DEBUG on).
-  ["DEBUG switched on in the settings", "check", (d, p) => appendToSettings(d, p, "DEBUG = True"), /\(security\.W018\) You should not have DEBUG set to True in deployment/],
+  // Production's check judges the settings as preflight does (release_settings.py): DEBUG on fails it (W018).
+  ["DEBUG switched on in the settings", "check", (d, p) => appendToSettings(d, p, "DEBUG = True"), /the settings cannot serve a production environment: DEBUG is on, whatever DJANGO_DEBUG says, in a production environment: .*\(check --deploy: security\.W018\)/],
 ];
 
 describe("releases under traffic on prod: requirements, broken releases, deploys in a row", () => {

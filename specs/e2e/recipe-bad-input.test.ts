@@ -41,18 +41,17 @@ describe("bad input to the recipe", () => {
     expect(error).toBeInstanceOf(StepError);
     expect((error as StepError).step).toBe("preflight: the project");
     const message = (error as Error).message;
-    expect(message).toContain("cannot be deployed as it is; nothing was changed on the servers");
-    expect(message).toMatch(/mysite\/settings\.py:12: the project does not use the environment's Postgres database/);
-    expect(message).toMatch(/polls\/models\.py: app polls has models but no migrations/);
+    expect(message).toContain("cannot be deployed as it is to prod; nothing was changed on the servers");
+    expect(message).toMatch(/prod: mysite\/settings\.py:12: DATABASES\['default'\] is django\.db\.backends\.sqlite3 \(sqlite\), not the environment's Postgres database/);
+    expect(message).toMatch(/prod: app polls has models but no migrations/);
     expect(message).toContain("npm run sandbox -- check --project");
     expect((await tb!.app.exec.run(`sha256sum ${envFile} /etc/nginx/sites-available/* /etc/systemd/system/gunicorn@.service`)).stdout).toBe(before);
   });
 
-  it("a requirement missing from the wheelhouse fails at the wheelhouse step, naming it", async () => {
+  it("a requirement the package index cannot serve stops the recipe at preflight, naming its file and line, before any server changes", async () => {
     const error = await recipeError(addRequirement(sampleProject(), loadProject(sampleProject()), "ddt-no-such-package==9.9.9"));
-    expect(error.step).toBe("app: wheelhouse");
-    expect(error.message).toContain("ddt-no-such-package");
-    expect(error.message).toMatch(/No matching distribution|Could not find/);
+    expect(error.step).toBe("preflight: the project");
+    expect(error.message).toMatch(/prod: requirements\.txt:\d+: ddt-no-such-package==9\.9\.9: the package index cannot serve it/);
   });
 
   it("a migration that raises fails at the migrate step with the command, exit code and traceback", async () => {

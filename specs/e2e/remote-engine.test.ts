@@ -14,21 +14,28 @@ const dir = await mkdtemp(join(tmpdir(), "ddt-remote-engine-"));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 /** This machine's engine, reached over TCP on another loopback address, as a remote engine would be. */
-async function engineOverTcp(): Promise<{ url: string; seen: () => string; close: () => Promise<void> }> {
-  let sent = "";
+async function engineOverTcp(): Promise<{ url: string; hostIps: () => string[]; close: () => Promise<void> }> {
+  // The address each published port asked for, as the harness's requests pass: read as they go by,
+  // not from a tail of what was sent, which uploads (a wheelhouse into preflight's container) flood.
+  const hostIps: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     const engine = createConnection({ path: "/var/run/docker.sock" });
     sockets.add(client).add(engine);
-    // What the harness asks the engine (container specs included), for the assertions below.
-    client.on("data", (b: Buffer) => void (sent = (sent + b.toString("latin1")).slice(-2_000_000)));
+    let tail = "";
+    client.on("data", (b: Buffer) => {
+      const text = tail + b.toString("latin1");
+      for (const m of text.matchAll(/"HostIp":"([^"]*)"/g)) hostIps.push(m[1]!);
+      // A match split across two chunks is whole in the next text; one already counted may count twice.
+      tail = text.slice(-64);
+    });
     client.pipe(engine).pipe(client);
     for (const s of [client, engine]) s.on("error", () => undefined).on("close", () => sockets.delete(s));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.2", resolve));
   return {
     url: `tcp://127.0.0.2:${(server.address() as AddressInfo).port}`,
-    seen: () => sent,
+    hostIps: () => hostIps,
     close: () => {
       for (const s of sockets) s.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
@@ -54,7 +61,7 @@ describe.skipIf(settings().hostOverride || settings().dockerHost)("an engine rea
       expect(passed.filter((n) => n.startsWith("environment prod after the recipe")).length, output).toBeGreaterThanOrEqual(6);
       expect(passed, output).toContain("global setup > built the images and the provisioned and deployed snapshots, for the platform asked for");
       // The servers' ports were published on 127.0.0.2 only (so 127.0.0.1 would not have reached them).
-      const bindings = [...engine.seen().matchAll(/"HostIp":"([^"]*)"/g)].map((m) => m[1]);
+      const bindings = engine.hostIps();
       expect(bindings.length).toBeGreaterThan(0);
       expect(new Set(bindings)).toEqual(new Set(["127.0.0.2"]));
     } finally {

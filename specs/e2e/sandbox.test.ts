@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { listLabelled } from "../../harness/docker/labels.ts";
 import { PROJECT_ROOT } from "../../harness/plumbing/paths.ts";
 import { fixtureVariant } from "../../harness/domain/fixtures.ts";
-import { appendToSettings, touchFile } from "../../harness/project/changes.ts";
+import { failingMigration, touchFile } from "../../harness/project/changes.ts";
 import { loadProject } from "../../harness/project/detect.ts";
 import { sh } from "../../harness/shell/quote.ts";
 import { selectedPlatform } from "../../harness/images/base-platform.ts";
@@ -68,9 +68,10 @@ describe("sandbox", () => {
         expect(changed).not.toBe(first);
         expect((await tb.app.exec.run(sh`cat ${`${tb.env("prod").dir}/testbed-changes/sandbox.txt`}`)).stdout).toBe("changed in the sandbox\n");
 
-        await using broken = await fixtureVariant(appendToSettings(sampleProject(), project, "raise ImportError('broken on purpose')"), sampleProject());
+        // Broken where only the server can tell (settings that do not import, preflight refuses before any deploy).
+        await using broken = await fixtureVariant(failingMigration(sampleProject(), project).changes, sampleProject());
         const err = await deployToSandbox(handle, { envs: ["prod"], projectDir: broken.dir, log }).then(() => undefined, (e: Error) => e);
-        expect(err?.message).toMatch(/the deploy failed for prod:[\s\S]*broken on purpose/);
+        expect(err?.message).toMatch(/the deploy failed for prod:[\s\S]*boom: this migration always fails/);
         expect(await servedCommit(tb, "prod", project.health)).toBe(changed);
 
         await rollbackSandbox(handle, { env: "prod", log });
