@@ -113,8 +113,22 @@ async function defaultBridge(): Promise<{ name: string; address: string } | unde
     | { Options?: Record<string, string>; IPAM?: { Config?: Array<{ Subnet?: string; Gateway?: string }> } }
     | undefined;
   const config = net?.IPAM?.Config?.[0];
-  if (!net || !config?.Subnet || !config.Gateway) return undefined;
-  return { name: net.Options?.["com.docker.network.bridge.name"] ?? "docker0", address: `${config.Gateway}/${config.Subnet.split("/")[1]}` };
+  if (!net || !config?.Subnet) return undefined;
+  // Docker 20.10 leaves the default bridge's gateway out of its IPAM config: it is the subnet's first address.
+  const gateway = config.Gateway ?? firstAddress(config.Subnet);
+  if (!gateway) return undefined;
+  return { name: net.Options?.["com.docker.network.bridge.name"] ?? "docker0", address: `${gateway}/${config.Subnet.split("/")[1]}` };
+}
+
+/** The first host address of an IPv4 subnet ("172.17.0.0/16" → "172.17.0.1"); undefined for another kind. */
+export function firstAddress(subnet: string): string | undefined {
+  const m = /^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)$/.exec(subnet);
+  if (!m) return undefined;
+  const bits = Number(m[5]);
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  const network = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) & mask;
+  const first = (network + 1) >>> 0;
+  return [24, 16, 8, 0].map((shift) => (first >>> shift) & 255).join(".");
 }
 
 /**
@@ -128,15 +142,20 @@ async function restoreBridge(bridge: { name: string; address: string } | undefin
     const r = run("ip", args);
     if (!r.ok) throw new EngineError(`cgroup v2 engine: restoring the first engine's ${bridge.name} failed at ip ${args.join(" ")}: ${r.out}. Restart the first dockerd to get it back.`);
   }
-  log.info(`cgroup v2 engine: restored the first engine's ${bridge.name} (${bridge.address}), which starting a second dockerd removes`);
+  log.info(`cgroup v2 engine: restored the first engine's ${bridge.name} (${bridge.address}), which a second dockerd removes`);
 }
 
 function tail(path: string, lines = 15): string {
   return existsSync(path) ? readFileSync(path, "utf8").trim().split("\n").slice(-lines).join("\n") : "(no log)";
 }
 
-/** Stops the engine and removes its bridge; its data root (images) stays for the next run. */
+/**
+ * Stops the engine and removes its bridge; its data root (images) stays for the next run. The first
+ * engine's docker0 is put back if the second one's stop took it (measured: after one `.ci/run`, the
+ * next run's image builds failed with "could not find bridge docker0" until dockerd restarted).
+ */
 export async function stopCgroup2Engine(log: Logger): Promise<void> {
+  const firstBridge = await defaultBridge().catch(() => undefined);
   const pid = enginePid();
   if (pid && processAlive(pid)) {
     process.kill(pid, "SIGTERM");
@@ -146,6 +165,7 @@ export async function stopCgroup2Engine(log: Logger): Promise<void> {
   if (run("ip", ["link", "show", CGROUP2_ENGINE.bridge]).ok) run("ip", ["link", "delete", CGROUP2_ENGINE.bridge]);
   while (run("iptables", ["-C", ...FORWARD_RULE]).ok) run("iptables", ["-D", ...FORWARD_RULE]);
   await rm("/run/ddt-cgroup2", { recursive: true, force: true });
+  await restoreBridge(firstBridge, log);
 }
 
 /**
