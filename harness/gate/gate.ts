@@ -1,4 +1,3 @@
-import { request } from "undici";
 import { DEFAULT_CONFIG, ENV_NAMES, environments, type EnvName } from "../domain/envs.ts";
 import { selectedPlatform, suitePython } from "../images/base-platform.ts";
 import { ensureImages } from "../images/catalog.ts";
@@ -10,6 +9,7 @@ import type { PipelineResult } from "../pipeline/executor.ts";
 import { jobTail } from "../pipeline/job-script.ts";
 import { preflightProject } from "../preflight/preflight.ts";
 import { allowedEnvs } from "../preflight/env-verdict.ts";
+import { httpGet } from "../probes/http.ts";
 import type { TrafficReport } from "../probes/traffic.ts";
 import { allowedHosts } from "../recipe/hosts.ts";
 import { ensureSnapshots, reuseSnapshotSecrets } from "../snapshots/snapshots.ts";
@@ -119,9 +119,7 @@ async function checklist(tb: StartedTestbed, env: EnvName): Promise<string> {
 
 /** The release that answers the health path now, by its X-Release header. */
 async function serving(tb: StartedTestbed, env: EnvName, health: string): Promise<string> {
-  const r = await request(tb.url(env, health), { headersTimeout: 10_000 });
-  await r.body.dump();
-  return String(r.headers["x-release"] ?? "");
+  return String((await httpGet(tb.url(env, health))).headers["x-release"] ?? "");
 }
 
 type Timed = (env: EnvName, name: string, fn: () => Promise<string | void>) => Promise<boolean>;
